@@ -1,0 +1,62 @@
+# The two commands a user needs are `make lab` and `make test`; both run the
+# same idempotent `setup` first, so a fresh clone needs nothing else.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Debian packages the tests and the lab drive as real peers and clients.
+DEBS := frr bird2 gobgpd iputils-arping ndisc6 iproute2 nftables tcpdump curl
+
+.PHONY: help setup setup-debs setup-python setup-controlplane test lint typecheck contracts pytest lab clean
+
+help:
+	@echo "make lab    bring up the local lab (see README)"
+	@echo "make test   install what is missing, then lint, type-check and run the whole suite"
+
+setup: setup-debs setup-python setup-controlplane
+
+# apt runs only when a package is missing, so a warm setup costs one dpkg query.
+setup-debs:
+	@tools/timed setup-debs tools/setup-debs.sh $(DEBS)
+
+# The stamp depends on pyproject.toml, so pip runs again only when the pins change.
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	tools/timed pip $(BIN)/pip install -q --upgrade pip
+	tools/timed pip-install $(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+setup-python: $(VENV)/.installed
+	@echo "setup: Python environment ready in $(VENV)"
+
+setup-controlplane:
+	@tools/timed setup-controlplane tools/ktestenv/build.sh > .ktestenv-bin.tmp
+	@mv .ktestenv-bin.tmp .ktestenv-bin
+
+test: setup lint typecheck contracts pytest
+
+lint:
+	tools/timed ruff $(BIN)/ruff check src tests bench
+	tools/timed ruff-format $(BIN)/ruff format --check src tests bench
+
+typecheck:
+	tools/timed mypy $(BIN)/mypy
+
+contracts:
+	tools/timed import-contracts $(BIN)/lint-imports --no-cache
+
+# pytest exits 5 when it collected nothing; an empty suite is a failure here.
+pytest:
+	rc=0; METALLB_KTESTENV_BIN=$$(cat .ktestenv-bin) tools/timed pytest $(BIN)/pytest $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+lab: setup
+	METALLB_KTESTENV_BIN=$$(cat .ktestenv-bin) $(BIN)/metallb lab up
+
+clean:
+	rm -rf $(VENV) .ktestenv-bin .lab .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The `metallb` command line: entry points, flags and wiring, no business logic."""

@@ -1,0 +1,204 @@
+"""The ``metallb`` command: argument parsing and dispatch to the subcommands.
+
+Each subcommand is a function taking the parsed arguments and returning an
+exit code. Subcommands whose issue has not landed yet say so and exit 2: they
+exist so that ``--help`` already shows the whole tool and its flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from metallb import __version__
+from metallb.cli import lab
+
+Handler = Callable[[argparse.Namespace], int]
+LOG_LEVELS = ("all", "debug", "info", "warn", "error", "none")
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def _not_yet(what: str, issue: int) -> Handler:
+    def handler(_args: argparse.Namespace) -> int:
+        print(f"metallb {what}: not implemented yet (issue #{issue})", file=sys.stderr)
+        return 2
+
+    return handler
+
+
+def _add_common_daemon_flags(p: argparse.ArgumentParser) -> None:
+    """Flags shared by the controller and the speaker, with upstream's names and defaults."""
+    p.add_argument(
+        "--namespace",
+        default=_env("METALLB_NAMESPACE"),
+        help="namespace holding the MetalLB resources "
+        "(env METALLB_NAMESPACE, else the service-account namespace)",
+    )
+    p.add_argument(
+        "--pod-name",
+        default=_env("METALLB_POD_NAME"),
+        help="this pod's name (env METALLB_POD_NAME)",
+    )
+    p.add_argument("--port", type=int, default=9120, help="HTTPS metrics port, 0 disables")
+    p.add_argument(
+        "--health-probe-port", type=int, default=17472, help="port of /healthz and /readyz"
+    )
+    p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    p.add_argument(
+        "--lb-class",
+        default="",
+        help="loadBalancerClass to serve; empty serves Services without one",
+    )
+    p.add_argument("--pprof-bind-address", default="", help="accepted for compatibility")
+    p.add_argument("--tls-min-version", default="", choices=("", "VersionTLS12", "VersionTLS13"))
+    p.add_argument("--tls-cipher-suites", default="")
+    p.add_argument("--tls-curve-preferences", default="")
+    p.add_argument("--metrics-cert-dir", default="")
+
+
+def _controller_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("controller", help="assign IPs to LoadBalancer Services; host the webhook")
+    _add_common_daemon_flags(p)
+    p.add_argument(
+        "--ml-secret-name",
+        default=_env("METALLB_ML_SECRET_NAME"),
+        help="create this memberlist Secret if absent (env METALLB_ML_SECRET_NAME)",
+    )
+    p.add_argument(
+        "--deployment",
+        default=_env("METALLB_DEPLOYMENT"),
+        help="controller Deployment name (env METALLB_DEPLOYMENT)",
+    )
+    p.add_argument("--disable-cert-rotation", action="store_true")
+    p.add_argument("--cert-dir", default="/tmp/k8s-webhook-server/serving-certs")
+    p.add_argument("--cert-service-name", default="metallb-webhook-service")
+    p.add_argument(
+        "--webhook-mode", choices=("enabled", "disabled", "onlywebhook"), default="enabled"
+    )
+    p.add_argument("--webhook-secret", default="metallb-webhook-cert")
+    p.add_argument("--webhook-http2", action="store_true")
+    p.set_defaults(handler=_not_yet("controller", 5))
+
+
+def _speaker_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("speaker", help="announce assigned IPs from this node (Layer 2 and BGP)")
+    _add_common_daemon_flags(p)
+    p.add_argument(
+        "--node-name",
+        default=_env("METALLB_NODE_NAME"),
+        help="this node's name (env METALLB_NODE_NAME); required",
+    )
+    p.add_argument("--host", default=_env("METALLB_HOST"), help="deprecated, ignored")
+    p.add_argument(
+        "--ml-bindaddr",
+        default=_env("METALLB_ML_BIND_ADDR"),
+        help="membership bind address; empty disables membership",
+    )
+    p.add_argument(
+        "--ml-bindport", default=_env("METALLB_ML_BIND_PORT"), help="membership port (default 7946)"
+    )
+    p.add_argument(
+        "--ml-labels",
+        default=_env("METALLB_ML_LABELS"),
+        help="label selector of the speaker pods; empty disables membership",
+    )
+    p.add_argument(
+        "--ml-secret-key-path",
+        default=_env("METALLB_ML_SECRET_KEY_PATH"),
+        help="directory with the file `secretkey`; empty means unencrypted",
+    )
+    p.add_argument("--ml-wan-config", action="store_true")
+    p.add_argument(
+        "--ignore-exclude-lb",
+        action="store_true",
+        help="ignore node.kubernetes.io/exclude-from-external-load-balancers",
+    )
+    p.add_argument(
+        "--bgp-debounce-timeout",
+        type=int,
+        default=int(_env("METALLB_BGP_DEBOUNCE_TIMEOUT", "3000")),
+        help="FRR reload coalescing in milliseconds",
+    )
+    p.add_argument("--frrk8s-namespace", default=_env("FRRK8S_NAMESPACE"))
+    p.add_argument("--frrk8s-secret-passthrough", action="store_true")
+    p.set_defaults(handler=_not_yet("speaker", 6))
+
+
+def _offline_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("plan", help="what-if: allocate and elect offline from YAML files")
+    p.add_argument("-f", "--filename", action="append", required=True, metavar="FILE")
+    p.add_argument("-o", "--output", choices=("json", "table"), default="table")
+    p.add_argument("--down-node", action="append", default=[], metavar="NAME")
+    p.set_defaults(handler=_not_yet("plan", 4))
+
+    cfg = sub.add_parser("config", help="validate or convert MetalLB configuration offline")
+    csub = cfg.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
+    v = csub.add_parser("validate", help="check metallb.io objects; list every error")
+    v.add_argument("-f", "--filename", action="append", required=True, metavar="FILE")
+    v.set_defaults(handler=_not_yet("config validate", 3))
+    c = csub.add_parser("convert", help="print metallb.io YAML from a legacy format")
+    c.add_argument("-f", "--filename", required=True, metavar="FILE")
+    c.add_argument("--from", dest="source", choices=("configmap", "gke"), required=True)
+    c.set_defaults(handler=_not_yet("config convert", 3))
+
+
+def _operator_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    for name, text in (
+        ("explain", "why a Service has (or has no) IP, and who announces it"),
+        ("status", "pools, Services and speakers at a glance"),
+        ("doctor", "check a cluster for common MetalLB misconfigurations"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--kubeconfig", default=_env("KUBECONFIG"))
+        if name == "explain":
+            p.add_argument("service", metavar="NAMESPACE/NAME")
+        p.set_defaults(handler=_not_yet(name, 8))
+
+
+def _lab_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("lab", help="a simulated bare-metal cluster on this machine")
+    lsub = p.add_subparsers(dest="lab_command", required=True, metavar="COMMAND")
+    up = lsub.add_parser("up", help="start the lab (control plane now; nodes and MetalLB later)")
+    up.add_argument("--dir", default=".lab", help="where the lab keeps its state")
+    up.set_defaults(handler=lab.up)
+    for name, text in (
+        ("down", "stop the lab and remove what it created"),
+        ("status", "show what is running"),
+    ):
+        q = lsub.add_parser(name, help=text)
+        q.add_argument("--dir", default=".lab")
+        q.set_defaults(handler=_not_yet(f"lab {name}", 8))
+    for name in ("fail-node", "heal-node"):
+        q = lsub.add_parser(name, help=f"{name.split('-')[0]} a lab node")
+        q.add_argument("node", metavar="NAME")
+        q.set_defaults(handler=_not_yet(f"lab {name}", 8))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="metallb",
+        description="MetalLB, the network load balancer for bare-metal Kubernetes, in Python.",
+    )
+    parser.add_argument("--version", action="version", version=f"metallb-py {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _controller_parser(sub)
+    _speaker_parser(sub)
+    _offline_parsers(sub)
+    _operator_parsers(sub)
+    _lab_parsers(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

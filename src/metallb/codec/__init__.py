@@ -1,0 +1,1 @@
+"""Packet codecs (ARP, NDP, BGP) as pure functions on bytes."""

@@ -1,0 +1,1 @@
+"""Controller core: what to do for each Service, as values the k8s adapter applies. Pure."""

@@ -1,0 +1,1 @@
+"""IP address management core: pools, allocation and sharing rules. Pure and synchronous."""

@@ -1,0 +1,1 @@
+"""Kubernetes adapter: API client, informers, workqueue and status writers (asyncio)."""

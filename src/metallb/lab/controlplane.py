@@ -1,0 +1,461 @@
+"""A real Kubernetes control plane on loopback: etcd, kube-apiserver, kube-controller-manager.
+
+The binaries are the upstream ones, built from their published Go modules by
+``tools/ktestenv/build.sh``. This module only runs them: free loopback ports,
+a CA with serving and client certificates, a service-account issuer and
+signing key, an admin kubeconfig, and a teardown that leaves no process and no
+temporary directory behind, also when start-up fails half way.
+
+Children are started with ``PR_SET_PDEATHSIG`` so that they die with the
+Python process even when it is killed without a chance to clean up; a later
+start sweeps the temporary directories such a death leaves behind.
+
+Used by the pytest fixtures and by ``metallb lab``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from metallb.lab.pki import CertificateAuthority, KeyPair, write_signing_key
+from metallb.lab.ports import free_port
+
+# The controllers a MetalLB test needs: EndpointSlices are built from Services
+# and Pods, deleted Namespaces finish terminating, ownerReferences cascade, and
+# ServiceAccount token Secrets get filled.
+CONTROLLERS = (
+    "endpointslice-controller",
+    "namespace-controller",
+    "garbage-collector-controller",
+    "serviceaccount-token-controller",
+)
+SERVICE_CIDR = "10.96.0.0/16"
+_TMP_PREFIX = "metallb-controlplane-"
+_PR_SET_PDEATHSIG = 1
+# A 2-core machine under a parallel test load has been reported to need 30 s
+# and more for the apiserver's post-start hooks (kubernetes/kubernetes#137743).
+DEFAULT_START_TIMEOUT = 120.0
+
+
+class ControlPlaneError(RuntimeError):
+    """The control plane could not be built, started or stopped."""
+
+
+@dataclass(frozen=True)
+class Binaries:
+    """Paths of the three upstream binaries."""
+
+    etcd: Path
+    kube_apiserver: Path
+    kube_controller_manager: Path
+
+    @classmethod
+    def from_dir(cls, directory: Path) -> Binaries:
+        found = cls(
+            directory / "etcd",
+            directory / "kube-apiserver",
+            directory / "kube-controller-manager",
+        )
+        missing = [
+            str(p)
+            for p in (found.etcd, found.kube_apiserver, found.kube_controller_manager)
+            if not p.is_file()
+        ]
+        if missing:
+            raise ControlPlaneError(f"control-plane binaries missing: {', '.join(missing)}")
+        return found
+
+    @classmethod
+    def locate(cls) -> Binaries:
+        """Find the binaries: ``$METALLB_KTESTENV_BIN``, else build (or reuse) them from source.
+
+        The build script caches by version outside the clone, so the fallback
+        costs seconds once the binaries exist.
+        """
+        env = os.environ.get("METALLB_KTESTENV_BIN")
+        if env:
+            return cls.from_dir(Path(env))
+        script = Path(__file__).resolve().parents[3] / "tools" / "ktestenv" / "build.sh"
+        if not script.is_file():
+            raise ControlPlaneError(
+                "METALLB_KTESTENV_BIN is not set and tools/ktestenv/build.sh is not next to "
+                "this package: run `make setup` in a metallb-py checkout"
+            )
+        out = subprocess.run(
+            ["bash", str(script)], check=True, stdout=subprocess.PIPE, text=True
+        ).stdout
+        return cls.from_dir(Path(out.strip().splitlines()[-1]))
+
+
+def _die_with_parent() -> None:
+    """Run in the child between fork and exec: SIGTERM it when its parent dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Component:
+    """One long-running binary with its arguments and log file."""
+
+    name: str
+    argv: list[str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - single-threaded at start
+            )
+
+    def stop(self, grace: float = 10.0) -> None:
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def check_alive(self) -> None:
+        if self.process is None:
+            raise ControlPlaneError(f"{self.name} is not running")
+        code = self.process.poll()
+        if code is not None:
+            raise ControlPlaneError(
+                f"{self.name} exited with code {code}; last log lines:\n{self.log_tail()}"
+            )
+
+    def log_tail(self, lines: int = 25) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    @property
+    def rss_bytes(self) -> int:
+        """Resident memory of the process, from /proc."""
+        if self.process is None:
+            return 0
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+
+def write_kubeconfig(
+    path: Path,
+    *,
+    server: str,
+    ca: Path,
+    user: str,
+    client: KeyPair | None = None,
+    token: str | None = None,
+) -> Path:
+    """Write a one-context kubeconfig that authenticates by client certificate or token."""
+    creds: dict[str, str] = {}
+    if client is not None:
+        creds = {"client-certificate": str(client.cert), "client-key": str(client.key)}
+    if token is not None:
+        creds["token"] = token
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": "metallb-py", "cluster": {"server": server, "certificate-authority": str(ca)}}
+        ],
+        "users": [{"name": user, "user": creds}],
+        "contexts": [{"name": user, "context": {"cluster": "metallb-py", "user": user}}],
+        "current-context": user,
+    }
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    path.chmod(0o600)
+    return path
+
+
+def sweep_stale_workdirs(tmp: Path | None = None) -> list[Path]:
+    """Remove work directories whose owning process is gone (killed before teardown)."""
+    removed = []
+    for d in Path(tmp or tempfile.gettempdir()).glob(f"{_TMP_PREFIX}*"):
+        try:
+            owner = int((d / "owner.pid").read_text())
+        except (OSError, ValueError):
+            owner = 0
+        if owner and Path(f"/proc/{owner}").exists():
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        removed.append(d)
+    return removed
+
+
+@dataclass
+class ControlPlane:
+    """etcd, kube-apiserver and kube-controller-manager on free loopback ports.
+
+    Use as a context manager, or call :meth:`start` and :meth:`stop`. When
+    ``workdir`` is given it is kept after stop (the lab owns it); otherwise a
+    temporary directory is created and removed.
+    """
+
+    binaries: Binaries
+    workdir: Path | None = None
+    controllers: tuple[str, ...] = CONTROLLERS
+    progress: Callable[[str], None] = field(default=lambda _msg: None)
+
+    components: dict[str, Component] = field(default_factory=dict, init=False)
+    timings: dict[str, float] = field(default_factory=dict, init=False)
+    server: str = field(default="", init=False)
+    _owns_workdir: bool = field(default=False, init=False)
+
+    # -- paths -----------------------------------------------------------------
+    @property
+    def dir(self) -> Path:
+        if self.workdir is None:
+            raise ControlPlaneError("control plane not started")
+        return self.workdir
+
+    @property
+    def kubeconfig(self) -> Path:
+        """Admin kubeconfig (user ``admin`` in group ``system:masters``)."""
+        return self.dir / "admin.kubeconfig"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.dir / "pki" / "ca.crt"
+
+    # -- lifecycle -------------------------------------------------------------
+    def __enter__(self) -> ControlPlane:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def start(self, timeout: float = DEFAULT_START_TIMEOUT) -> None:
+        """Start all three components and wait until each is healthy.
+
+        On any failure everything started so far is stopped before the error
+        propagates, so a failed start leaves nothing running.
+        """
+        try:
+            self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop the components in reverse order and remove an owned workdir."""
+        for comp in reversed(list(self.components.values())):
+            comp.stop()
+        self.components.clear()
+        if self._owns_workdir and self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+            self._owns_workdir = False
+
+    def _start(self, timeout: float) -> None:
+        t0 = time.monotonic()
+        deadline = t0 + timeout
+        if self.workdir is None:
+            sweep_stale_workdirs()
+            self.workdir = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX))
+            self._owns_workdir = True
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "owner.pid").write_text(str(os.getpid()))
+        pki = self.dir / "pki"
+        pki.mkdir(exist_ok=True)
+        logs = self.dir / "logs"
+        logs.mkdir(exist_ok=True)
+
+        ca = CertificateAuthority(pki)
+        serving = ca.issue(
+            "apiserver",
+            "kube-apiserver",
+            dns_names=(
+                "localhost",
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+                "kubernetes.default.svc.cluster.local",
+            ),
+            ip_addresses=("127.0.0.1", "10.96.0.1"),
+            server=True,
+        )
+        admin = ca.issue("admin", "admin", organizations=("system:masters",), client=True)
+        sa = write_signing_key(pki, "service-account")
+
+        etcd_port, etcd_peer, api_port, kcm_port = (free_port() for _ in range(4))
+        self.server = f"https://127.0.0.1:{api_port}"
+        write_kubeconfig(
+            self.kubeconfig, server=self.server, ca=ca.files.cert, user="admin", client=admin
+        )
+        self.timings["pki"] = time.monotonic() - t0
+
+        etcd_url = f"http://127.0.0.1:{etcd_port}"
+        peer_url = f"http://127.0.0.1:{etcd_peer}"
+        self._launch(
+            Component(
+                "etcd",
+                [
+                    str(self.binaries.etcd),
+                    "--name=default",
+                    f"--data-dir={self.dir / 'etcd'}",
+                    f"--listen-client-urls={etcd_url}",
+                    f"--advertise-client-urls={etcd_url}",
+                    f"--listen-peer-urls={peer_url}",
+                    f"--initial-advertise-peer-urls={peer_url}",
+                    f"--initial-cluster=default={peer_url}",
+                    # Throw-away data: fsync would only slow every write of the suite.
+                    "--unsafe-no-fsync=true",
+                    "--log-level=warn",
+                ],
+                logs / "etcd.log",
+            )
+        )
+        self._wait("etcd", f"{etcd_url}/health", deadline, ssl_ctx=None)
+        self.timings["etcd"] = time.monotonic() - t0
+
+        self._launch(
+            Component(
+                "kube-apiserver",
+                [
+                    str(self.binaries.kube_apiserver),
+                    f"--etcd-servers={etcd_url}",
+                    "--bind-address=127.0.0.1",
+                    f"--secure-port={api_port}",
+                    # A loopback advertise address is only accepted without an endpoint
+                    # reconciler (kubernetes/kubernetes#138102); nothing here needs the
+                    # `kubernetes` Service's endpoints.
+                    "--advertise-address=127.0.0.1",
+                    "--endpoint-reconciler-type=none",
+                    f"--cert-dir={self.dir / 'apiserver-certs'}",
+                    f"--tls-cert-file={serving.cert}",
+                    f"--tls-private-key-file={serving.key}",
+                    f"--client-ca-file={ca.files.cert}",
+                    f"--service-cluster-ip-range={SERVICE_CIDR}",
+                    "--authorization-mode=Node,RBAC",
+                    f"--service-account-issuer={self.server}",
+                    f"--service-account-key-file={sa.cert}",
+                    f"--service-account-signing-key-file={sa.key}",
+                    # No serviceaccount controller creates `default` ServiceAccounts,
+                    # so the admission plugin that requires them would refuse Pods.
+                    "--disable-admission-plugins=ServiceAccount",
+                    "--allow-privileged=true",
+                    "--profiling=false",
+                ],
+                logs / "kube-apiserver.log",
+            )
+        )
+        admin_ctx = ssl.create_default_context(cafile=str(ca.files.cert))
+        admin_ctx.load_cert_chain(str(admin.cert), str(admin.key))
+        self._wait("kube-apiserver", f"{self.server}/readyz", deadline, ssl_ctx=admin_ctx)
+        self.timings["kube-apiserver"] = time.monotonic() - t0
+
+        if self.controllers:
+            self._launch(
+                Component(
+                    "kube-controller-manager",
+                    [
+                        str(self.binaries.kube_controller_manager),
+                        f"--kubeconfig={self.kubeconfig}",
+                        f"--authentication-kubeconfig={self.kubeconfig}",
+                        f"--authorization-kubeconfig={self.kubeconfig}",
+                        "--leader-elect=false",
+                        f"--controllers={','.join(self.controllers)}",
+                        f"--service-account-private-key-file={sa.key}",
+                        f"--root-ca-file={ca.files.cert}",
+                        "--bind-address=127.0.0.1",
+                        f"--secure-port={kcm_port}",
+                        f"--cert-dir={self.dir / 'kcm-certs'}",
+                        "--profiling=false",
+                    ],
+                    logs / "kube-controller-manager.log",
+                )
+            )
+            # Its serving certificate is self-signed; only liveness is read here.
+            kcm_ctx = ssl.create_default_context()
+            kcm_ctx.check_hostname = False
+            kcm_ctx.verify_mode = ssl.CERT_NONE
+            self._wait(
+                "kube-controller-manager",
+                f"https://127.0.0.1:{kcm_port}/healthz",
+                deadline,
+                ssl_ctx=kcm_ctx,
+            )
+            self.timings["kube-controller-manager"] = time.monotonic() - t0
+        self.timings["total"] = time.monotonic() - t0
+
+    def _launch(self, comp: Component) -> None:
+        self.progress(f"starting {comp.name}")
+        self.components[comp.name] = comp
+        comp.start()
+
+    def _wait(self, name: str, url: str, deadline: float, ssl_ctx: ssl.SSLContext | None) -> None:
+        """Poll a health URL until it answers 200, the process dies, or time runs out."""
+        comp = self.components[name]
+        last = "no answer yet"
+        while True:
+            comp.check_alive()
+            try:
+                with urllib.request.urlopen(url, timeout=5, context=ssl_ctx) as resp:
+                    if resp.status == 200:
+                        return
+                    last = f"HTTP {resp.status}"
+            except urllib.error.HTTPError as err:
+                last = f"HTTP {err.code}"
+            except (urllib.error.URLError, OSError) as err:
+                last = str(err)
+            if time.monotonic() > deadline:
+                raise ControlPlaneError(
+                    f"{name} not healthy at {url} in time ({last}); last log lines:\n"
+                    f"{comp.log_tail()}"
+                )
+            time.sleep(0.1)
+
+    # -- helpers for tests and the lab ------------------------------------------
+    def restart(self, name: str, timeout: float = DEFAULT_START_TIMEOUT) -> None:
+        """Stop one component and start it again with the same arguments."""
+        comp = self.components[name]
+        comp.stop()
+        comp.start()
+        if name == "kube-apiserver":
+            ctx = ssl.create_default_context(cafile=str(self.ca_file))
+            ctx.load_cert_chain(
+                str(self.dir / "pki" / "admin.crt"), str(self.dir / "pki" / "admin.key")
+            )
+            self._wait(name, f"{self.server}/readyz", time.monotonic() + timeout, ctx)
+
+    def token_kubeconfig(self, name: str, token: str) -> Path:
+        """Write a kubeconfig that authenticates with a bearer token (a ServiceAccount's)."""
+        return write_kubeconfig(
+            self.dir / f"{name}.kubeconfig",
+            server=self.server,
+            ca=self.ca_file,
+            user=name,
+            token=token,
+        )
+
+    def rss(self) -> dict[str, int]:
+        """Resident memory in bytes of each running component."""
+        return {n: c.rss_bytes for n, c in self.components.items()}

@@ -1,0 +1,1 @@
+"""Network adapter: raw sockets, netlink, BGP sessions and the membership transport (asyncio)."""

@@ -1,0 +1,1 @@
+"""HTTP adapter: admission webhook, metrics and health endpoints (aiohttp)."""

@@ -1,0 +1,44 @@
+"""Shared fixtures: a real control plane per session, a fresh namespace per test.
+
+The control plane starts only when a test asks for it, so the pure-core unit
+tests run without it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from lightkube import Client, KubeConfig
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Namespace
+
+from metallb.lab.controlplane import Binaries, ControlPlane
+
+
+@pytest.fixture(scope="session")
+def control_plane() -> Iterator[ControlPlane]:
+    """etcd, kube-apiserver and kube-controller-manager, shared by the whole session."""
+    with ControlPlane(Binaries.locate()) as cp:
+        yield cp
+
+
+def client_for(kubeconfig: str) -> Client:
+    """A lightkube client that talks to the control plane with the given credentials."""
+    return Client(config=KubeConfig.from_file(kubeconfig), field_manager="metallb-py-tests")
+
+
+@pytest.fixture(scope="session")
+def kube(control_plane: ControlPlane) -> Client:
+    """An admin client (group system:masters)."""
+    return client_for(str(control_plane.kubeconfig))
+
+
+@pytest.fixture
+def namespace(kube: Client) -> Iterator[str]:
+    """A namespace of the test's own, deleted (and finalized by the namespace controller) after."""
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    kube.create(Namespace(metadata=ObjectMeta(name=name)))
+    yield name
+    kube.delete(Namespace, name)

@@ -1,0 +1,70 @@
+"""The command line answers --version and --help and lists every subcommand of DESIGN.md."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from metallb import __version__
+from metallb.cli.main import build_parser, main
+
+SUBCOMMANDS = ("controller", "speaker", "plan", "config", "explain", "status", "doctor", "lab")
+
+
+def test_version_is_printed_by_the_installed_script() -> None:
+    """The console script is installed and reports the package version."""
+    out = subprocess.run(
+        [sys.executable, "-m", "metallb.cli.main", "--version"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert out.strip() == f"metallb-py {__version__}"
+
+
+def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    """--help names each subcommand, so users can discover the tool."""
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for name in SUBCOMMANDS:
+        assert name in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "attr", "expected"),
+    [
+        pytest.param(["controller"], "webhook_mode", "enabled", id="controller webhook default"),
+        pytest.param(["controller"], "port", 9120, id="controller metrics port"),
+        pytest.param(["speaker"], "health_probe_port", 17472, id="speaker health port"),
+        pytest.param(["speaker"], "bgp_debounce_timeout", 3000, id="speaker debounce ms"),
+        pytest.param(
+            ["config", "convert", "-f", "x", "--from", "gke"], "source", "gke", id="convert source"
+        ),
+        pytest.param(
+            ["plan", "-f", "a", "-f", "b"], "filename", ["a", "b"], id="plan takes several files"
+        ),
+    ],
+)
+def test_upstream_flag_defaults(argv: list[str], attr: str, expected: object) -> None:
+    """Flags carry upstream MetalLB's names and defaults."""
+    assert getattr(build_parser().parse_args(argv), attr) == expected
+
+
+def test_unknown_log_level_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """Bad input names the flag and the allowed values."""
+    with pytest.raises(SystemExit) as exc:
+        main(["controller", "--log-level", "loud"])
+    assert exc.value.code == 2
+    assert "--log-level" in capsys.readouterr().err
+
+
+def test_speaker_reads_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Environment variables fill flags as in upstream's manifests."""
+    monkeypatch.setenv("METALLB_NODE_NAME", "node-a")
+    monkeypatch.setenv("METALLB_ML_BIND_ADDR", "192.0.2.10")
+    args = build_parser().parse_args(["speaker"])
+    assert (args.node_name, args.ml_bindaddr) == ("node-a", "192.0.2.10")
