@@ -1,0 +1,119 @@
+"""Pool address entries: CIDRs and ``first-last`` ranges, as upstream reads them.
+
+A CIDR keeps upstream's leniency (host bits are masked: ``10.0.0.7/24`` is the whole
+/24) and its strictness (no surrounding whitespace). A range may have spaces around its
+ends. Both become an :class:`AddressRange` holding the first and last address and the
+CIDRs that exactly cover them, which is what overlap and aggregation checks need.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import cast
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_ip(text: str) -> IPAddress | None:
+    """An IP as Go's ``net.ParseIP`` accepts it; IPv4-mapped IPv6 counts as IPv4."""
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.scope_id is not None:
+            return None  # Go's ParseIP refuses zones
+        if ip.ipv4_mapped is not None:
+            return ip.ipv4_mapped
+    return ip
+
+
+@dataclass(frozen=True)
+class AddressRange:
+    """One ``addresses`` entry of a pool.
+
+    ``first``/``last`` bound it (inclusive); ``networks`` are the CIDRs covering exactly
+    those addresses (one for a CIDR entry, the summary of a range); ``source`` is the
+    text the user wrote.
+    """
+
+    source: str
+    first: IPAddress
+    last: IPAddress
+    networks: tuple[IPNetwork, ...]
+
+    @property
+    def version(self) -> int:
+        return self.first.version
+
+    @property
+    def size(self) -> int:
+        return int(self.last) - int(self.first) + 1
+
+    @property
+    def shortest_prefix(self) -> int:
+        """The least specific prefix length among the covering CIDRs."""
+        return min(n.prefixlen for n in self.networks)
+
+    def __contains__(self, ip: object) -> bool:
+        if not isinstance(ip, ipaddress.IPv4Address | ipaddress.IPv6Address):
+            return False
+        return ip.version == self.version and int(self.first) <= int(ip) <= int(self.last)
+
+
+class AddressError(ValueError):
+    """The entry is neither a CIDR nor a range."""
+
+
+def parse_addresses(text: str) -> AddressRange:
+    """Parse a pool entry; raise AddressError with upstream's wording."""
+    if "-" not in text:
+        net = _parse_cidr(text)
+        if net is None:
+            raise AddressError(f"invalid CIDR {text!r}")
+        return AddressRange(text, net[0], net[-1], (net,))
+    start_text, end_text = text.split("-", 1)
+    start = parse_ip(start_text.strip())
+    if start is None:
+        raise AddressError(f"invalid IP range {text!r}: invalid start IP {start_text!r}")
+    end = parse_ip(end_text.strip())
+    if end is None:
+        raise AddressError(f"invalid IP range {text!r}: invalid end IP {end_text!r}")
+    if start.version != end.version:
+        # Go compares the 16-byte forms, so a v4 start always sorts before a v6 end; the
+        # range it builds is then meaningless. We refuse it explicitly.
+        raise AddressError(f"invalid IP range {text!r}: start and end are of different families")
+    if int(start) > int(end):
+        raise AddressError(
+            f"invalid IP range {text!r}: start IP {str(start)!r} is after the end IP {str(end)!r}"
+        )
+    nets = cast(
+        tuple[IPNetwork, ...],
+        tuple(ipaddress.summarize_address_range(start, end)),
+    )
+    return AddressRange(text, start, end, nets)
+
+
+def _parse_cidr(text: str) -> IPNetwork | None:
+    addr, slash, length = text.partition("/")
+    if not slash or not length.isascii() or not length.isdigit() or len(length) > 3:
+        return None
+    ip = parse_ip(addr)
+    if ip is None:
+        return None
+    bits = int(length)
+    if ":" in addr and ip.version == 4:
+        # Go's ParseCIDR keeps a ::ffff:a.b.c.d/96+n prefix as IPv4 /n.
+        bits -= 96
+        if bits < 0:
+            return None
+    if bits > ip.max_prefixlen:
+        return None
+    return ipaddress.ip_network(f"{ip}/{bits}", strict=False)
+
+
+def overlaps(a: AddressRange, b: AddressRange) -> bool:
+    """Whether two entries share an address."""
+    return a.version == b.version and int(a.first) <= int(b.last) and int(b.first) <= int(a.last)

@@ -1,0 +1,91 @@
+"""IPAddressPools: addresses, overlap between pools, and service allocation."""
+
+from __future__ import annotations
+
+from metallb.config.addresses import AddressError, AddressRange, overlaps, parse_addresses
+from metallb.config.context import Context
+from metallb.config.crd_v1beta1 import IPAddressPool
+from metallb.config.errors import ObjectRef
+from metallb.config.selectors import Selector
+from metallb.config.types import Pool, ServiceAllocation
+
+
+def build_pools(ctx: Context, parsed: list[tuple[ObjectRef, IPAddressPool]]) -> list[Pool]:
+    """Every valid pool; problems for the rest. Overlaps are checked across all pools."""
+    pools: list[Pool] = []
+    seen: list[tuple[str, AddressRange]] = []
+    for ref, obj in parsed:
+        spec = obj.spec
+        ok = True
+        if not spec.addresses:
+            ctx.add(ref, "spec.addresses", "pool has no prefixes defined")
+            ok = False
+        ranges: list[AddressRange] = []
+        for i, text in enumerate(spec.addresses):
+            path = f"spec.addresses[{i}]"
+            try:
+                rng = parse_addresses(text)
+            except AddressError as exc:
+                ctx.add(ref, path, f"invalid CIDR {text!r} in pool {ref.name!r}: {exc}")
+                ok = False
+                continue
+            for other_pool, other in seen:
+                if overlaps(rng, other):
+                    ctx.add(
+                        ref,
+                        path,
+                        f"CIDR {text!r} in pool {ref.name!r} overlaps with already defined "
+                        f"CIDR {other.source!r}"
+                        + ("" if other_pool == ref.name else f" of pool {other_pool!r}"),
+                    )
+                    ok = False
+                    break
+            seen.append((ref.name, rng))
+            ranges.append(rng)
+        alloc_ok, allocation = _service_allocation(ctx, ref, obj)
+        if not ok or not alloc_ok:
+            continue
+        pools.append(
+            Pool(
+                name=ref.name,
+                ranges=tuple(ranges),
+                avoid_buggy_ips=spec.avoid_buggy_ips,
+                auto_assign=spec.auto_assign,
+                service_allocation=allocation,
+                labels=dict(obj.metadata.labels or {}),
+            )
+        )
+    return pools
+
+
+def _service_allocation(
+    ctx: Context, ref: ObjectRef, obj: IPAddressPool
+) -> tuple[bool, ServiceAllocation | None]:
+    """(valid, rules); the rules are None when the pool is unrestricted."""
+    alloc = obj.spec.service_allocation
+    if alloc is None:
+        return True, None
+    base = "spec.serviceAllocation"
+    ok = ctx.unique(ref, f"{base}.namespaces", alloc.namespaces, "namespace in namespaces field")
+    ns_sels = ctx.selectors(
+        ref, f"{base}.namespaceSelectors", alloc.namespace_selectors, "namespaceSelectors"
+    )
+    svc_sels = ctx.selectors(
+        ref, f"{base}.serviceSelectors", alloc.service_selectors, "serviceSelectors"
+    )
+    if not ok or ns_sels is None or svc_sels is None:
+        return False, None
+    names = set(alloc.namespaces or ())
+    for ns, labels in ctx.namespaces:
+        if any(s.matches(labels) for s in ns_sels):
+            names.add(ns)
+    if not alloc.namespaces and not ns_sels and not svc_sels:
+        # Upstream turns an allocation that restricts nothing into "every Service",
+        # which pins the pool (it is tried before unrestricted pools).
+        svc_sels = (Selector.everything(),)
+    return True, ServiceAllocation(
+        priority=alloc.priority or 0,
+        namespaces=frozenset(names),
+        namespace_selectors=ns_sels,
+        service_selectors=svc_sels,
+    )

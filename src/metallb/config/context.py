@@ -1,0 +1,64 @@
+"""Shared state and small checks used by every builder while one snapshot is parsed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from metallb.config.crd_common import LabelSelector, dump
+from metallb.config.errors import ObjectRef, Problems
+from metallb.config.selectors import Selector, duplicate_problems, parse_selector
+from metallb.config.snapshot import Snapshot, labels_of, name_of
+from metallb.config.types import BGPType
+
+
+@dataclass
+class Context:
+    snapshot: Snapshot
+    bgp_type: BGPType
+    problems: Problems = field(default_factory=Problems)
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.nodes = [(name_of(n), labels_of(n)) for n in self.snapshot.nodes]
+        self.namespaces = [(name_of(n), labels_of(n)) for n in self.snapshot.namespaces]
+
+    def add(self, ref: ObjectRef, path: str, reason: str, *, transient: bool = False) -> None:
+        self.problems.add(ref, path, reason, transient=transient)
+
+    def selectors(
+        self, ref: ObjectRef, path: str, sels: Sequence[LabelSelector] | None, what: str
+    ) -> tuple[Selector, ...] | None:
+        """Check a selector list (syntax and duplicates); None when any is broken."""
+        raws = [dump(s) for s in sels or ()]
+        ok = True
+        for i, reason in duplicate_problems(raws):
+            self.add(ref, f"{path}[{i}]", f"duplicate definition of {what}: {reason}")
+            ok = False
+        out: list[Selector] = []
+        for i, raw in enumerate(raws):
+            sel, errs = parse_selector(raw)
+            for sub, reason in errs:
+                self.add(ref, f"{path}[{i}]" + (f".{sub}" if sub else ""), reason)
+            if sel is None:
+                ok = False
+            else:
+                out.append(sel)
+        return tuple(out) if ok else None
+
+    def unique(self, ref: ObjectRef, path: str, values: Sequence[str] | None, what: str) -> bool:
+        """Report repeated entries of a string list, as upstream's ``validateDuplicate``."""
+        seen: set[str] = set()
+        ok = True
+        for i, v in enumerate(values or ()):
+            if v in seen:
+                self.add(ref, f"{path}[{i}]", f"duplicate definition of {what} {v!r}")
+                ok = False
+            seen.add(v)
+        return ok
+
+    def matching_nodes(self, selectors: Sequence[Selector]) -> frozenset[str]:
+        """Names of snapshot Nodes matching any selector; every node when there are none."""
+        if not selectors:
+            return frozenset(n for n, _ in self.nodes)
+        return frozenset(n for n, labels in self.nodes if any(s.matches(labels) for s in selectors))

@@ -1,0 +1,141 @@
+"""Rules that depend on the BGP implementation (``METALLB_BGP_TYPE``), and the one
+cross-object rule upstream checks after parsing (BFD echo with IPv6 pools).
+
+The native speaker implements a small subset of BGP: no BFD, no VRFs, no unnumbered or
+dynamic-ASN peers, IPv4 only, classic communities only. FRR supports all of that but
+runs one routing instance per node, so peers that land on the same node must agree on
+router ID and local ASN (per VRF) and must not repeat an address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from metallb.config.context import Context
+from metallb.config.crd_bgppeer import BGPPeerV1beta2
+from metallb.config.crd_v1beta1 import BFDProfile as BFDProfileCR
+from metallb.config.crd_v1beta1 import Community as CommunityCR
+from metallb.config.errors import ObjectRef
+from metallb.config.goduration import parse_duration
+from metallb.config.types import BFDProfile, BGPAdvertisement, Peer, Pool
+
+_NATIVE_UNSUPPORTED = (
+    # (model attribute, YAML field, what)
+    ("bfd_profile", "bfdProfile", "bfd-profile"),
+    ("vrf", "vrf", "vrf"),
+    ("connect_time", "connectTime", "connect time"),
+    ("enable_graceful_restart", "enableGracefulRestart", "EnableGracefulRestart flag"),
+    ("disable_mp", "disableMP", "disable MP flag"),
+    ("dual_stack_address_family", "dualStackAddressFamily", "dualstackaddressfamily flag"),
+    ("dynamic_asn", "dynamicASN", "dynamicASN"),
+    ("interface", "interface", "interface"),
+    ("local_asn", "localASN", "localASN"),
+)
+
+
+def check_native(
+    ctx: Context,
+    *,
+    peers: Sequence[tuple[ObjectRef, BGPPeerV1beta2]],
+    bfd: Sequence[tuple[ObjectRef, BFDProfileCR]],
+    community_crs: Sequence[tuple[ObjectRef, CommunityCR]],
+    ads: Sequence[tuple[ObjectRef, BGPAdvertisement]],
+    pools: Sequence[Pool],
+) -> None:
+    for ref, p in peers:
+        for attr, field, what in _NATIVE_UNSUPPORTED:
+            if getattr(p.spec, attr):
+                ctx.add(ref, f"spec.{field}", f"{what} set on native bgp mode (FRR modes only)")
+        ka = p.spec.keepalive_time
+        if ka is not None and parse_duration(ka) != 0:
+            ctx.add(ref, "spec.keepaliveTime", "keepalive-time set on native bgp mode")
+    for ref, _ in bfd:
+        ctx.add(ref, "", "bfd profiles are not supported in native bgp mode")
+    by_name = {p.name: p for p in pools}
+    for ref, ad in ads:
+        for pool_name in ad.pools:
+            pool = by_name.get(pool_name)
+            for rng in pool.ranges if pool else ():
+                if rng.version == 6:
+                    ctx.add(
+                        ref,
+                        "spec.ipAddressPools",
+                        f"pool {pool_name!r} has ipv6 CIDR {rng.source}, native bgp mode does "
+                        "not support ipv6",
+                    )
+                    break
+        for i, c in enumerate(ad.communities):
+            if c.large:
+                ctx.add(
+                    ref,
+                    f"spec.communities[{i}]",
+                    f"native BGP mode only supports legacy communities, not {c}",
+                )
+    for ref, cr in community_crs:
+        for i, alias in enumerate(cr.spec.communities or ()):
+            if (alias.value or "").startswith("large:"):
+                ctx.add(
+                    ref,
+                    f"spec.communities[{i}].value",
+                    "native BGP mode only supports legacy communities",
+                )
+
+
+def check_frr(ctx: Context, peers: Sequence[tuple[ObjectRef, Peer]]) -> None:
+    """Peers sharing a node (or all peers, when no nodes are known) must be compatible."""
+    nodes = {ref.name: ctx.matching_nodes(p.node_selectors) for ref, p in peers}
+    for i, (ref, p) in enumerate(peers):
+        for ref_q, q in peers[:i]:
+            if ctx.nodes and not nodes[ref.name] & nodes[ref_q.name]:
+                continue
+            if p.router_id != q.router_id:
+                ctx.add(
+                    ref,
+                    "spec.routerID",
+                    f"routerID {p.router_id!r} differs from {q.router_id!r} of BGPPeer "
+                    f"{ref_q.name!r}: in FRR mode peers selecting the same node must all have "
+                    "the same routerID",
+                )
+            elif _identifier(p) == _identifier(q):
+                ctx.add(
+                    ref,
+                    "spec.peerAddress" if p.address else "spec.interface",
+                    f"peer {_identifier(p)} already exists in BGPPeer {ref_q.name!r}: FRR mode "
+                    "doesn't support duplicate BGPPeers selecting the same node",
+                )
+            elif p.my_asn != q.my_asn and p.vrf == q.vrf:
+                ctx.add(
+                    ref,
+                    "spec.myASN",
+                    f"myASN {p.my_asn} differs from {q.my_asn} of BGPPeer {ref_q.name!r}: in FRR "
+                    "mode peers selecting the same node must have the same myASN within a VRF",
+                )
+
+
+def _identifier(p: Peer) -> str:
+    ident = p.address or p.interface
+    return f"{ident}-{p.vrf}" if p.vrf else ident
+
+
+def check_bfd_echo_ipv6(
+    ctx: Context,
+    pools: Sequence[Pool],
+    ads: Sequence[tuple[ObjectRef, BGPAdvertisement]],
+    peers: Sequence[Peer],
+    profiles: Sequence[BFDProfile],
+) -> None:
+    """BFD echo mode cannot be used for sessions that carry IPv6 pools."""
+    echo = {p.name for p in profiles if p.echo_mode}
+    v6 = {p.name for p in pools if 6 in p.families}
+    for ref, ad in ads:
+        targets = [p for p in peers if not ad.peers or p.name in ad.peers]
+        for pool in (n for n in ad.pools if n in v6):
+            for peer in targets:
+                if peer.bfd_profile in echo:
+                    ctx.add(
+                        ref,
+                        "spec.peers",
+                        f"pool {pool!r} is advertised to peer {peer.name!r} whose BFD profile "
+                        f"{peer.bfd_profile!r} has echo mode enabled, which is not possible "
+                        "with IPv6",
+                    )
