@@ -1,1 +1,44 @@
-"""Layer 2 owner election core: which node answers for which IP. Pure."""
+"""Layer 2 owner election core: which node answers for which IP. Pure.
+
+:mod:`metallb.election.layer2` holds the election itself (upstream ``ShouldAnnounce`` and
+``sortL2Candidates``); :mod:`metallb.election.labels` the label matching it needs.
+"""
+
+from metallb.election.labels import LabelMatcher, LabelSelector, Operator, Requirement
+from metallb.election.layer2 import (
+    EXCLUDE_LB_LABEL,
+    Advertisement,
+    Election,
+    Endpoint,
+    Node,
+    PreferredNodeSelector,
+    Reason,
+    Service,
+    candidates,
+    elect,
+    election_key,
+    owner,
+    preference_scores,
+    rank,
+)
+
+__all__ = [
+    "EXCLUDE_LB_LABEL",
+    "Advertisement",
+    "Election",
+    "Endpoint",
+    "LabelMatcher",
+    "LabelSelector",
+    "Node",
+    "Operator",
+    "PreferredNodeSelector",
+    "Reason",
+    "Requirement",
+    "Service",
+    "candidates",
+    "elect",
+    "election_key",
+    "owner",
+    "preference_scores",
+    "rank",
+]

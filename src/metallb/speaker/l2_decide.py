@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from ipaddress import IPv4Address, IPv6Address
 from typing import Protocol
 
@@ -40,7 +40,7 @@ GRATUITOUS_INTERVAL_SECONDS = 1.1
 GRATUITOUS_DURATION_SECONDS = 5.0
 
 
-class DropReason(Enum):
+class DropReason(StrEnum):
     """Why a responder did not answer a frame; values are stable names for logs/metrics."""
 
     CLOSED = "closed"  # the socket was closed (set by the I/O loop, never by decide_*)
