@@ -1,0 +1,121 @@
+"""From a v1 Service (JSON-shaped dict) to a `ServiceRequest`: annotations and fields.
+
+Pure parsing, so annotation precedence is tested in the core: a stable `metallb.io/*`
+annotation that is present wins whatever its value (even empty); the deprecated
+`metallb.universe.tf/*` one is read only when the stable key is absent. Requested IPs
+come from `metallb.io/loadBalancerIPs` or `spec.loadBalancerIP`, never both; parse
+errors are kept in the request (with upstream's texts) and reported when the allocator
+needs the IPs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from metallb.ipam.addresses import IPAddress, family_for_addresses, parse_ip
+from metallb.ipam.model import FamilyPolicy, Port, ServiceRequest
+
+PREFIX = "metallb.io/"
+DEPRECATED_PREFIX = "metallb.universe.tf/"
+ADDRESS_POOL = "address-pool"
+LOAD_BALANCER_IPS = "loadBalancerIPs"
+ALLOW_SHARED_IP = "allow-shared-ip"
+IP_ALLOCATED_FROM_POOL = PREFIX + "ip-allocated-from-pool"
+
+
+def annotation(annotations: Mapping[str, str], name: str) -> str:
+    """The stable annotation if present (any value), else the deprecated one, else ""."""
+    stable = PREFIX + name
+    if stable in annotations:
+        return annotations[stable]
+    return annotations.get(DEPRECATED_PREFIX + name, "")
+
+
+def go_quote(text: str) -> str:
+    """A string as Go's %q renders it (enough for the printable text of annotations)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def requested_ips(
+    annotations: Mapping[str, str], spec_ip: str
+) -> tuple[tuple[IPAddress, ...], str | None]:
+    """Upstream's getDesiredLbIPs: the requested IPs, or an error text."""
+    raw = annotation(annotations, LOAD_BALANCER_IPS)
+    if not raw and not spec_ip:
+        return (), None
+    if raw and spec_ip:
+        return (
+            (),
+            f"service can not have both {PREFIX}{LOAD_BALANCER_IPS} and svc.Spec.LoadBalancerIP",
+        )
+    if raw:
+        ips = []
+        for part in raw.split(","):
+            ip = parse_ip(part.strip())
+            if ip is None:
+                return (), f"invalid {PREFIX}{LOAD_BALANCER_IPS}: {go_quote(raw)}"
+            ips.append(ip)
+        _, err = family_for_addresses([str(ip) for ip in ips])
+        return (tuple(ips), None) if err is None else ((), err)
+    ip = parse_ip(spec_ip)
+    if ip is None:
+        return (), f"invalid spec.loadBalancerIP {go_quote(spec_ip)}"
+    return (ip,), None
+
+
+def backend_key(spec: Mapping[str, Any]) -> str:
+    """Empty under externalTrafficPolicy Cluster; the selector as `k=v,...` under Local."""
+    if spec.get("externalTrafficPolicy") != "Local":
+        return ""
+    selector = spec.get("selector") or {}
+    return ",".join(f"{k}={selector[k]}" for k in sorted(selector))
+
+
+def is_handled(service: Mapping[str, Any], lb_class: str = "") -> bool:
+    """`--lb-class` filtering: no class is ours only without a flag; a class must match it."""
+    spec = service.get("spec") or {}
+    if spec.get("loadBalancerClass") is None:
+        return lb_class == ""
+    return bool(spec["loadBalancerClass"] == lb_class)
+
+
+def request_from_service(
+    service: Mapping[str, Any], namespace_labels: Mapping[str, str] | None = None
+) -> ServiceRequest:
+    """Extract what the allocator needs from a v1 Service and its Namespace's labels."""
+    meta = service.get("metadata") or {}
+    spec = service.get("spec") or {}
+    annotations: Mapping[str, str] = meta.get("annotations") or {}
+    cluster_ips = tuple(spec.get("clusterIPs") or ())
+    if not cluster_ips and spec.get("clusterIP"):
+        cluster_ips = (spec["clusterIP"],)
+    try:
+        policy = FamilyPolicy(spec.get("ipFamilyPolicy") or FamilyPolicy.SINGLE_STACK)
+    except ValueError:
+        policy = FamilyPolicy.SINGLE_STACK
+    ips, error = requested_ips(annotations, spec.get("loadBalancerIP") or "")
+    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    return ServiceRequest(
+        namespace=meta.get("namespace") or "default",
+        name=meta.get("name") or "",
+        cluster_ips=cluster_ips,
+        ip_family_policy=policy,
+        ip_families=tuple(spec.get("ipFamilies") or ()),
+        ports=tuple(
+            Port(p.get("protocol") or "TCP", int(p.get("port") or 0))
+            for p in spec.get("ports") or ()
+        ),
+        sharing_key=annotation(annotations, ALLOW_SHARED_IP),
+        backend_key=backend_key(spec),
+        requested_ips=ips,
+        requested_ips_error=error,
+        requested_pool=annotation(annotations, ADDRESS_POOL),
+        labels=dict(meta.get("labels") or {}),
+        namespace_labels=dict(namespace_labels or {}),
+        status_ips=tuple(i["ip"] for i in ingress if i.get("ip")),
+        load_balancer=spec.get("type") == "LoadBalancer",
+        deprecated_annotations=tuple(
+            sorted(k for k in annotations if k.startswith(DEPRECATED_PREFIX.rstrip("/")))
+        ),
+    )
