@@ -67,7 +67,8 @@ class Runner:
             raise ValueError("need at least one worker")
         self.name = name
         self.reconcile = reconcile
-        self.queue: WorkQueue[str] = queue or WorkQueue(name=name)
+        # Not `queue or ...`: an empty WorkQueue is falsy (it has __len__).
+        self.queue: WorkQueue[str] = queue if queue is not None else WorkQueue(name=name)
         self.workers = workers
         self.max_retries = max_retries
         self._all_keys = all_keys
