@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from metallb import __version__
-from metallb.cli import lab
+from metallb.cli import config_cmd, lab
 
 Handler = Callable[[argparse.Namespace], int]
 LOG_LEVELS = ("all", "debug", "info", "warn", "error", "none")
@@ -140,11 +140,11 @@ def _offline_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     csub = cfg.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
     v = csub.add_parser("validate", help="check metallb.io objects; list every error")
     v.add_argument("-f", "--filename", action="append", required=True, metavar="FILE")
-    v.set_defaults(handler=_not_yet("config validate", 3))
+    v.set_defaults(handler=config_cmd.validate)
     c = csub.add_parser("convert", help="print metallb.io YAML from a legacy format")
     c.add_argument("-f", "--filename", required=True, metavar="FILE")
     c.add_argument("--from", dest="source", choices=("configmap", "gke"), required=True)
-    c.set_defaults(handler=_not_yet("config convert", 3))
+    c.set_defaults(handler=config_cmd.convert)
 
 
 def _operator_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

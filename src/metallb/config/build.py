@@ -40,18 +40,19 @@ def _parsed(
 def build_config(
     source: Snapshot | Iterable[Any],
     *,
-    bgp_type: BGPType | str = BGPType.NATIVE,
+    bgp_type: BGPType | str | None = BGPType.NATIVE,
     namespace: str | None = None,
 ) -> Config:
     """Validate a snapshot and build the Config; raise ConfigError listing every problem.
 
     ``source`` is a :class:`Snapshot` or any iterable of objects as dicts (CRs of both
     BGPPeer versions, Namespaces, Secrets, Nodes; other kinds are ignored).
-    ``bgp_type`` selects the native or FRR rules. ``namespace``, when given, is where
+    ``bgp_type`` selects the native or FRR rules; None applies neither (upstream's
+    ``DontValidate``, used by its ConfigMap converter). ``namespace``, when given, is where
     every metallb.io object must live (the webhook's rule).
     """
     try:
-        return _build(source, BGPType(bgp_type), namespace)
+        return _build(source, None if bgp_type is None else BGPType(bgp_type), namespace)
     except ConfigError:
         raise
     except RecursionError:
@@ -59,7 +60,9 @@ def build_config(
         raise ConfigError((Problem(ref, "", "input is nested too deeply"),)) from None
 
 
-def _build(source: Snapshot | Iterable[Any], bgp_type: BGPType, namespace: str | None) -> Config:
+def _build(
+    source: Snapshot | Iterable[Any], bgp_type: BGPType | None, namespace: str | None
+) -> Config:
     snapshot = source if isinstance(source, Snapshot) else snapshot_from_objects(source)
     ctx = Context(snapshot, bgp_type)
 
@@ -90,7 +93,7 @@ def _build(source: Snapshot | Iterable[Any], bgp_type: BGPType, namespace: str |
             ads=ads_with_refs,
             pools=pools,
         )
-    else:
+    elif bgp_type is not None:
         modes.check_frr(ctx, [(peer_refs[p.name], p) for p in peers])
     modes.check_bfd_echo_ipv6(ctx, pools, ads_with_refs, peers, profiles)
     for ref, ad in ads_with_refs:

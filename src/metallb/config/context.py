@@ -15,7 +15,7 @@ from metallb.config.types import BGPType
 @dataclass
 class Context:
     snapshot: Snapshot
-    bgp_type: BGPType
+    bgp_type: BGPType | None
     problems: Problems = field(default_factory=Problems)
     warnings: list[str] = field(default_factory=list)
 
