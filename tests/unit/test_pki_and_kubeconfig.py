@@ -1,7 +1,9 @@
-"""The lab's certificates carry what the apiserver and its clients check."""
+"""Certificates carry what the apiserver and webhook clients check; kubeconfigs and
+work-dir sweeping behave as the control plane relies on."""
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import os
 from pathlib import Path
@@ -11,36 +13,59 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from metallb.lab.controlplane import sweep_stale_workdirs, write_kubeconfig
-from metallb.lab.pki import CertificateAuthority
+from metallb.web.pki import CertificateAuthority, write_pair
 
 
-def _load(path: Path) -> x509.Certificate:
-    return x509.load_pem_x509_certificate(path.read_bytes())
+def _load(pem: bytes) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(pem)
 
 
-def test_serving_certificate_has_ip_san_and_is_signed_by_ca(tmp_path: Path) -> None:
+def test_serving_certificate_has_ip_san_and_is_signed_by_ca() -> None:
     """A webhook or apiserver on 127.0.0.1 needs an IP SAN, not only a CN."""
-    ca = CertificateAuthority(tmp_path)
-    pair = ca.issue(
-        "srv", "server", dns_names=("localhost",), ip_addresses=("127.0.0.1",), server=True
-    )
+    ca = CertificateAuthority.create()
+    pair = ca.issue("server", dns_names=("localhost",), ip_addresses=("127.0.0.1",), server=True)
     cert = _load(pair.cert)
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert ipaddress.ip_address("127.0.0.1") in san.get_values_for_type(x509.IPAddress)
     assert "localhost" in san.get_values_for_type(x509.DNSName)
-    cert.verify_directly_issued_by(_load(ca.files.cert))
+    cert.verify_directly_issued_by(_load(ca.pem.cert))
     eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(eku) == [ExtendedKeyUsageOID.SERVER_AUTH]
-    assert pair.key.stat().st_mode & 0o777 == 0o600
+    assert ca.signed(pair)
 
 
-def test_client_certificate_carries_user_and_groups(tmp_path: Path) -> None:
+def test_client_certificate_carries_user_and_groups() -> None:
     """Kubernetes reads the user from CN and the groups from O."""
-    ca = CertificateAuthority(tmp_path)
-    cert = _load(ca.issue("admin", "admin", organizations=("system:masters",), client=True).cert)
-    subject = cert.subject
-    assert subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "admin"
-    assert subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "system:masters"
+    ca = CertificateAuthority.create()
+    cert = _load(ca.issue("admin", organizations=("system:masters",), client=True).cert)
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "admin"
+    org = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
+    assert org == "system:masters"
+
+
+def test_reloaded_ca_signs_and_recognises_its_certificates() -> None:
+    """A CA kept as PEM (the webhook's Secret) still signs, and tells its own certs apart."""
+    ca = CertificateAuthority.create()
+    again = CertificateAuthority.load(ca.pem)
+    pair = again.issue("svc", dns_names=("svc.ns.svc",), server=True)
+    assert ca.signed(pair)
+    assert not CertificateAuthority.create().signed(pair)
+
+
+def test_leaf_never_outlives_its_ca() -> None:
+    """A certificate asked to live longer than the CA is cut at the CA's expiry."""
+    ca = CertificateAuthority.create(validity=dt.timedelta(days=1))
+    pair = ca.issue("x", server=True, validity=dt.timedelta(days=365))
+    assert pair.not_after <= _load(ca.pem.cert).not_valid_after_utc
+
+
+def test_written_private_key_is_owner_only(tmp_path: Path) -> None:
+    """Keys on disk are 0600 even when the file existed with a wider mode."""
+    (tmp_path / "k.key").write_text("old")
+    (tmp_path / "k.key").chmod(0o644)
+    paths = write_pair(tmp_path, "k", CertificateAuthority.create().pem)
+    assert paths.key.stat().st_mode & 0o777 == 0o600
+    assert paths.key.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
 
 
 def test_kubeconfig_with_token(tmp_path: Path) -> None:

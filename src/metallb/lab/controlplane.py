@@ -16,6 +16,7 @@ Used by the pytest fixtures and by ``metallb lab``.
 from __future__ import annotations
 
 import ctypes
+import datetime as dt
 import os
 import shutil
 import signal
@@ -31,8 +32,8 @@ from pathlib import Path
 
 import yaml
 
-from metallb.lab.pki import CertificateAuthority, KeyPair, write_signing_key
 from metallb.lab.ports import free_port
+from metallb.web.pki import CertificateAuthority, KeyPair, signing_key, write_pair
 
 # The controllers a MetalLB test needs: EndpointSlices are built from Services
 # and Pods, deleted Namespaces finish terminating, ownerReferences cascade, and
@@ -288,9 +289,11 @@ class ControlPlane:
         logs = self.dir / "logs"
         logs.mkdir(exist_ok=True)
 
-        ca = CertificateAuthority(pki)
-        serving = ca.issue(
-            "apiserver",
+        # Short-lived on purpose: test and lab certificates only outlive a session.
+        validity = dt.timedelta(days=2)
+        authority = CertificateAuthority.create("metallb-py test CA", validity=validity)
+        ca = write_pair(pki, "ca", authority.pem)
+        serving_pem = authority.issue(
             "kube-apiserver",
             dns_names=(
                 "localhost",
@@ -301,14 +304,19 @@ class ControlPlane:
             ),
             ip_addresses=("127.0.0.1", "10.96.0.1"),
             server=True,
+            validity=validity,
         )
-        admin = ca.issue("admin", "admin", organizations=("system:masters",), client=True)
-        sa = write_signing_key(pki, "service-account")
+        serving = write_pair(pki, "apiserver", serving_pem)
+        admin_pem = authority.issue(
+            "admin", organizations=("system:masters",), client=True, validity=validity
+        )
+        admin = write_pair(pki, "admin", admin_pem)
+        sa = write_pair(pki, "service-account", signing_key(), cert_suffix=".pub")
 
         etcd_port, etcd_peer, api_port, kcm_port = (free_port() for _ in range(4))
         self.server = f"https://127.0.0.1:{api_port}"
         write_kubeconfig(
-            self.kubeconfig, server=self.server, ca=ca.files.cert, user="admin", client=admin
+            self.kubeconfig, server=self.server, ca=ca.cert, user="admin", client=admin
         )
         self.timings["pki"] = time.monotonic() - t0
 
@@ -352,7 +360,7 @@ class ControlPlane:
                     f"--cert-dir={self.dir / 'apiserver-certs'}",
                     f"--tls-cert-file={serving.cert}",
                     f"--tls-private-key-file={serving.key}",
-                    f"--client-ca-file={ca.files.cert}",
+                    f"--client-ca-file={ca.cert}",
                     f"--service-cluster-ip-range={SERVICE_CIDR}",
                     "--authorization-mode=Node,RBAC",
                     f"--service-account-issuer={self.server}",
@@ -367,7 +375,7 @@ class ControlPlane:
                 logs / "kube-apiserver.log",
             )
         )
-        admin_ctx = ssl.create_default_context(cafile=str(ca.files.cert))
+        admin_ctx = ssl.create_default_context(cafile=str(ca.cert))
         admin_ctx.load_cert_chain(str(admin.cert), str(admin.key))
         self._wait("kube-apiserver", f"{self.server}/readyz", deadline, ssl_ctx=admin_ctx)
         self.timings["kube-apiserver"] = time.monotonic() - t0
@@ -384,7 +392,7 @@ class ControlPlane:
                         "--leader-elect=false",
                         f"--controllers={','.join(self.controllers)}",
                         f"--service-account-private-key-file={sa.key}",
-                        f"--root-ca-file={ca.files.cert}",
+                        f"--root-ca-file={ca.cert}",
                         "--bind-address=127.0.0.1",
                         f"--secure-port={kcm_port}",
                         f"--cert-dir={self.dir / 'kcm-certs'}",

@@ -1,50 +1,55 @@
-"""Certificates and keys for a throw-away control plane.
+"""A small certificate authority: the webhook's serving certificates and the lab's.
 
-One self-signed CA signs the apiserver's serving certificate and every client
-certificate; the apiserver trusts that CA for client authentication, so a
-client certificate's CN is the user name and its O entries are the groups
-(``system:masters`` makes an admin). The service-account signing key is a
-separate EC key, as the apiserver requires.
+One self-signed CA signs serving certificates (the webhook's, the test
+apiserver's) and client certificates (a client certificate's CN is the
+Kubernetes user name and its O entries are the groups). Everything is produced
+as PEM bytes, so the webhook can keep its CA in a Secret; :func:`write_pair`
+puts a pair on disk with the private key readable by its owner only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-# Test certificates only need to outlive a session; a day leaves room for a lab
-# left running overnight without pretending to be long-lived.
-_VALIDITY = dt.timedelta(days=2)
+DEFAULT_VALIDITY = dt.timedelta(days=365)
+# Clocks of the signer and the verifier may differ a little.
+_BACKDATE = dt.timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class PemPair:
+    """A certificate and its private key, PEM encoded."""
+
+    cert: bytes
+    key: bytes
+
+    @property
+    def not_after(self) -> dt.datetime:
+        return x509.load_pem_x509_certificate(self.cert).not_valid_after_utc
 
 
 @dataclass(frozen=True)
 class KeyPair:
-    """PEM files of a certificate and its private key."""
+    """Paths of a certificate (or public key) file and its private key file."""
 
     cert: Path
     key: Path
 
 
-def _new_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    path.chmod(0o600)
 
 
 def _name(common_name: str, organizations: tuple[str, ...] = ()) -> x509.Name:
@@ -53,51 +58,66 @@ def _name(common_name: str, organizations: tuple[str, ...] = ()) -> x509.Name:
     return x509.Name(attrs)
 
 
-class CertificateAuthority:
-    """A CA kept in memory and on disk, able to sign serving and client certificates."""
+_CA_USAGE = x509.KeyUsage(
+    digital_signature=True,
+    key_cert_sign=True,
+    crl_sign=True,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    encipher_only=False,
+    decipher_only=False,
+)
 
-    def __init__(self, directory: Path, common_name: str = "metallb-py test CA") -> None:
-        self.directory = directory
-        self._key = _new_key()
+
+class CertificateAuthority:
+    """A CA held in memory, able to sign serving and client certificates."""
+
+    def __init__(self, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
+        self._cert = cert
+        self._key = key
+
+    @classmethod
+    def create(
+        cls,
+        common_name: str = "metallb-py CA",
+        *,
+        organizations: tuple[str, ...] = (),
+        validity: dt.timedelta = DEFAULT_VALIDITY,
+    ) -> CertificateAuthority:
+        key = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.UTC)
-        name = _name(common_name)
-        self._cert = (
+        name = _name(common_name, organizations)
+        cert = (
             x509.CertificateBuilder()
             .subject_name(name)
             .issuer_name(name)
-            .public_key(self._key.public_key())
+            .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + _VALIDITY)
+            .not_valid_before(now - _BACKDATE)
+            .not_valid_after(now + validity)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .sign(self._key, hashes.SHA256())
+            .add_extension(_CA_USAGE, critical=True)
+            .sign(key, hashes.SHA256())
         )
-        self.files = KeyPair(directory / "ca.crt", directory / "ca.key")
-        self.files.cert.write_bytes(self._cert.public_bytes(serialization.Encoding.PEM))
-        _write_key(self._key, self.files.key)
+        return cls(cert, key)
+
+    @classmethod
+    def load(cls, pair: PemPair) -> CertificateAuthority:
+        """Re-open a CA kept as PEM (in a Secret, say)."""
+        key = serialization.load_pem_private_key(pair.key, password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError("CA key is not an EC private key")
+        return cls(x509.load_pem_x509_certificate(pair.cert), key)
 
     @property
-    def pem(self) -> bytes:
-        """The CA certificate in PEM form, as a webhook's caBundle wants it."""
-        return self._cert.public_bytes(serialization.Encoding.PEM)
+    def pem(self) -> PemPair:
+        """The CA's own certificate and key; ``pem.cert`` is what a caBundle holds."""
+        return PemPair(self._cert.public_bytes(serialization.Encoding.PEM), _key_pem(self._key))
 
     def issue(
         self,
-        stem: str,
         common_name: str,
         *,
         organizations: tuple[str, ...] = (),
@@ -105,9 +125,10 @@ class CertificateAuthority:
         ip_addresses: tuple[str, ...] = (),
         server: bool = False,
         client: bool = False,
-    ) -> KeyPair:
-        """Sign a new leaf certificate and write ``<stem>.crt`` and ``<stem>.key``."""
-        key = _new_key()
+        validity: dt.timedelta = DEFAULT_VALIDITY,
+    ) -> PemPair:
+        """Sign a new leaf certificate for a fresh key."""
+        key = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.UTC)
         usages = []
         if server:
@@ -120,8 +141,8 @@ class CertificateAuthority:
             .issuer_name(self._cert.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + _VALIDITY)
+            .not_valid_before(now - _BACKDATE)
+            .not_valid_after(min(now + validity, self._cert.not_valid_after_utc))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         )
@@ -130,20 +151,34 @@ class CertificateAuthority:
         if sans:
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
         cert = builder.sign(self._key, hashes.SHA256())
-        pair = KeyPair(self.directory / f"{stem}.crt", self.directory / f"{stem}.key")
-        pair.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        _write_key(key, pair.key)
-        return pair
+        return PemPair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
+
+    def signed(self, pair: PemPair) -> bool:
+        """True when ``pair.cert`` was issued by this CA and is valid now."""
+        try:
+            cert = x509.load_pem_x509_certificate(pair.cert)
+            cert.verify_directly_issued_by(self._cert)
+        except (ValueError, TypeError, InvalidSignature):
+            return False
+        now = dt.datetime.now(dt.UTC)
+        return cert.not_valid_before_utc <= now < cert.not_valid_after_utc
 
 
-def write_signing_key(directory: Path, stem: str) -> KeyPair:
-    """Write an EC key pair (``<stem>.key`` private, ``<stem>.pub`` public) for token signing."""
-    key = _new_key()
-    pair = KeyPair(directory / f"{stem}.pub", directory / f"{stem}.key")
-    _write_key(key, pair.key)
-    pair.cert.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+def write_pair(directory: Path, stem: str, pair: PemPair, *, cert_suffix: str = ".crt") -> KeyPair:
+    """Write ``<stem><cert_suffix>`` and ``<stem>.key`` (mode 0600) into ``directory``."""
+    paths = KeyPair(directory / f"{stem}{cert_suffix}", directory / f"{stem}.key")
+    paths.cert.write_bytes(pair.cert)
+    fd = os.open(paths.key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        os.fchmod(fd, 0o600)  # also when the file existed with a wider mode
+        out.write(pair.key)
+    return paths
+
+
+def signing_key() -> PemPair:
+    """A fresh EC key pair for token signing: ``cert`` holds the public key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    return pair
+    return PemPair(public, _key_pem(key))
