@@ -20,6 +20,12 @@ from dataclasses import dataclass
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+
+def _OCTET_OK(p: str) -> bool:  # noqa: N802  (a predicate used like a constant table)
+    # ASCII digits only, at most 3, no leading zero: Go refuses "010" since 1.17.
+    return 0 < len(p) <= 3 and p.isascii() and p.isdigit() and (p[0] != "0" or p == "0")
+
+
 V6_FLAG = 1 << 128
 """Set on the integer key of every IPv6 address (see the module docstring)."""
 
@@ -37,10 +43,18 @@ class Family(enum.StrEnum):
 
 def parse_ip(text: str) -> IPAddress | None:
     """Parse one address as Go's `net.ParseIP` would; None when it is not an address."""
+    parts = text.split(".")
+    if len(parts) == 4 and all(_OCTET_OK(p) for p in parts):
+        # Fast path for plain dotted quads: ipaddress' own parser dominates a converge.
+        a, b, c, d = (int(p) for p in parts)
+        if a < 256 and b < 256 and c < 256 and d < 256:
+            return ipaddress.IPv4Address(a << 24 | b << 16 | c << 8 | d)
+        return None
     if "%" in text or "/" in text:
         return None
     try:
-        ip = ipaddress.ip_address(text)
+        # Only IPv6 text contains ':'; skipping ip_address() avoids a failed IPv4 parse.
+        ip: IPAddress = ipaddress.IPv6Address(text) if ":" in text else ipaddress.IPv4Address(text)
     except ValueError:
         return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
@@ -78,16 +92,15 @@ def is_buggy_key(key: int) -> bool:
 
 def family_for_addresses(texts: Sequence[str]) -> tuple[Family | None, str | None]:
     """The family of 1 or 2 address strings, or an error text as upstream's ipfamily says it."""
-    rendered = go_quote_list(texts)
     if len(texts) not in (1, 2):
-        return None, f"IPFamilyForAddresses: invalid ips length {len(texts)} {rendered}"
+        return None, f"IPFamilyForAddresses: invalid ips length {len(texts)} {go_quote_list(texts)}"
     ips = [parse_ip(t) for t in texts]
     if any(ip is None for ip in ips):
-        return None, f"IPFamilyForAddresses: Invalid address {rendered}"
+        return None, f"IPFamilyForAddresses: Invalid address {go_quote_list(texts)}"
     families = {family_of(ip) for ip in ips if ip is not None}
     if len(texts) == 2:
         if len(families) == 1:
-            return None, f"IPFamilyForAddresses: same address family {rendered}"
+            return None, f"IPFamilyForAddresses: same address family {go_quote_list(texts)}"
         return Family.DUAL, None
     return families.pop(), None
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from metallb.ipam.addresses import (
     Family,
@@ -51,8 +51,7 @@ from metallb.ipam.selection import PoolInfo, fallback_pools, pinned_pools
 from metallb.ipam.sharing import IPTable
 
 
-@dataclass(frozen=True, slots=True)
-class Allocation:
+class Allocation(NamedTuple):
     """What one Service holds: IP keys in assignment order, from one pool."""
 
     pool: str
@@ -133,6 +132,11 @@ class Allocator:
         self._table.recount(owners)
 
     @property
+    def has_pools(self) -> bool:
+        """True when at least one pool is loaded."""
+        return bool(self._infos)
+
+    @property
     def pools(self) -> Mapping[str, Pool]:
         """The loaded pools by name."""
         return {name: info.pool for name, info in self._infos.items()}
@@ -202,11 +206,7 @@ class Allocator:
             err = self._table.check(svc, key, req.ports, req.sharing_key, req.backend_key)
             if err:
                 raise SharingConflictError(err)
-        self.unassign(svc)
-        ports = tuple(dict.fromkeys(req.ports))  # a repeated port must not be counted twice
-        alloc = Allocation(info.pool.name, keys, ports, req.sharing_key, req.backend_key)
-        self._allocs[svc] = alloc
-        self._table.add(svc, alloc.pool, keys, alloc.ports, (alloc.sharing, alloc.backend))
+        self._commit(req, info, keys)
 
     def unassign(self, svc: ServiceKey) -> bool:
         """Release the Service's IPs; False if it held none."""
@@ -225,11 +225,12 @@ class Allocator:
         if alloc is not None:
             self.assign(req, alloc.ips)
             return alloc.ips
-        for candidates in (pinned_pools(self._pinnable, req), self._fallback):
-            try:
-                return self._allocate_from(candidates, req, family)
-            except AllocationError:
-                continue
+        pinned = pinned_pools(self._pinnable, req) if self._pinnable else []
+        for candidates in (pinned, self._fallback):
+            if candidates:
+                keys = self._allocate_from(candidates, req, family)
+                if keys is not None:
+                    return tuple(from_key(k) for k in keys)
         raise PoolExhaustedError("no available IPs")
 
     def allocate_from_pool(
@@ -251,9 +252,9 @@ class Allocator:
         v4, v6 = self._free_in_pool(info, req)
         if v4 is None and v6 is None:
             raise PoolExhaustedError(f"no available IPs in pool {info.pool.name}")
-        ips = _select(info.pool.name, v4, v6, family, req.ip_family_policy)
-        self.assign(req, ips)
-        return ips
+        keys = _select(info.pool.name, v4, v6, family, req.ip_family_policy)
+        self._assign_picked(req, info, keys)
+        return tuple(from_key(k) for k in keys)
 
     def allocate_additional_family(
         self, req: ServiceRequest, existing: IPAddress, pool: str
@@ -267,26 +268,45 @@ class Allocator:
         if v4 is None and v6 is None:
             raise PoolExhaustedError(f"no available IPs in pool {info.pool.name}")
         (extra,) = _select(info.pool.name, v4, v6, want, FamilyPolicy.SINGLE_STACK)
-        self.assign(req, (existing, extra))
-        return extra
+        self.assign(req, (existing, from_key(extra)))
+        return from_key(extra)
 
     # -- internals -------------------------------------------------------------------
 
+    def _commit(self, req: ServiceRequest, info: PoolInfo, keys: tuple[int, ...]) -> None:
+        """Record the assignment; the caller has checked that it is allowed."""
+        svc = req.key
+        if svc in self._allocs:
+            self.unassign(svc)
+        ports = req.ports
+        if len(ports) > 1:
+            ports = tuple(dict.fromkeys(ports))  # a repeated port must not be counted twice
+        alloc = Allocation(info.pool.name, keys, ports, req.sharing_key, req.backend_key)
+        self._allocs[svc] = alloc
+        self._table.add(svc, alloc.pool, keys, ports, (req.sharing_key, req.backend_key))
+
+    def _assign_picked(self, req: ServiceRequest, info: PoolInfo, keys: tuple[int, ...]) -> None:
+        """Assign IPs `_free_in_pool` chose: they are in the pool, one per family and
+        shareable by construction, so only the pool's selectors remain to be checked."""
+        if not info.compatible(req):
+            raise IncompatiblePoolError(f"pool {info.pool.name} not compatible for ip assignment")
+        self._commit(req, info, keys)
+
     def _allocate_from(
         self, candidates: Sequence[PoolInfo], req: ServiceRequest, family: Family
-    ) -> tuple[IPAddress, ...]:
+    ) -> tuple[int, ...] | None:
         """Upstream's findBestPoolForService + selectIPsForFamilyAndPolicy + Assign."""
         prefer = req.ip_family_policy is FamilyPolicy.PREFER_DUAL_STACK and family is Family.DUAL
         v6_first = bool(req.ip_families) and req.ip_families[0] == "IPv6"
-        primary: tuple[PoolInfo, IPAddress | None, IPAddress | None] | None = None
-        secondary: tuple[PoolInfo, IPAddress | None, IPAddress | None] | None = None
+        primary: tuple[PoolInfo, int | None, int | None] | None = None
+        secondary: tuple[PoolInfo, int | None, int | None] | None = None
         chosen = None
         for info in candidates:
             v4, v6 = self._free_in_pool(info, req)
             if v4 is None and v6 is None:
                 continue  # this pool is full for this Service, try the next
-            have = {Family.IPV4: v4, Family.IPV6: v6}
-            if have.get(family) is not None or (v4 is not None and v6 is not None):
+            single = v4 if family is Family.IPV4 else v6 if family is Family.IPV6 else None
+            if single is not None or (v4 is not None and v6 is not None):
                 chosen = (info, v4, v6)
                 break
             if not prefer:
@@ -298,31 +318,26 @@ class Allocator:
                 secondary = (info, v4, v6)
         chosen = chosen or primary or secondary
         if chosen is None:
-            raise PoolExhaustedError(f"no suitable pool for {family} IPFamily")
+            return None  # upstream: "no suitable pool for <family> IPFamily", then masked
         info, v4, v6 = chosen
         try:
-            ips = _select(info.pool.name, v4, v6, family, req.ip_family_policy)
-            self.assign(req, ips)
-        except AllocationError as err:
-            raise PoolExhaustedError("no available IPs") from err
-        return ips
+            keys = _select(info.pool.name, v4, v6, family, req.ip_family_policy)
+            self._assign_picked(req, info, keys)
+        except AllocationError:
+            return None
+        return keys
 
-    def _free_in_pool(
-        self, info: PoolInfo, req: ServiceRequest
-    ) -> tuple[IPAddress | None, IPAddress | None]:
+    def _free_in_pool(self, info: PoolInfo, req: ServiceRequest) -> tuple[int | None, int | None]:
         """Upstream's getFreeIPsFromPool: per family, the first usable IP in range order."""
-        found: dict[Family, int] = {}
+        v4 = v6 = None
+        pick = self._table.pick
         for family, cursor in self._cursors[info.pool.name]:
-            if family in found:
-                continue
-            key = self._table.pick(cursor, req.key, req.ports, req.sharing_key, req.backend_key)
-            if key is not None:
-                found[family] = key
-        v4, v6 = found.get(Family.IPV4), found.get(Family.IPV6)
-        return (
-            from_key(v4) if v4 is not None else None,
-            from_key(v6) if v6 is not None else None,
-        )
+            if family is Family.IPV4:
+                if v4 is None:
+                    v4 = pick(cursor, req.key, req.ports, req.sharing_key, req.backend_key)
+            elif v6 is None:
+                v6 = pick(cursor, req.key, req.ports, req.sharing_key, req.backend_key)
+        return v4, v6
 
     def _span_for(self, key: int) -> tuple[FreeCursor, PoolInfo] | None:
         i = bisect.bisect_right(self._starts, key) - 1
@@ -352,12 +367,8 @@ def _family_of_keys(keys: Sequence[int]) -> Family:
 
 
 def _select(
-    pool: str,
-    v4: IPAddress | None,
-    v6: IPAddress | None,
-    family: Family,
-    policy: FamilyPolicy,
-) -> tuple[IPAddress, ...]:
+    pool: str, v4: int | None, v6: int | None, family: Family, policy: FamilyPolicy
+) -> tuple[int, ...]:
     """Upstream's selectIPsForFamilyAndPolicy; dual-stack results are IPv4 first."""
     if family is Family.IPV4 and v4 is not None:
         return (v4,)
@@ -367,7 +378,7 @@ def _select(
         if v4 is not None and v6 is not None:
             return (v4, v6)
         if policy is FamilyPolicy.PREFER_DUAL_STACK and (v4 is not None or v6 is not None):
-            return tuple(ip for ip in (v4, v6) if ip is not None)
+            return tuple(k for k in (v4, v6) if k is not None)
     # Upstream returns [nil] for a single-family miss and then fails with
     # `["<nil>"] is not allowed in config`; its own clearer text is used instead.
     raise PoolExhaustedError(f"no available IPs in pool {pool} for {family} IPFamily")

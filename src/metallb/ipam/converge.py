@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from metallb.ipam.addresses import (
     Family,
@@ -37,8 +38,7 @@ NORMAL = "Normal"
 WARNING = "Warning"
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
     """A Kubernetes Event to attach to the Service."""
 
     type: str
@@ -46,8 +46,7 @@ class Event:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class Convergence:
+class Convergence(NamedTuple):
     """The outcome for one Service: its new ingress IPs (empty: none) and why not."""
 
     ips: tuple[IPAddress, ...]
@@ -105,7 +104,7 @@ def _converge(run: _Run) -> list[IPAddress]:
     alloc, req, key = run.alloc, run.req, run.req.key
     if not req.load_balancer:
         return run.clear()
-    if not alloc.pools:
+    if not alloc.has_pools:
         run.clear()
         raise _StopError("no IPAddressPool is configured")
     if not req.cluster_ips:

@@ -163,11 +163,11 @@ class ServiceRequest:
     status_ips: tuple[str, ...] = ()
     load_balancer: bool = True
     deprecated_annotations: tuple[str, ...] = ()
+    key: ServiceKey = field(init=False, compare=False, hash=False, repr=False)
+    """`namespace/name`, computed once: the allocator looks it up many times."""
 
-    @property
-    def key(self) -> ServiceKey:
-        """`namespace/name`."""
-        return ServiceKey(f"{self.namespace}/{self.name}")
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", ServiceKey(f"{self.namespace}/{self.name}"))
 
 
 @dataclass(frozen=True, slots=True)
