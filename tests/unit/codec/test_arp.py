@@ -28,7 +28,7 @@ CLIENT_IP = IPv4Address("192.0.2.1")
 VIP = IPv4Address("192.0.2.10")
 
 # A who-has 192.0.2.10 from 192.0.2.1 at 02:00:00:00:00:01, written out field by field
-# from RFC 826 and checked against a tcpdump -xx capture layout.
+# from the RFC 826 packet format.
 REQUEST_BYTES = bytes.fromhex(
     "ffffffffffff"  # Ethernet destination: broadcast
     "020000000001"  # Ethernet source
