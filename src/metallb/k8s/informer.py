@@ -33,6 +33,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Mapping
+from contextlib import aclosing
 from typing import Generic, TypeVar
 
 from metallb.k8s.backoff import JitteredBackoff
@@ -132,12 +133,15 @@ class Informer(Generic[T]):
         timeout = self.min_watch_timeout + self._rng.randrange(self.min_watch_timeout or 1)
         self.watches += 1
         seen = 0
-        async for event in self.source.watch(self.resource_version, timeout):
-            if seen == 0:
-                # The connection works: a later failure starts its backoff afresh.
-                self.backoff.reset()
-            seen += 1
-            self.apply(event)
+        # aclosing: on cancellation the HTTP stream is closed now, not when the
+        # generator happens to be garbage-collected.
+        async with aclosing(self.source.watch(self.resource_version, timeout)) as stream:
+            async for event in stream:
+                if seen == 0:
+                    # The connection works: a later failure starts its backoff afresh.
+                    self.backoff.reset()
+                seen += 1
+                self.apply(event)
         return seen
 
     def apply(self, event: WatchEvent[T]) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar, cast
@@ -72,7 +72,9 @@ class ListWatch(Protocol[T]):
         """All current objects and the collection's resourceVersion."""
         ...
 
-    def watch(self, resource_version: str, timeout_seconds: int) -> AsyncIterator[WatchEvent[T]]:
+    def watch(
+        self, resource_version: str, timeout_seconds: int
+    ) -> AsyncGenerator[WatchEvent[T], None]:
         """Events after ``resource_version``; ends when the server closes the stream cleanly."""
         ...
 
@@ -173,7 +175,7 @@ class LightkubeListWatch(Generic[T]):
 
     async def watch(
         self, resource_version: str, timeout_seconds: int
-    ) -> AsyncIterator[WatchEvent[T]]:
+    ) -> AsyncGenerator[WatchEvent[T], None]:
         request = self.watch_request(resource_version, timeout_seconds)
         http = cast(httpx2.AsyncClient, self._generic._client)
         response = await http.send(request, stream=True)

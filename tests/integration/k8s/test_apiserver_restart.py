@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import pytest
 from lightkube import AsyncClient
@@ -63,7 +63,7 @@ class GatedSource(LightkubeListWatch[Service]):
 
     async def watch(
         self, resource_version: str, timeout_seconds: int
-    ) -> AsyncIterator[WatchEvent[Service]]:
+    ) -> AsyncGenerator[WatchEvent[Service], None]:
         await self._pass()
         async for event in super().watch(resource_version, timeout_seconds):
             yield event

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
 import pytest
@@ -55,7 +55,7 @@ class ScriptedSource:
 
     async def watch(
         self, resource_version: str, timeout_seconds: int
-    ) -> AsyncIterator[WatchEvent[Service]]:
+    ) -> AsyncGenerator[WatchEvent[Service], None]:
         self.watch_rvs.append(resource_version)
         if not self.streams:
             await self._block()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import pytest
 from lightkube.models.meta_v1 import ObjectMeta
@@ -155,7 +155,7 @@ class OneList:
 
     async def watch(
         self, resource_version: str, timeout_seconds: int
-    ) -> AsyncIterator[WatchEvent[Service]]:
+    ) -> AsyncGenerator[WatchEvent[Service], None]:
         await asyncio.Event().wait()
         yield WatchEvent.__new__(WatchEvent)  # pragma: no cover - never reached
 
