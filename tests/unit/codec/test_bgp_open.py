@@ -82,8 +82,10 @@ def test_all_capabilities_round_trip() -> None:
     msg = Open(65001, 180, RID, caps)
     back = decode_open(encode_open(msg))
     assert back == msg
-    assert back.route_refresh and back.four_octet_as
-    assert back.graceful_restart is not None and back.graceful_restart.restarting
+    assert back.route_refresh
+    assert back.four_octet_as
+    assert back.graceful_restart is not None
+    assert back.graceful_restart.restarting
     assert back.graceful_restart.families[0].forwarding_preserved
     assert back.families == frozenset({IPV4_UNICAST, IPV6_UNICAST})
 
@@ -236,9 +238,11 @@ def test_negotiate_intersects_features() -> None:
     )
     theirs4 = Open(65002, 240, IPv4Address("192.0.2.2"), (FourOctetAS(65002), RouteRefresh()))
     got = negotiate(ours, theirs4)
-    assert got.four_octet_as and not got.route_refresh
+    assert got.four_octet_as
+    assert not got.route_refresh
     assert got.families == frozenset({IPV4_UNICAST})
-    assert got.hold_time == 90 and got.keepalive_interval == 30
+    assert got.hold_time == 90
+    assert got.keepalive_interval == 30
 
 
 @pytest.mark.parametrize(
