@@ -14,6 +14,7 @@ from metallb.codec.bgp import (
     AsPathSegment,
     LargeCommunity,
     PathAttributes,
+    Prefix,
     Update,
     community,
     decode_message,
@@ -88,8 +89,12 @@ def test_ten_thousand_ipv6_prefixes_pack_into_mp_reach() -> None:
 
 def test_mixed_families_and_prefix_lengths() -> None:
     """A mixed list splits by family; order within a family is kept."""
-    v4 = [IPv4Network("198.51.100.0/24"), IPv4Network("0.0.0.0/0"), IPv4Network("10.0.0.0/8")]
-    v6 = [IPv6Network("2001:db8::/32"), IPv6Network("2001:db8:1::1/128")]
+    v4: list[Prefix] = [
+        IPv4Network("198.51.100.0/24"),
+        IPv4Network("0.0.0.0/0"),
+        IPv4Network("10.0.0.0/8"),
+    ]
+    v6: list[Prefix] = [IPv6Network("2001:db8::/32"), IPv6Network("2001:db8:1::1/128")]
     mixed = [v6[0], v4[0], v4[1], v6[1], v4[2]]
     messages = pack_announcements(mixed, ATTRS, FULL, next_hop_v6=IPv6Address("2001:db8::1"))
     assert [p for u in _decode_all(messages) for p in u.announced] == v4 + v6
@@ -97,12 +102,12 @@ def test_mixed_families_and_prefix_lengths() -> None:
 
 def test_withdrawals_pack_too() -> None:
     """10,000 withdrawals of each family, every message within 4096 octets."""
-    v4, v6 = _v4(10_000), _v6(10_000)
-    messages = pack_withdrawals(v4 + v6, FULL)
+    both: list[Prefix] = [*_v4(10_000), *_v6(10_000)]
+    messages = pack_withdrawals(both, FULL)
     assert all(len(m) <= MAX_MESSAGE_LEN for m in messages)
     assert len(messages) <= 13 + 44
     updates = _decode_all(messages)
-    assert [p for u in updates for p in u.withdrawn_prefixes] == v4 + v6
+    assert [p for u in updates for p in u.withdrawn_prefixes] == both
     assert all(u.announced == () for u in updates)
 
 
