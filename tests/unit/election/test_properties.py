@@ -60,16 +60,13 @@ class World:
         )
 
     def without(self, name: str) -> World:
-        """The same world after node ``name`` vanished (Node, membership, endpoints)."""
-        endpoints = tuple(ep for ep in self.service.endpoints if ep.node_name != name)
+        """The same world after node ``name`` vanished from the Nodes and the membership.
+
+        Its endpoints stay: they are a separate input (Kubernetes marks them not ready
+        much later), and losing the last endpoint anywhere rightly leaves no owner.
+        """
         return World(
-            Service(
-                self.service.ip,
-                self.service.labels,
-                self.service.shared_ip,
-                self.service.local_traffic_policy,
-                endpoints,
-            ),
+            self.service,
             self.ads,
             tuple(n for n in self.nodes if n.name != name),
             None if self.members is None else tuple(m for m in self.members if m != name),
