@@ -6,8 +6,11 @@ tests run without it.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from lightkube import Client, KubeConfig
@@ -42,3 +45,46 @@ def namespace(kube: Client) -> Iterator[str]:
     kube.create(Namespace(metadata=ObjectMeta(name=name)))
     yield name
     kube.delete(Namespace, name)
+
+
+REPO = Path(__file__).resolve().parents[1]
+KUBECTL = str(Path(sys.executable).with_name("kubectl"))
+
+
+@pytest.fixture(scope="session")
+def metallb_crds(control_plane: ControlPlane) -> list[str]:
+    """The metallb.io CRDs from deploy/crds, installed and established; returns their names."""
+    base = [KUBECTL, f"--kubeconfig={control_plane.kubeconfig}"]
+    subprocess.run(
+        [*base, "apply", "-k", str(REPO / "deploy" / "crds")],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    names = sorted(
+        subprocess.run(
+            [*base, "get", "crd", "-o", "name"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.split()
+    )
+    ours = [
+        n.removeprefix("customresourcedefinition.apiextensions.k8s.io/")
+        for n in names
+        if n.endswith(".metallb.io")
+    ]
+    subprocess.run(
+        [
+            *base,
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            *(f"crd/{n}" for n in ours),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=90,
+    )
+    return ours

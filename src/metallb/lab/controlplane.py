@@ -118,6 +118,10 @@ class Component:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        """Start the process. Call from a thread that outlives it (the main thread):
+        PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, so a
+        start from a short-lived worker thread (``asyncio.to_thread``) kills the child
+        as soon as that thread ends."""
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 self.argv,
