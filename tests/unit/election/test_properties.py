@@ -118,7 +118,7 @@ def worlds(draw: st.DrawFn) -> World:
     return World(service, ads, nodes, members, draw(st.booleans()))
 
 
-SETTINGS = settings(max_examples=300, deadline=None)
+SETTINGS = settings(max_examples=200, deadline=None)
 
 
 @SETTINGS
