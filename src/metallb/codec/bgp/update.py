@@ -183,12 +183,24 @@ def decode_update(data: bytes, negotiated: Negotiated = PLAIN, *, revised: bool 
         # overruns the Total Attribute Length, is treat-as-withdraw; the attribute
         # list ends there and the NLRI is still located through the total length.
         if i + hlen > alen:
-            problems.append((_Action.WITHDRAW, _error(1, "truncated attribute header")))
+            problems.append(
+                (
+                    _Action.WITHDRAW,
+                    _error(UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, "truncated attribute header"),
+                )
+            )
             break
         type_code = attr_data[i + 1]
         vlen = int.from_bytes(attr_data[i + 2 : i + hlen], "big")
         if i + hlen + vlen > alen:
-            problems.append((_Action.WITHDRAW, _error(1, f"attribute {type_code} overruns")))
+            problems.append(
+                (
+                    _Action.WITHDRAW,
+                    _error(
+                        UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, f"attribute {type_code} overruns"
+                    ),
+                )
+            )
             break
         raw = attr_data[i : i + hlen + vlen]
         value = raw[hlen:]
@@ -197,7 +209,7 @@ def decode_update(data: bytes, negotiated: Negotiated = PLAIN, *, revised: bool 
         if type_code in seen:
             # RFC 7606 section 3(g): a repeated MP attribute resets the session; any
             # other repeat is discarded, keeping the first.
-            err = _error(1, f"attribute {type_code} repeated")
+            err = _error(UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, f"attribute {type_code} repeated")
             if type_code in _MP_TYPES:
                 raise err
             problems.append((_Action.DISCARD, err))
@@ -208,7 +220,11 @@ def decode_update(data: bytes, negotiated: Negotiated = PLAIN, *, revised: bool 
             # RFC 4271 section 6.3: an unrecognised well-known attribute (Optional bit
             # clear); Data is the attribute. Unknown optional ones are kept.
             if not flags & OPTIONAL:
-                raise _error(2, f"unrecognized well-known attribute {type_code}", raw)
+                raise _error(
+                    UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
+                    f"unrecognized well-known attribute {type_code}",
+                    raw,
+                )
             kept = flags & (OPTIONAL | TRANSITIVE | PARTIAL)
             builder.unknown.append(RawAttribute(kept, type_code, value))
             continue
@@ -216,7 +232,11 @@ def decode_update(data: bytes, negotiated: Negotiated = PLAIN, *, revised: bool 
         # RFC 4271 section 6.3 / RFC 7606 section 3(c): Optional and Transitive bits that
         # conflict with the type are an Attribute Flags Error, Data the attribute.
         if flags & (OPTIONAL | TRANSITIVE) != CATEGORY[type_code]:
-            err = _error(4, f"flags {flags:#04x} wrong for attribute {type_code}", raw)
+            err = _error(
+                UpdateSubcode.ATTRIBUTE_FLAGS_ERROR,
+                f"flags {flags:#04x} wrong for attribute {type_code}",
+                raw,
+            )
             if type_code in _MP_TYPES:
                 raise err
             action = _Action.DISCARD if type_code in _DISCARD_ON_ERROR else _Action.WITHDRAW
@@ -271,7 +291,11 @@ def _missing(
     return [
         (
             _Action.WITHDRAW,
-            _error(3, f"missing well-known attribute {code.name}", bytes([code])),
+            _error(
+                UpdateSubcode.MISSING_WELL_KNOWN_ATTRIBUTE,
+                f"missing well-known attribute {code.name}",
+                bytes([code]),
+            ),
         )
         for code, present in required
         if present is None
