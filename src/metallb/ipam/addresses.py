@@ -21,9 +21,21 @@ from dataclasses import dataclass
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def _OCTET_OK(p: str) -> bool:  # noqa: N802  (a predicate used like a constant table)
-    # ASCII digits only, at most 3, no leading zero: Go refuses "010" since 1.17.
-    return 0 < len(p) <= 3 and p.isascii() and p.isdigit() and (p[0] != "0" or p == "0")
+def _v4_int(text: str) -> int | None:
+    """A plain dotted quad as an integer, or None; the fast path of parse_ip."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    n = 0
+    for p in parts:
+        # ASCII digits only, at most 3, no leading zero: Go refuses "010" since 1.17.
+        if not (0 < len(p) <= 3 and p.isascii() and p.isdigit()) or (p[0] == "0" and p != "0"):
+            return None
+        v = int(p)
+        if v > 255:
+            return None
+        n = n << 8 | v
+    return n
 
 
 V6_FLAG = 1 << 128
@@ -43,18 +55,14 @@ class Family(enum.StrEnum):
 
 def parse_ip(text: str) -> IPAddress | None:
     """Parse one address as Go's `net.ParseIP` would; None when it is not an address."""
-    parts = text.split(".")
-    if len(parts) == 4 and all(_OCTET_OK(p) for p in parts):
-        # Fast path for plain dotted quads: ipaddress' own parser dominates a converge.
-        a, b, c, d = (int(p) for p in parts)
-        if a < 256 and b < 256 and c < 256 and d < 256:
-            return ipaddress.IPv4Address(a << 24 | b << 16 | c << 8 | d)
-        return None
+    if ":" not in text:
+        # Fast path for IPv4: ipaddress' own parser would dominate a converge.
+        n = _v4_int(text)
+        return None if n is None else ipaddress.IPv4Address(n)
     if "%" in text or "/" in text:
         return None
     try:
-        # Only IPv6 text contains ':'; skipping ip_address() avoids a failed IPv4 parse.
-        ip: IPAddress = ipaddress.IPv6Address(text) if ":" in text else ipaddress.IPv4Address(text)
+        ip: IPAddress = ipaddress.IPv6Address(text)
     except ValueError:
         return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
@@ -94,15 +102,21 @@ def family_for_addresses(texts: Sequence[str]) -> tuple[Family | None, str | Non
     """The family of 1 or 2 address strings, or an error text as upstream's ipfamily says it."""
     if len(texts) not in (1, 2):
         return None, f"IPFamilyForAddresses: invalid ips length {len(texts)} {go_quote_list(texts)}"
-    ips = [parse_ip(t) for t in texts]
-    if any(ip is None for ip in ips):
+    families = {_text_family(t) for t in texts}
+    if None in families:
         return None, f"IPFamilyForAddresses: Invalid address {go_quote_list(texts)}"
-    families = {family_of(ip) for ip in ips if ip is not None}
     if len(texts) == 2:
         if len(families) == 1:
             return None, f"IPFamilyForAddresses: same address family {go_quote_list(texts)}"
         return Family.DUAL, None
     return families.pop(), None
+
+
+def _text_family(text: str) -> Family | None:
+    if ":" not in text:
+        return None if _v4_int(text) is None else Family.IPV4
+    ip = parse_ip(text)
+    return None if ip is None else family_of(ip)
 
 
 def go_quote_list(items: Sequence[object]) -> str:

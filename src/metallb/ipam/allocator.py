@@ -173,7 +173,7 @@ class Allocator:
 
     def services_on(self, ip: IPAddress) -> tuple[ServiceKey, ...]:
         """The Services holding `ip`, sorted."""
-        return tuple(sorted(self._table.users.get(to_key(ip), ())))
+        return self._table.users_of(to_key(ip))
 
     def counters(self, pool: str) -> PoolCounters:
         """Assigned and available IPs per family for one pool (zeros if unknown)."""
