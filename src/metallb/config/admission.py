@@ -39,6 +39,13 @@ CONTEXT_KINDS: Mapping[str, tuple[str, ...]] = {
 }
 
 
+def needed_kinds(kind: str, operation: str) -> tuple[str, ...]:
+    """The kinds whose current objects :func:`admit` needs for this request."""
+    if operation == "DELETE":
+        return ("BGPPeer",) if kind == "BFDProfile" else ()
+    return CONTEXT_KINDS.get(kind, ())
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The webhook's answer: allowed or not, why, and any warnings to show the user."""

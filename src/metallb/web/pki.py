@@ -164,6 +164,18 @@ class CertificateAuthority:
         return cert.not_valid_before_utc <= now < cert.not_valid_after_utc
 
 
+def subject_names(pair: PemPair) -> set[str]:
+    """The DNS names and IP addresses (as text) a certificate is valid for."""
+    cert = x509.load_pem_x509_certificate(pair.cert)
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return set()
+    return set(san.get_values_for_type(x509.DNSName)) | {
+        str(a) for a in san.get_values_for_type(x509.IPAddress)
+    }
+
+
 def write_pair(directory: Path, stem: str, pair: PemPair, *, cert_suffix: str = ".crt") -> KeyPair:
     """Write ``<stem><cert_suffix>`` and ``<stem>.key`` (mode 0600) into ``directory``."""
     paths = KeyPair(directory / f"{stem}{cert_suffix}", directory / f"{stem}.key")
