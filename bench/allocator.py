@@ -22,11 +22,11 @@ import resource
 import time
 from collections.abc import Sequence
 
+from metallb.config.selectors import Selector
 from metallb.ipam import (
     AllocationError,
     Allocator,
     Family,
-    LabelSelector,
     Pool,
     Port,
     ServiceAllocation,
@@ -124,7 +124,7 @@ def selector_pools(count: int) -> list[Pool]:
         if i % 2:
             sa = ServiceAllocation(priority=i % 5, namespaces=frozenset({f"ns{i % 10}"}))
         else:
-            sel = LabelSelector(match_labels=(("app", f"a{i % 7}"),))
+            sel = Selector.of({"app": f"a{i % 7}"})
             sa = ServiceAllocation(priority=i % 3, service_selectors=(sel,))
         pools.append(pool_from_strings(f"pool{i:02d}", [f"10.{i}.0.0/24"], allocation=sa))
     pools.append(pool_from_strings("open", ["10.200.0.0/16"]))

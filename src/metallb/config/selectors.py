@@ -82,6 +82,12 @@ class Selector:
     def everything(cls) -> Selector:
         return cls(())
 
+    @classmethod
+    def of(cls, labels: Mapping[str, str] | None = None, *requirements: Requirement) -> Selector:
+        """``matchLabels`` (as ``In [value]``, sorted) followed by ``requirements``."""
+        pairs = sorted((labels or {}).items())
+        return cls(tuple(Requirement(k, "In", (v,)) for k, v in pairs) + requirements)
+
     def matches(self, labels: Mapping[str, str]) -> bool:
         return all(r.matches(labels) for r in self.requirements)
 

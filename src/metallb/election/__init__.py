@@ -4,7 +4,7 @@
 ``sortL2Candidates``); :mod:`metallb.election.labels` the label matching it needs.
 """
 
-from metallb.election.labels import LabelMatcher, LabelSelector, Operator, Requirement
+from metallb.election.labels import LabelMatcher
 from metallb.election.layer2 import (
     EXCLUDE_LB_LABEL,
     Advertisement,
@@ -28,12 +28,9 @@ __all__ = [
     "Election",
     "Endpoint",
     "LabelMatcher",
-    "LabelSelector",
     "Node",
-    "Operator",
     "PreferredNodeSelector",
     "Reason",
-    "Requirement",
     "Service",
     "candidates",
     "elect",

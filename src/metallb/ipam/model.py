@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NewType
 
+from metallb.config.selectors import Selector
 from metallb.ipam.addresses import AddressRange, IPAddress, parse_addresses
 
 ServiceKey = NewType("ServiceKey", str)
@@ -38,57 +39,7 @@ class Port:
         return f"{self.protocol}/{self.port}"
 
 
-@dataclass(frozen=True, slots=True)
-class Requirement:
-    """One `matchExpressions` entry: operator In, NotIn, Exists or DoesNotExist."""
-
-    key: str
-    operator: str
-    values: tuple[str, ...] = ()
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        """Kubernetes label-selector semantics for this requirement."""
-        if self.operator == "In":
-            return self.key in labels and labels[self.key] in self.values
-        if self.operator == "NotIn":
-            return self.key not in labels or labels[self.key] not in self.values
-        if self.operator == "Exists":
-            return self.key in labels
-        if self.operator == "DoesNotExist":
-            return self.key not in labels
-        raise ValueError(f"unknown label selector operator {self.operator!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class LabelSelector:
-    """A metav1.LabelSelector; the empty selector matches everything, as upstream."""
-
-    match_labels: tuple[tuple[str, str], ...] = ()
-    match_expressions: tuple[Requirement, ...] = ()
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, object]) -> LabelSelector:
-        """Build from the JSON form `{"matchLabels": {...}, "matchExpressions": [...]}`."""
-        labels = raw.get("matchLabels") or {}
-        exprs = raw.get("matchExpressions") or []
-        if not isinstance(labels, Mapping) or not isinstance(exprs, list):
-            raise ValueError(f"invalid label selector {raw!r}")
-        return cls(
-            match_labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
-            match_expressions=tuple(
-                Requirement(str(e["key"]), str(e["operator"]), tuple(e.get("values") or ()))
-                for e in exprs
-            ),
-        )
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        """True when every label and every expression holds."""
-        return all(labels.get(k) == v for k, v in self.match_labels) and all(
-            r.matches(labels) for r in self.match_expressions
-        )
-
-
-MATCH_EVERYTHING = LabelSelector()
+MATCH_EVERYTHING = Selector.everything()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +52,8 @@ class ServiceAllocation:
 
     priority: int = 0
     namespaces: frozenset[str] = frozenset()
-    namespace_selectors: tuple[LabelSelector, ...] = ()
-    service_selectors: tuple[LabelSelector, ...] = ()
+    namespace_selectors: tuple[Selector, ...] = ()
+    service_selectors: tuple[Selector, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

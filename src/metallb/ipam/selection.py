@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from metallb.config.selectors import Selector
 from metallb.ipam.addresses import pool_capacity
-from metallb.ipam.model import MATCH_EVERYTHING, LabelSelector, Pool, ServiceRequest
+from metallb.ipam.model import MATCH_EVERYTHING, Pool, ServiceRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +31,9 @@ class PoolInfo:
     pool: Pool
     pinnable: bool
     names: frozenset[str]
-    namespace_selectors: tuple[LabelSelector, ...]
+    namespace_selectors: tuple[Selector, ...]
     resolved: frozenset[str]
-    service_selectors: tuple[LabelSelector, ...]
+    service_selectors: tuple[Selector, ...]
     capacity_v4: int
     capacity_v6: int
 

@@ -9,11 +9,11 @@ from ipaddress import IPv4Address, IPv6Address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from metallb.config.selectors import Selector
 from metallb.election import (
     EXCLUDE_LB_LABEL,
     Advertisement,
     Endpoint,
-    LabelSelector,
     Node,
     PreferredNodeSelector,
     Service,
@@ -32,10 +32,10 @@ LABEL_SETS = st.fixed_dictionaries(
 RARELY = st.sampled_from([False, False, False, True])
 SELECTORS = st.sampled_from(
     [
-        LabelSelector(),
-        LabelSelector.of({"zone": "a"}),
-        LabelSelector.of({"zone": "b"}),
-        LabelSelector.of({"role": "edge"}),
+        Selector(),
+        Selector.of({"zone": "a"}),
+        Selector.of({"zone": "b"}),
+        Selector.of({"role": "edge"}),
     ]
 )
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from metallb.config.selectors import Selector
 from metallb.ipam import (
     AllocationError,
     Allocator,
     Family,
     FamilyPolicy,
-    LabelSelector,
     Pool,
     PoolCounters,
     Port,
@@ -220,7 +220,7 @@ def _sa(priority: int = 0, **kw: object) -> ServiceAllocation:
     return ServiceAllocation(priority=priority, **kw)  # type: ignore[arg-type]
 
 
-WEB = LabelSelector(match_labels=(("app", "web"),))
+WEB = Selector.of({"app": "web"})
 
 
 @pytest.mark.parametrize(
@@ -280,7 +280,7 @@ WEB = LabelSelector(match_labels=(("app", "web"),))
         ),
         pytest.param(
             [
-                ("z", _sa(0, namespace_selectors=(LabelSelector((("team", "x"),)),))),
+                ("z", _sa(0, namespace_selectors=(Selector.of({"team": "x"}),))),
                 ("a", None),
             ],
             "default",
@@ -308,7 +308,7 @@ def test_pool_choice(
 
 def test_namespace_selector_matches_request_namespace_labels() -> None:
     """A namespaceSelector pool is pinned for a Service whose namespace labels match."""
-    sel = LabelSelector((("team", "x"),))
+    sel = Selector.of({"team": "x"})
     a = _alloc(
         pool_from_strings("a", ["10.0.0.0/24"]),
         pool_from_strings("z", ["10.0.1.0/24"], allocation=_sa(namespace_selectors=(sel,))),
@@ -319,7 +319,7 @@ def test_namespace_selector_matches_request_namespace_labels() -> None:
 
 def test_namespace_selector_restricts_when_a_known_namespace_matches() -> None:
     """Resolved against the known Namespaces: another namespace may not use the pool."""
-    sel = LabelSelector((("team", "x"),))
+    sel = Selector.of({"team": "x"})
     pool = pool_from_strings("z", ["10.0.1.0/24"], allocation=_sa(namespace_selectors=(sel,)))
     a = Allocator()
     a.set_pools([pool], {"teamx": {"team": "x"}, "default": {}})

@@ -15,11 +15,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from metallb.config.selectors import Selector
 from metallb.ipam import (
     Allocator,
     Convergence,
     FamilyPolicy,
-    LabelSelector,
     Pool,
     PoolCounters,
     Port,
@@ -48,9 +48,9 @@ allocations = st.one_of(
         ServiceAllocation,
         priority=st.integers(0, 2),
         namespaces=st.frozensets(st.sampled_from(["a", "b"]), max_size=1),
-        service_selectors=st.lists(
-            st.sampled_from([LabelSelector((("app", "x"),))]), max_size=1
-        ).map(tuple),
+        service_selectors=st.lists(st.sampled_from([Selector.of({"app": "x"})]), max_size=1).map(
+            tuple
+        ),
     ),
 )
 
