@@ -16,34 +16,34 @@ import yaml
 from metallb.config.build import build_config
 from metallb.config.errors import ConfigError
 from metallb.config.gke import gke_to_crs
-from metallb.config.legacy import configmap_to_crs
+from metallb.config.legacy import configmap_to_crs, expand_configmaps
 from metallb.config.types import BGPType
 from metallb.config.yamlio import GENERATED_HEADER, dump_documents, load_documents
 
 
-class _InputError(Exception):
+class InputError(Exception):
     """A file could not be read or is not YAML."""
 
 
-def _read(path: str) -> list[Any]:
+def read_documents(path: str) -> list[Any]:
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except (OSError, UnicodeDecodeError) as exc:
-        raise _InputError(f"{path}: cannot read: {exc}") from None
+        raise InputError(f"{path}: cannot read: {exc}") from None
     try:
         docs = load_documents(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise _InputError(f"{path}: not valid YAML{where}: {problem}") from None
+        raise InputError(f"{path}: not valid YAML{where}: {problem}") from None
     if any(not isinstance(d, dict) for d in docs):
-        raise _InputError(f"{path}: not Kubernetes YAML: every document must be a mapping")
+        raise InputError(f"{path}: not Kubernetes YAML: every document must be a mapping")
     return docs
 
 
-def _bgp_type() -> BGPType | None:
+def bgp_type_from_env() -> BGPType | None:
     value = os.environ.get("METALLB_BGP_TYPE", "") or "native"
     try:
         return BGPType(value)
@@ -57,25 +57,18 @@ def _bgp_type() -> BGPType | None:
 
 def validate(args: argparse.Namespace) -> int:
     """Exit 0 when the files form a valid configuration; else list every problem."""
-    bgp_type = _bgp_type()
+    bgp_type = bgp_type_from_env()
     if bgp_type is None:
         return 2
     objects: list[Any] = []
     for path in args.filename:
         try:
-            objects.extend(_read(path))
-        except _InputError as exc:
+            objects.extend(read_documents(path))
+        except InputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-    # A legacy ConfigMap among the inputs stands for the objects it converts to.
-    expanded: list[Any] = []
     try:
-        for obj in objects:
-            if obj.get("kind") == "ConfigMap" and "config" in (obj.get("data") or {}):
-                expanded.extend(configmap_to_crs(obj))
-            else:
-                expanded.append(obj)
-        config = build_config(expanded, bgp_type=bgp_type)
+        config = build_config(expand_configmaps(objects), bgp_type=bgp_type)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -92,8 +85,8 @@ def validate(args: argparse.Namespace) -> int:
 def convert(args: argparse.Namespace) -> int:
     """Print the metallb.io YAML equivalent of a legacy ConfigMap or GKE cluster file."""
     try:
-        docs = _read(args.filename)
-    except _InputError as exc:
+        docs = read_documents(args.filename)
+    except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if len(docs) != 1:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from metallb import __version__
-from metallb.cli import config_cmd, lab
+from metallb.cli import config_cmd, lab, plan_cmd
 
 Handler = Callable[[argparse.Namespace], int]
 LOG_LEVELS = ("all", "debug", "info", "warn", "error", "none")
@@ -134,7 +134,7 @@ def _offline_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("-f", "--filename", action="append", required=True, metavar="FILE")
     p.add_argument("-o", "--output", choices=("json", "table"), default="table")
     p.add_argument("--down-node", action="append", default=[], metavar="NAME")
-    p.set_defaults(handler=_not_yet("plan", 4))
+    p.set_defaults(handler=plan_cmd.run)
 
     cfg = sub.add_parser("config", help="validate or convert MetalLB configuration offline")
     csub = cfg.add_subparsers(dest="config_command", required=True, metavar="COMMAND")

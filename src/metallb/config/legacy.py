@@ -17,7 +17,7 @@ communities. Unknown keys are ignored, as Go's decoder ignores them.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import yaml
@@ -251,3 +251,21 @@ def _bfd(r: _Reader, path: str, p: Mapping[str, Any], meta: dict[str, str]) -> d
 def config_from_configmap(configmap: object, *, bgp_type: BGPType | str = BGPType.NATIVE) -> Config:
     """The Config a legacy ConfigMap means: converted as above, then built and checked."""
     return build_config(configmap_to_crs(configmap), bgp_type=bgp_type)
+
+
+def expand_configmaps(objects: Iterable[Any]) -> list[Any]:
+    """Input objects with each legacy ``config`` ConfigMap replaced by its metallb.io objects,
+    so tools accept the old format wherever they accept the new one."""
+    out: list[Any] = []
+    for obj in objects:
+        data = obj.get("data") if isinstance(obj, Mapping) else None
+        if (
+            isinstance(obj, Mapping)
+            and obj.get("kind") == "ConfigMap"
+            and isinstance(data, Mapping)
+            and "config" in data
+        ):
+            out.extend(configmap_to_crs(obj))
+        else:
+            out.append(obj)
+    return out
