@@ -1,0 +1,44 @@
+"""Speaker membership: a SWIM failure detector over encrypted gossip. Pure core.
+
+Which speakers are alive decides the Layer 2 election (upstream section 7: only Layer 2
+uses it; BGP ignores it). :class:`Membership` is the state machine, driven by explicit
+time and packets; :mod:`metallb.net.membership` runs it on UDP and TCP port 7946. Member
+names are node names. Without a configured memberlist Secret the speaker does not run
+membership at all and falls back to node conditions, as upstream (decided by the speaker
+wiring, not here).
+
+Modules: :mod:`.config` (tunables and the argument for their defaults), :mod:`.records`
+(member records and precedence), :mod:`.wire` (plaintext codec), :mod:`.crypto` (AES-GCM
+envelope and key derivation), :mod:`.gossip` (dissemination queue), :mod:`.core`.
+"""
+
+from metallb.speaker.membership.config import DEFAULT_PORT, MembershipConfig
+from metallb.speaker.membership.core import (
+    Counters,
+    EventKind,
+    MemberEvent,
+    Membership,
+    Send,
+    Step,
+)
+from metallb.speaker.membership.crypto import derive_key
+from metallb.speaker.membership.records import Address, Record, State, supersedes
+from metallb.speaker.membership.wire import DropReason, WireError
+
+__all__ = [
+    "DEFAULT_PORT",
+    "Address",
+    "Counters",
+    "DropReason",
+    "EventKind",
+    "MemberEvent",
+    "Membership",
+    "MembershipConfig",
+    "Record",
+    "Send",
+    "State",
+    "Step",
+    "WireError",
+    "derive_key",
+    "supersedes",
+]
