@@ -1,0 +1,143 @@
+"""A command-line speaker with one session: for integration tests, the lab and benchmarks.
+
+``python -m metallb.net.bgp.demo --peer 192.0.2.1 --local-asn 64513 --peer-asn 64512
+--prefix 198.51.100.10/32 --community 64512:100`` runs one :class:`Session` in the
+network namespace it was started in. The desired set comes from the flags, or from
+``--prefixes-file`` (one prefix per line; re-read when it changes, so a test can
+withdraw a route), or ``--generate-v6 N`` (N /128s for benchmarks). Each FSM
+transition and each batch of UPDATEs is printed as a JSON line with the monotonic
+time, which every process on the machine shares. It exits after ``--lifetime``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
+from pathlib import Path
+
+from metallb.codec.bgp import LargeCommunity, Prefix, community
+from metallb.net.bgp.options import Advertisement, PeerOptions
+from metallb.net.bgp.session import Session, TransitionRecord
+
+POLL = 0.02  # seconds between looks at the session and the prefixes file
+
+
+def _community(text: str) -> int:
+    asn, value = (int(x) for x in text.split(":"))
+    return community(asn, value)
+
+
+def _large(text: str) -> LargeCommunity:
+    a, b, c = (int(x) for x in text.split(":"))
+    return LargeCommunity(a, b, c)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m metallb.net.bgp.demo", description=__doc__)
+    p.add_argument("--peer", required=True, type=ip_address)
+    p.add_argument("--peer-port", type=int, default=179)
+    p.add_argument("--local-asn", type=int, required=True)
+    p.add_argument("--peer-asn", type=int, required=True)
+    p.add_argument("--router-id", type=IPv4Address)
+    p.add_argument("--hold-time", type=int, default=90)
+    p.add_argument("--source", type=ip_address)
+    p.add_argument("--password")
+    p.add_argument("--ebgp-multihop", action="store_true")
+    p.add_argument("--next-hop-v6", type=IPv6Address)
+    p.add_argument("--prefix", action="append", default=[], type=ip_network)
+    p.add_argument("--prefixes-file", type=Path)
+    p.add_argument("--generate-v6", type=int, default=0, metavar="N")
+    p.add_argument("--community", action="append", default=[], type=_community)
+    p.add_argument("--large-community", action="append", default=[], type=_large)
+    p.add_argument("--local-pref", type=int)
+    p.add_argument("--lifetime", type=float, default=600.0)
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+def _generated(count: int) -> list[Prefix]:
+    """``count`` /128s in 2001:db8:100::/48 (documentation range, RFC 3849)."""
+    base = int(IPv6Address("2001:db8:100::"))
+    return [ip_network(IPv6Address(base + i + 1)) for i in range(count)]
+
+
+def _from_file(path: Path) -> list[Prefix]:
+    lines = path.read_text().split() if path.exists() else []
+    return [ip_network(line) for line in lines]
+
+
+def emit(**fields: object) -> None:
+    print(json.dumps(fields), flush=True)
+
+
+async def run(args: argparse.Namespace) -> None:
+    options = PeerOptions(
+        peer_address=args.peer,
+        peer_port=args.peer_port,
+        local_asn=args.local_asn,
+        peer_asn=args.peer_asn,
+        router_id=args.router_id,
+        hold_time=args.hold_time,
+        source_address=args.source,
+        password=args.password,
+        ebgp_multihop=args.ebgp_multihop,
+        next_hop_v6=args.next_hop_v6,
+    )
+    ad = Advertisement(
+        communities=tuple(args.community),
+        large_communities=tuple(args.large_community),
+        local_pref=args.local_pref,
+    )
+    session = Session(options)
+    prefixes = [*args.prefix, *_generated(args.generate_v6)]
+    mtime: float | None = None
+    if args.prefixes_file is None:
+        session.set(dict.fromkeys(prefixes, ad))
+    loop = asyncio.get_running_loop()
+    end = loop.time() + args.lifetime
+    last: TransitionRecord | None = None
+    updates = 0
+    async with session:
+        while loop.time() < end:
+            if args.prefixes_file is not None:
+                stamp = args.prefixes_file.stat().st_mtime if args.prefixes_file.exists() else 0.0
+                if stamp != mtime:
+                    mtime = stamp
+                    chosen = [*prefixes, *_from_file(args.prefixes_file)]
+                    session.set(dict.fromkeys(chosen, ad))
+                    emit(event="set", prefixes=len(chosen), monotonic=loop.time())
+            history = list(session.history)
+            fresh = history[history.index(last) + 1 :] if last in history else history
+            for rec in fresh:
+                emit(
+                    event="transition",
+                    old=rec.old.value,
+                    new=rec.new.value,
+                    on=rec.event.name,
+                    reason=rec.reason,
+                    monotonic=rec.at,
+                )
+            last = history[-1] if history else last
+            if session.counters.updates_sent != updates:
+                updates = session.counters.updates_sent
+                emit(event="updates", **vars(session.counters), monotonic=loop.time())
+            await asyncio.sleep(POLL)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        stream=sys.stderr,
+        format=f"%(asctime)s {os.getpid()} %(name)s %(levelname)s %(message)s",
+    )
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

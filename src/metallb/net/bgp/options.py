@@ -1,0 +1,132 @@
+"""Configuration and small values of one native BGP session.
+
+:class:`PeerOptions` is what a BGPPeer object means to one session (metallb.md 6.2);
+:class:`Advertisement` is what the speaker wants said about one prefix. Both are frozen:
+the session never changes them, the caller replaces them. :class:`Backoff` and
+:class:`Clock` are the two pieces of time policy, kept apart so unit tests can drive
+them without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address, ip_address
+from typing import Protocol
+
+from metallb.codec.bgp import LargeCommunity
+from metallb.codec.bgp.negotiated import DEFAULT_HOLD_TIME
+
+BGP_PORT = 179
+# metallb.md 6.2: dial plus OPEN exchange share a 10 s deadline upstream; we bound the
+# TCP connect by the same figure (RFC 4271 8.2.2 calls it the ConnectRetryTimer).
+CONNECT_TIMEOUT = 10.0
+# metallb.md 6.2: upstream backs off 0, 1 s, 2 s, 4 s ... capped at 2 minutes.
+BACKOFF_INITIAL = 1.0
+BACKOFF_CAP = 120.0
+
+IPAddress = IPv4Address | IPv6Address
+
+
+@dataclass(frozen=True)
+class PeerOptions:
+    """One peer as the session sees it.
+
+    ``password`` enables TCP-MD5 (RFC 2385); ``ebgp_multihop`` lifts the TTL of an eBGP
+    session from 1 to 255; ``source_address`` is bound before connecting. ``next_hop_v4``
+    and ``next_hop_v6`` override the next hops otherwise taken from the connection.
+    """
+
+    peer_address: IPAddress
+    local_asn: int
+    peer_asn: int
+    peer_port: int = BGP_PORT
+    router_id: IPv4Address | None = None
+    hold_time: int = DEFAULT_HOLD_TIME
+    source_address: IPAddress | None = None
+    ebgp_multihop: bool = False
+    password: str | None = None
+    next_hop_v4: IPv4Address | None = None
+    next_hop_v6: IPv6Address | None = None
+    connect_timeout: float = CONNECT_TIMEOUT
+
+    def __post_init__(self) -> None:
+        # RFC 4271 section 4.2: Hold Time is 0 or at least 3 seconds.
+        if self.hold_time in (1, 2) or not 0 <= self.hold_time <= 0xFFFF:
+            raise ValueError(f"hold time {self.hold_time} must be 0 or 3..65535")
+        for asn in (self.local_asn, self.peer_asn):
+            if not 0 < asn < 2**32:
+                raise ValueError(f"AS number {asn} out of range")
+        if self.password is not None and len(self.password.encode()) > 80:
+            raise ValueError("TCP-MD5 keys are at most 80 bytes (TCP_MD5SIG_MAXKEYLEN)")
+
+    @property
+    def ibgp(self) -> bool:
+        return self.local_asn == self.peer_asn
+
+    @property
+    def name(self) -> str:
+        """``addr:port``, the ``peer`` label of metallb.md section 8 metrics."""
+        host = (
+            f"[{self.peer_address}]" if self.peer_address.version == 6 else str(self.peer_address)
+        )
+        return f"{host}:{self.peer_port}"
+
+    @classmethod
+    def parse_address(cls, text: str) -> IPAddress:
+        return ip_address(text)
+
+
+@dataclass(frozen=True)
+class Advertisement:
+    """The attributes of one advertised prefix.
+
+    ``local_pref`` is sent to iBGP peers only (RFC 4271 section 5.1.5); ``next_hop``
+    overrides the session's own address.
+    """
+
+    communities: tuple[int, ...] = ()
+    large_communities: tuple[LargeCommunity, ...] = ()
+    local_pref: int | None = None
+    next_hop: IPAddress | None = None
+
+
+class Clock(Protocol):
+    """Time as the session sees it; tests substitute a clock they advance by hand."""
+
+    def monotonic(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class LoopClock:
+    """The event loop's clock."""
+
+    def monotonic(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+@dataclass
+class Backoff:
+    """Delays before successive connection attempts: 0, then doubling up to ``cap``.
+
+    :meth:`reset` after a session reached Established, so a flapping peer is retried
+    at once, while a peer that never answers is tried ever more rarely.
+    """
+
+    initial: float = BACKOFF_INITIAL
+    cap: float = BACKOFF_CAP
+    _attempt: int = field(default=0, init=False)
+
+    def next_delay(self) -> float:
+        attempt = self._attempt
+        self._attempt += 1
+        if attempt == 0:
+            return 0.0
+        return float(min(self.cap, self.initial * 2 ** min(attempt - 1, 32)))
+
+    def reset(self) -> None:
+        self._attempt = 0

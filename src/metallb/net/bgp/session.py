@@ -1,0 +1,432 @@
+"""One native BGP session per peer, owned by one asyncio task and driven by the FSM table.
+
+The task dials the peer (active open only, metallb.md 6.2), exchanges OPENs, keeps the
+session alive and keeps the peer's Adj-RIB-In equal to the desired set given to
+:meth:`Session.set`. Everything that happens becomes an :class:`Event` in one inbox:
+messages from a reader task, expiries from timer tasks, stops from :meth:`close`. The
+session task alone looks them up in :data:`~metallb.speaker.bgp_fsm.TRANSITIONS`, logs
+every transition with its reason and performs the listed :class:`Action` values, so no
+two coroutines ever touch the connection's state at once.
+
+Unlike upstream's native speaker, the hold timer is enforced on receive (RFC 4271
+section 6.5), IPv6 routes are sent (RFC 4760) and prefixes with equal attributes share
+UPDATEs. Between connections a :class:`Backoff` spaces attempts out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+
+from metallb.codec.bgp import (
+    KEEPALIVE,
+    BGPError,
+    ErrorCode,
+    Negotiated,
+    Notification,
+    Open,
+    Prefix,
+    decode_header,
+    encode_notification,
+    encode_open,
+    shutdown_notification,
+)
+from metallb.codec.bgp.header import HEADER_LEN
+from metallb.net.bgp.counters import SessionCounters
+from metallb.net.bgp.options import Advertisement, Backoff, Clock, LoopClock, PeerOptions
+from metallb.net.bgp.protocol import classify, local_open
+from metallb.net.bgp.ribout import NextHops, plan
+from metallb.net.bgp.transport import Connection, Connector, tcp_connect
+from metallb.speaker.bgp_fsm import LARGE_HOLD_TIME, Action, Event, State, fsm_error, step
+
+log = logging.getLogger(__name__)
+
+# How long a graceful close waits for the Cease to leave, and how long a send may stall
+# before the connection counts as failed (the peer's socket buffer never drains).
+CLOSE_TIMEOUT = 5.0
+NOTIFICATION_FLUSH = 1.0
+
+
+@dataclass(frozen=True)
+class _Input:
+    """One inbox entry: an FSM event, raw message bytes, or (neither) a wake-up."""
+
+    event: Event | None
+    reason: str
+    gen: int = 0  # the connection it belongs to; 0 for session-wide inputs
+    data: bytes | None = None
+
+
+@dataclass(frozen=True)
+class TransitionRecord:
+    old: State
+    new: State
+    event: Event
+    reason: str
+    at: float  # the session clock (the loop's: time.monotonic) when it happened
+
+
+@dataclass
+class _Link:
+    """Resources of one TCP connection; dropped as a whole."""
+
+    conn: Connection
+    gen: int
+    local_open: Open
+    negotiated: Negotiated | None = None
+    hold_deadline: float | None = None
+    keepalive_deadline: float | None = None
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+
+class Session:
+    """A BGP session to one peer. Use ``async with Session(...)`` or start()/close()."""
+
+    def __init__(
+        self,
+        options: PeerOptions,
+        *,
+        connector: Connector = tcp_connect,
+        clock: Clock | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.options = options
+        self.counters = SessionCounters()
+        self.history: deque[TransitionRecord] = deque(maxlen=200)
+        self._connector = connector
+        self._clock: Clock = clock or LoopClock()
+        self._backoff = backoff or Backoff()
+        self._state = State.IDLE
+        self._desired: dict[Prefix, Advertisement] = {}
+        self._held: dict[Prefix, Advertisement] = {}  # what the peer has from us
+        self._held_back: frozenset[Prefix] = frozenset()
+        self._inbox: asyncio.Queue[_Input] = asyncio.Queue()
+        self._wake_pending = False
+        self._link: _Link | None = None
+        self._gen = 0
+        self._retries = 0  # RFC 4271 ConnectRetryCounter
+        self._stopping = False
+        self._cease = shutdown_notification()
+        self._task: asyncio.Task[None] | None = None
+        self._up = asyncio.Event()
+
+    # -- public -------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    def set(self, advertisements: Mapping[Prefix, Advertisement]) -> None:
+        """Replace the desired set; the session task sends the difference."""
+        self._desired = dict(advertisements)
+        self.counters.pending_prefixes = len(self._desired)
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._inbox.put_nowait(_Input(None, "desired set changed"))
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"bgp {self.options.name}")
+
+    async def wait_established(self, seconds: float) -> None:
+        await asyncio.wait_for(self._up.wait(), seconds)
+
+    async def close(self, reason: str = "", grace: float = CLOSE_TIMEOUT) -> None:
+        """Stop: a connected session says Cease / Administrative Shutdown (RFC 4486
+        section 4, RFC 9003 text) before the TCP connection closes."""
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is None:
+            return
+        if self._link is not None and self._state in (
+            State.OPEN_SENT,
+            State.OPEN_CONFIRM,
+            State.ESTABLISHED,
+        ):
+            self._cease = shutdown_notification(reason)
+            self._inbox.put_nowait(_Input(Event.MANUAL_STOP, reason or "closed"))
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), grace)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def __aenter__(self) -> Session:
+        self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    # -- the task -----------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            while not self._stopping:
+                delay = self._backoff.next_delay()
+                if delay:
+                    log.info("peer %s: next connection attempt in %.1f s", self.options.name, delay)
+                    await self._clock.sleep(delay)
+                await self._fire(Event.AUTOMATIC_START, "automatic start")
+                while self._state is not State.IDLE:
+                    await self._handle(await self._inbox.get())
+        finally:
+            await self._drop_link()
+
+    async def _handle(self, item: _Input) -> None:
+        link = self._link
+        if item.gen and (link is None or item.gen != link.gen):
+            return  # from a connection already dropped
+        if item.event is None and item.data is None:
+            if item.reason == "desired set changed":
+                self._wake_pending = False
+            if self._state is State.ESTABLISHED:
+                await self._sync_or_fail()
+            return
+        if item.data is not None:
+            assert link is not None
+            got = classify(
+                item.data,
+                self._state,
+                options=self.options,
+                local_open=link.local_open,
+                negotiated=link.negotiated,
+                counters=self.counters,
+            )
+            if got.negotiated is not None:
+                link.negotiated = got.negotiated
+            if got.event is None:
+                if self._state is State.ESTABLISHED:  # ROUTE-REFRESH: send everything again
+                    self._held.clear()
+                    await self._sync_or_fail()
+                return
+            await self._fire(got.event, got.reason, got.error)
+            return
+        assert item.event is not None
+        if item.event is Event.HOLD_TIMER_EXPIRES and not self._expired("hold_deadline"):
+            return  # re-armed after the timer task queued this
+        if item.event is Event.KEEPALIVE_TIMER_EXPIRES and not self._expired("keepalive_deadline"):
+            return
+        await self._fire(item.event, item.reason)
+
+    def _expired(self, which: str) -> bool:
+        deadline = getattr(self._link, which, None)
+        return deadline is not None and deadline <= self._clock.monotonic()
+
+    async def _fire(self, event: Event, reason: str, error: BGPError | None = None) -> None:
+        old = self._state
+        transition = step(old, event)
+        self._state = transition.next_state
+        self.history.append(
+            TransitionRecord(old, self._state, event, reason, self._clock.monotonic())
+        )
+        if old is not self._state:
+            log.info(
+                "peer %s: %s -> %s on %s: %s",
+                self.options.name,
+                old.value,
+                self._state.value,
+                event.name,
+                reason,
+            )
+        else:
+            log.debug(
+                "peer %s: %s stays on %s: %s", self.options.name, old.value, event.name, reason
+            )
+        if old is State.ESTABLISHED and self._state is not State.ESTABLISHED:
+            self.counters.session_up = False
+            self.counters.sessions_dropped += 1
+            self._up.clear()
+        follow: tuple[Event, str] | None = None
+        for action in transition.actions:
+            follow = await self._perform(action, old, error) or follow
+        if follow is not None:
+            await self._fire(*follow)
+
+    async def _perform(
+        self, action: Action, old: State, error: BGPError | None
+    ) -> tuple[Event, str] | None:
+        link = self._link
+        if action in (Action.RELEASE_RESOURCES, Action.DROP_TCP_CONNECTION):
+            await self._drop_link()
+        elif action is Action.RESET_CONNECT_RETRY_COUNTER:
+            self._retries = 0
+        elif action is Action.INCREMENT_CONNECT_RETRY_COUNTER:
+            self._retries += 1
+        elif action is Action.INITIATE_TCP_CONNECTION:
+            return await self._connect()
+        elif link is None:
+            # INITIALIZE_RESOURCES, DELETE_ROUTES (we learn no routes) and the
+            # ConnectRetryTimer (the connect timeout plus Backoff play its part) need
+            # nothing; everything below needs a connection.
+            return None
+        elif action is Action.SEND_OPEN:
+            link.conn.writer.write(encode_open(link.local_open))
+            self.counters.opens_sent += 1
+        elif action is Action.SEND_KEEPALIVE:
+            link.conn.writer.write(KEEPALIVE)
+            self.counters.keepalives_sent += 1
+        elif action is Action.SEND_NOTIFICATION_CEASE:
+            await self._notify(self._cease)
+        elif action is Action.SEND_NOTIFICATION_HOLD_TIMER_EXPIRED:
+            await self._notify(Notification(ErrorCode.HOLD_TIMER_EXPIRED, 0))
+        elif action is Action.SEND_NOTIFICATION_FSM_ERROR:
+            await self._notify(fsm_error(old))
+        elif action is Action.SEND_NOTIFICATION_FOR_ERROR and error is not None:
+            await self._notify(error.notification)
+        elif action is Action.START_LARGE_HOLD_TIMER:
+            self._arm(link, "hold_deadline", LARGE_HOLD_TIME, Event.HOLD_TIMER_EXPIRES)
+        elif action in (Action.START_NEGOTIATED_TIMERS, Action.RESTART_HOLD_TIMER):
+            hold = link.negotiated.hold_time if link.negotiated else 0
+            if hold:  # RFC 4271 section 4.4: a zero hold time runs no timers at all
+                self._arm(link, "hold_deadline", hold, Event.HOLD_TIMER_EXPIRES)
+                if action is Action.START_NEGOTIATED_TIMERS:
+                    self._arm(link, "keepalive_deadline", hold / 3, Event.KEEPALIVE_TIMER_EXPIRES)
+            else:
+                link.hold_deadline = link.keepalive_deadline = None
+        elif action is Action.RESTART_KEEPALIVE_TIMER and link.negotiated:
+            interval = link.negotiated.keepalive_interval
+            self._arm(link, "keepalive_deadline", interval, Event.KEEPALIVE_TIMER_EXPIRES)
+        elif action is Action.SESSION_ESTABLISHED:
+            self.counters.session_up = True
+            self.counters.sessions_established += 1
+            self._backoff.reset()
+            self._up.set()
+            return await self._sync()
+        return None
+
+    # -- connection -----------------------------------------------------------------
+
+    async def _connect(self) -> tuple[Event, str]:
+        self.counters.connect_attempts += 1
+        try:
+            conn = await asyncio.wait_for(
+                self._connector(self.options), self.options.connect_timeout
+            )
+        except (TimeoutError, OSError) as err:
+            return Event.TCP_CONNECTION_FAILS, f"connect failed: {err!r}"
+        self._gen += 1
+        link = _Link(conn, self._gen, local_open(self.options, conn.local_address))
+        self._link = link
+        link.tasks["reader"] = asyncio.create_task(self._read(link))
+        return Event.TCP_CR_ACKED, f"connected from {conn.local_address}"
+
+    async def _drop_link(self) -> None:
+        link, self._link = self._link, None
+        if link is None:
+            return
+        self._held.clear()  # the peer forgets our routes with the connection
+        self.counters.announced_prefixes = 0
+        for task in link.tasks.values():
+            task.cancel()
+        link.conn.writer.close()
+        with contextlib.suppress(OSError, asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(link.conn.writer.wait_closed(), NOTIFICATION_FLUSH)
+
+    async def _read(self, link: _Link) -> None:
+        """Frame messages (RFC 4271 section 4.1) into the inbox; decoding is the task's."""
+        reader = link.conn.reader
+        try:
+            while True:
+                head = await reader.readexactly(HEADER_LEN)
+                try:
+                    header = decode_header(head)
+                except BGPError as err:
+                    self._inbox.put_nowait(_Input(Event.BGP_HEADER_ERR, str(err), link.gen, head))
+                    return
+                body = await reader.readexactly(header.length - HEADER_LEN)
+                self._inbox.put_nowait(_Input(None, "message", link.gen, head + body))
+        except (asyncio.IncompleteReadError, OSError) as err:
+            reason = (
+                "connection closed by peer"
+                if isinstance(err, asyncio.IncompleteReadError)
+                else repr(err)
+            )
+            self._inbox.put_nowait(_Input(Event.TCP_CONNECTION_FAILS, reason, link.gen))
+
+    def _arm(self, link: _Link, which: str, seconds: float, event: Event) -> None:
+        setattr(link, which, self._clock.monotonic() + seconds)
+        task = link.tasks.get(which)
+        if task is None or task.done():
+            link.tasks[which] = asyncio.create_task(self._timer(link, which, event))
+
+    async def _timer(self, link: _Link, which: str, event: Event) -> None:
+        """Sleep until the (movable) deadline, then queue ``event`` once."""
+        while True:
+            deadline: float | None = getattr(link, which)
+            if deadline is None:
+                return
+            remaining = deadline - self._clock.monotonic()
+            if remaining <= 0:
+                self._inbox.put_nowait(
+                    _Input(event, f"{which.split('_', maxsplit=1)[0]} timer", link.gen)
+                )
+                return
+            await self._clock.sleep(remaining)
+
+    async def _notify(self, notification: Notification) -> None:
+        """Send a NOTIFICATION and give it a moment to leave before the connection drops."""
+        assert self._link is not None
+        writer = self._link.conn.writer
+        writer.write(encode_notification(notification))
+        self.counters.notifications_sent += 1
+        with contextlib.suppress(TimeoutError, OSError):
+            await asyncio.wait_for(writer.drain(), NOTIFICATION_FLUSH)
+
+    # -- routes ---------------------------------------------------------------------
+
+    async def _sync_or_fail(self) -> None:
+        follow = await self._sync()
+        if follow is not None:
+            await self._fire(*follow)
+
+    async def _sync(self) -> tuple[Event, str] | None:
+        """Send what makes the peer's view equal to the desired set."""
+        link = self._link
+        assert link is not None
+        assert link.negotiated is not None
+        opts = self.options
+        local = link.conn.local_address
+        own = NextHops(
+            v4=opts.next_hop_v4 or (local if isinstance(local, IPv4Address) else None),
+            v6=link.conn.local_v6,
+        )
+        out = plan(self._desired, self._held, options=opts, negotiated=link.negotiated, own=own)
+        if frozenset(out.held_back) != self._held_back:
+            self._held_back = frozenset(out.held_back)
+            if out.held_back:
+                log.warning(
+                    "peer %s: %d prefixes cannot be sent (family not negotiated or no next hop)",
+                    opts.name,
+                    len(out.held_back),
+                )
+        for prefix in out.withdrawn:
+            del self._held[prefix]
+        self._held.update(out.announced)
+        c = self.counters
+        c.announced_prefixes = len(self._held)
+        c.prefixes_announced_total += len(out.announced)
+        c.prefixes_withdrawn_total += len(out.withdrawn)
+        if not out.messages:
+            return None
+        link.conn.writer.write(b"".join(out.messages))
+        c.updates_sent += len(out.messages)
+        log.info(
+            "peer %s: sent %d UPDATEs (%d announced, %d withdrawn)",
+            opts.name,
+            len(out.messages),
+            len(out.announced),
+            len(out.withdrawn),
+        )
+        # A peer that stops reading for a whole hold time is as dead as a silent one.
+        stall = float(link.negotiated.hold_time or LARGE_HOLD_TIME)
+        try:
+            await asyncio.wait_for(link.conn.writer.drain(), stall)
+        except (TimeoutError, OSError) as err:
+            return Event.TCP_CONNECTION_FAILS, f"sending UPDATEs failed: {err!r}"
+        return None
