@@ -1,0 +1,1 @@
+"""Network adapter tests in network namespaces, against real clients."""

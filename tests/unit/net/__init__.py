@@ -1,0 +1,1 @@
+"""Unit tests of the network adapter that need no privileges (socketpairs, fakes)."""
