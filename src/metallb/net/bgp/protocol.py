@@ -41,7 +41,7 @@ from metallb.net.bgp.counters import SessionCounters
 from metallb.net.bgp.options import IPAddress, PeerOptions
 from metallb.speaker.bgp_fsm import Event, State
 
-_DECODE_ERROR_EVENT = {
+_DECODE_ERROR_EVENT: dict[int, Event] = {
     MessageType.OPEN: Event.BGP_OPEN_MSG_ERR,  # RFC 4271 8.1.4 event 22
     MessageType.UPDATE: Event.UPDATE_MSG_ERR,  # event 28
 }
@@ -71,7 +71,7 @@ def classify(
         msg = decode_message(raw, negotiated or PLAIN)
     except BGPError as err:
         # Header errors were caught while framing; what remains belongs to the body.
-        event = _DECODE_ERROR_EVENT.get(MessageType(raw[HEADER_LEN - 1]), Event.BGP_HEADER_ERR)
+        event = _DECODE_ERROR_EVENT.get(raw[HEADER_LEN - 1], Event.BGP_HEADER_ERR)
         return Inbound(event, str(err), err)
     if isinstance(msg, Open):
         counters.opens_received += 1

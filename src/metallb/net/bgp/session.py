@@ -60,6 +60,7 @@ class _Input:
     reason: str
     gen: int = 0  # the connection it belongs to; 0 for session-wide inputs
     data: bytes | None = None
+    error: BGPError | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class _Link:
     hold_deadline: float | None = None
     keepalive_deadline: float | None = None
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    wakes: dict[str, float] = field(default_factory=dict)  # when each timer task wakes
 
 
 class Session:
@@ -212,7 +214,7 @@ class Session:
             return  # re-armed after the timer task queued this
         if item.event is Event.KEEPALIVE_TIMER_EXPIRES and not self._expired("keepalive_deadline"):
             return
-        await self._fire(item.event, item.reason)
+        await self._fire(item.event, item.reason, item.error)
 
     def _expired(self, which: str) -> bool:
         deadline = getattr(self._link, which, None)
@@ -337,7 +339,9 @@ class Session:
                 try:
                     header = decode_header(head)
                 except BGPError as err:
-                    self._inbox.put_nowait(_Input(Event.BGP_HEADER_ERR, str(err), link.gen, head))
+                    self._inbox.put_nowait(
+                        _Input(Event.BGP_HEADER_ERR, str(err), link.gen, error=err)
+                    )
                     return
                 body = await reader.readexactly(header.length - HEADER_LEN)
                 self._inbox.put_nowait(_Input(None, "message", link.gen, head + body))
@@ -350,10 +354,16 @@ class Session:
             self._inbox.put_nowait(_Input(Event.TCP_CONNECTION_FAILS, reason, link.gen))
 
     def _arm(self, link: _Link, which: str, seconds: float, event: Event) -> None:
-        setattr(link, which, self._clock.monotonic() + seconds)
+        deadline = self._clock.monotonic() + seconds
+        setattr(link, which, deadline)
         task = link.tasks.get(which)
-        if task is None or task.done():
-            link.tasks[which] = asyncio.create_task(self._timer(link, which, event))
+        # A later deadline is picked up when the sleeping task wakes; an earlier one
+        # (the negotiated hold time replacing LARGE_HOLD_TIME) needs a new task.
+        if task is not None and not task.done() and link.wakes.get(which, deadline) <= deadline:
+            return
+        if task is not None:
+            task.cancel()
+        link.tasks[which] = asyncio.create_task(self._timer(link, which, event))
 
     async def _timer(self, link: _Link, which: str, event: Event) -> None:
         """Sleep until the (movable) deadline, then queue ``event`` once."""
@@ -363,10 +373,9 @@ class Session:
                 return
             remaining = deadline - self._clock.monotonic()
             if remaining <= 0:
-                self._inbox.put_nowait(
-                    _Input(event, f"{which.split('_', maxsplit=1)[0]} timer", link.gen)
-                )
+                self._inbox.put_nowait(_Input(event, event.name.lower(), link.gen))
                 return
+            link.wakes[which] = deadline
             await self._clock.sleep(remaining)
 
     async def _notify(self, notification: Notification) -> None:
