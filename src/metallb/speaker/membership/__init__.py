@@ -9,19 +9,20 @@ wiring, not here).
 
 Modules: :mod:`.config` (tunables and the argument for their defaults), :mod:`.records`
 (member records and precedence), :mod:`.wire` (plaintext codec), :mod:`.crypto` (AES-GCM
-envelope and key derivation), :mod:`.gossip` (dissemination queue), :mod:`.core`.
+envelope and key derivation), :mod:`.gossip` (dissemination queue), :mod:`.effects`
+(output values), :mod:`.core`.
 """
 
 from metallb.speaker.membership.config import DEFAULT_PORT, MembershipConfig
-from metallb.speaker.membership.core import (
+from metallb.speaker.membership.core import Membership
+from metallb.speaker.membership.crypto import derive_key
+from metallb.speaker.membership.effects import (
     Counters,
     EventKind,
     MemberEvent,
-    Membership,
     Send,
     Step,
 )
-from metallb.speaker.membership.crypto import derive_key
 from metallb.speaker.membership.records import Address, Record, State, supersedes
 from metallb.speaker.membership.wire import DropReason, WireError
 

@@ -19,13 +19,12 @@ anti-entropy use a full state exchange over TCP (push-pull). Timing is argued in
 from __future__ import annotations
 
 import random
-from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 
 from metallb.speaker.membership.config import MembershipConfig
 from metallb.speaker.membership.crypto import DATAGRAM, STREAM, Envelope
+from metallb.speaker.membership.effects import Counters, EventKind, MemberEvent, Send, Step
 from metallb.speaker.membership.gossip import GossipQueue
 from metallb.speaker.membership.records import Address, Record, State, supersedes
 from metallb.speaker.membership.wire import (
@@ -40,54 +39,6 @@ from metallb.speaker.membership.wire import (
     decode_packet,
     encode_packet,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    """An encrypted payload for ``to``: a datagram, or (``stream``) a push-pull over TCP."""
-
-    to: Address
-    payload: bytes
-    stream: bool = False
-
-
-class EventKind(StrEnum):
-    UP = "up"  # a member became live (alive or suspect)
-    DOWN = "down"  # a live member became dead or left
-    UPDATE = "update"  # a live member changed address
-
-
-@dataclass(frozen=True, slots=True)
-class MemberEvent:
-    kind: EventKind
-    name: str
-    address: Address
-    state: State
-
-
-@dataclass(slots=True)
-class Step:
-    """What one call produced; ``reply`` answers a push-pull on the same TCP connection."""
-
-    sends: list[Send] = field(default_factory=list)
-    events: list[MemberEvent] = field(default_factory=list)
-    reply: bytes | None = None
-
-
-@dataclass(slots=True)
-class Counters:
-    """Monotonic counts since start; the adapter publishes them as metrics."""
-
-    probes_sent: int = 0
-    acks_received: int = 0
-    indirect_probes_sent: int = 0
-    probe_failures: int = 0  # our own probes that ended with no ack (we raised a suspicion)
-    suspicions: int = 0  # members marked suspect here (raised by us or heard)
-    refutations: int = 0  # suspicions or deaths of ourselves we refuted
-    deaths: int = 0  # members marked dead here
-    leaves: int = 0  # members that left gracefully
-    push_pulls: int = 0  # state exchanges completed (either side)
-    dropped: Counter[DropReason] = field(default_factory=Counter)
 
 
 @dataclass(slots=True)
@@ -178,6 +129,8 @@ class Membership:
 
     def next_deadline(self) -> float:
         """When :meth:`tick` next has work (it may be in the past: call it now)."""
+        if self._left:
+            return float("inf")
         times = [self._next_probe, self._next_push_pull]
         if self._gossip:
             times.append(self._next_gossip)
@@ -196,6 +149,8 @@ class Membership:
         tell us the cluster. The seeds are kept to rejoin through while we know no one."""
         step = Step()
         self._seeds = [s for s in dict.fromkeys(seeds) if s != self.address]
+        # Announce ourselves by gossip too: the seed spreads us, and so do we.
+        self._gossip.add(self._members[self.name].record)
         for seed in self._seeds:
             step.sends.append(Send(seed, self._push(join=True), stream=True))
         return step
@@ -228,14 +183,16 @@ class Membership:
                     if target != self.name:
                         self.counters.dropped[DropReason.WRONG_TARGET] += 1
                         continue
-                    step.sends.append(Send(source, self._datagram([Ack(seq)])))
+                    step.sends.append(Send(source, self._datagram([Ack(seq)], packet.sender)))
                 case Ack(seq):
                     self._on_ack(seq, step)
                 case PingReq(seq, target, address):
                     relay_seq = self._next_seq()
                     expires = now + self.config.probe_interval
                     self._relays[relay_seq] = _Relay(source, seq, expires)
-                    step.sends.append(Send(address, self._datagram([Ping(relay_seq, target)])))
+                    step.sends.append(
+                        Send(address, self._datagram([Ping(relay_seq, target)], target))
+                    )
                 case PushPull():
                     self.counters.dropped[DropReason.UNEXPECTED] += 1
         return step
@@ -290,7 +247,7 @@ class Membership:
                 helpers = self._rng.sample(others, min(cfg.indirect_checks, len(others)))
                 req = PingReq(probe.seq, probe.target, target.record.address)
                 for h in helpers:
-                    step.sends.append(Send(h.address, self._datagram([req])))
+                    step.sends.append(Send(h.address, self._datagram([req], h.name)))
                 self.counters.indirect_probes_sent += len(helpers)
         if probe and now >= probe.end:
             self._probe = None
@@ -313,10 +270,7 @@ class Membership:
         seq = self._next_seq()
         cfg = self.config
         self._probe = _Probe(seq, name, now + cfg.probe_timeout, now + cfg.probe_interval)
-        messages: list[Message] = [Ping(seq, name)]
-        if target.state is State.SUSPECT:
-            messages.append(target)  # tell a suspect directly, so it can refute at once
-        step.sends.append(Send(target.address, self._datagram(messages)))
+        step.sends.append(Send(target.address, self._datagram([Ping(seq, name)], name)))
         self.counters.probes_sent += 1
 
     def _next_target(self) -> str | None:
@@ -339,7 +293,7 @@ class Membership:
             self._probe = None
             self.counters.acks_received += 1
         elif (relay := self._relays.pop(seq, None)) is not None:
-            step.sends.append(Send(relay.requester, self._datagram([Ack(relay.seq)])))
+            step.sends.append(Send(relay.requester, self._datagram([Ack(relay.seq)], None)))
 
     def _next_seq(self) -> int:
         self._seq = (self._seq + 1) & 0xFFFFFFFF
@@ -417,7 +371,7 @@ class Membership:
             if n != self.name and (_gossip_target(m, horizon))
         ]
         for r in self._rng.sample(targets, min(self.config.gossip_nodes, len(targets))):
-            step.sends.append(Send(r.address, self._datagram([])))
+            step.sends.append(Send(r.address, self._datagram([], r.name)))
 
     def _push_pull_round(self, now: float, step: Step) -> None:
         live = self._others(live_only=True)
@@ -437,8 +391,16 @@ class Membership:
             encode_packet(Packet(self.name, (PushPull(records, join, reply),))), STREAM
         )
 
-    def _datagram(self, messages: list[Message]) -> bytes:
-        """Seal ``messages`` plus as much pending gossip as fits in one datagram."""
+    def _datagram(self, messages: list[Message], dest: str | None) -> bytes:
+        """Seal ``messages`` plus as much pending gossip as fits in one datagram.
+
+        Anything we send to a member we suspect carries that suspicion, so it can refute
+        at the first exchange, even once the gossip about it has run out of retransmits
+        (for instance because it was sent while a link was down).
+        """
+        target = self._members.get(dest) if dest else None
+        if target and target.record.state is State.SUSPECT:
+            messages = [*messages, target.record]
         size = len(encode_packet(Packet(self.name, tuple(messages))))
         limit = self.config.retransmit_limit(len(self.members()))
         room = 255 - len(messages)

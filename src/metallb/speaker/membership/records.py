@@ -12,8 +12,9 @@ address, incarnation number and state. Every member merges the records it hears 
 
 Because merging keeps the maximum of a total order, the result does not depend on the
 order or repetition of messages: members that have heard the same records agree, which
-the convergence tests rely on. Dead and left records of members we have never heard of
-are ignored (there is nothing to take down).
+the convergence tests rely on. For that, a dead or left record of a member we have never
+heard of is kept too (a tombstone: no event, forgotten after ``dead_retention``);
+otherwise an older "alive" arriving after it would revive the member here only.
 """
 
 from __future__ import annotations
@@ -55,6 +56,4 @@ class Record:
 
 def supersedes(new: Record, old: Record | None) -> bool:
     """Whether ``new`` replaces ``old`` (``None``: the member is unknown)."""
-    if old is None:
-        return new.state.is_live
-    return new.order > old.order
+    return old is None or new.order > old.order
