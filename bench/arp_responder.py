@@ -30,6 +30,7 @@ from pathlib import Path
 
 from metallb.codec import arp
 from metallb.codec.ethernet import MacAddress
+from metallb.lab.netlab import Netlab
 
 BENCH = "arp_responder"
 NODE_IP, VIP, CLIENT_IP = "192.0.2.1", "192.0.2.100", "192.0.2.10"
@@ -98,8 +99,6 @@ def load(target: str, rate: float, seconds: float) -> dict[str, float]:
 
 
 def run(rates: list[float], seconds: float) -> None:
-    from metallb.lab.netlab import Netlab  # the parent only: the child has no lab
-
     def emit(metric: str, value: float, unit: str, **params: object) -> None:
         line = {"bench": BENCH, "metric": metric, "value": round(value, 4), "unit": unit}
         print(json.dumps(line | params), flush=True)
