@@ -143,3 +143,30 @@ def test_takeover_moves_the_client_cache_without_a_client_request(
     gratuitous = speaker_b.stats()["gratuitous_sent"]
     assert isinstance(gratuitous, dict)
     assert gratuitous.get(vip, 0) >= 1
+
+
+def test_no_reply_on_a_disallowed_or_excluded_interface(tmp_path: Path) -> None:
+    """An IP restricted to eth0 is not answered on eth1; an interface named veth* (upstream's
+    exclusion list) gets no responder at all, while eth1 answers an unrestricted IP."""
+    with Netlab() as lab:
+        node, client = lab.add_host("node"), lab.add_host("client")
+        nets = {"lan1": "192.0.2", "lan2": "198.51.100", "lan3": "203.0.113"}
+        for (lan_name, prefix), node_if, client_if in zip(
+            nets.items(), ("eth0", "eth1", "veth7"), ("eth0", "eth1", "eth2"), strict=True
+        ):
+            seg = lab.add_lan(lan_name)
+            lab.connect(node, seg, node_if, [f"{prefix}.1/24"])
+            lab.connect(client, seg, client_if, [f"{prefix}.10/24"])
+        speaker = start_speaker(node, tmp_path, "--ip", f"{VIP}=eth0", "--ip", "198.51.100.100")
+        # NDP responders follow once the link-local addresses appear; only ARP matters here.
+        responders = speaker.wait_ready()["responders"]
+        assert isinstance(responders, list)
+        assert [r for r in responders if r.endswith("/arp")] == ["eth0/arp", "eth1/arp"]
+        eth0, eth1 = node.mac("eth0"), node.mac("eth1")
+        assert arping(client, "eth0", VIP, count=1).macs == [eth0]
+        assert arping(client, "eth1", VIP, count=2, source="198.51.100.10").macs == []
+        assert arping(client, "eth1", "198.51.100.100", count=1).macs == [eth1]
+        assert arping(client, "eth2", "198.51.100.100", count=2, source="203.0.113.10").macs == []
+        drops = speaker.stats()["drops"]
+        assert isinstance(drops, dict)
+        assert drops.get("notMatchInterface") == 2
