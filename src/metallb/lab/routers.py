@@ -114,8 +114,10 @@ def _ipv6(address: str) -> bool:
     return ":" in address
 
 
+@dataclass
 class FRR(Router):
-    """zebra + bgpd with a path space (``-N``) of their own."""
+    """zebra + bgpd with a path space (``-N``) of their own; ``maximum_paths`` > 0
+    turns on ECMP for eBGP and iBGP routes."""
 
     kind = "FRR"
     maximum_paths: int = 0
@@ -128,7 +130,7 @@ class FRR(Router):
         lines = [
             "frr defaults traditional",
             f"hostname {self.host.name}",
-            f"log file {self._path('frr.log')}",
+            f"log file {FRR_RUN / self.pathspace / 'frr.log'}",
             f"router bgp {self.asn}",
             f" bgp router-id {self.router_id}",
             " no bgp ebgp-requires-policy",
@@ -137,7 +139,8 @@ class FRR(Router):
         for n in self.neighbors:
             lines.append(f" neighbor {n.address} remote-as {n.asn}")
             lines.append(f" neighbor {n.address} passive")
-            lines.append(f" neighbor {n.address} timers 3 {self.hold_time}")
+            keepalive = max(1, self.hold_time // 3)
+            lines.append(f" neighbor {n.address} timers {keepalive} {self.hold_time}")
             if n.password:
                 lines.append(f" neighbor {n.address} password {n.password}")
         for fam in ("ipv4", "ipv6"):
@@ -153,10 +156,12 @@ class FRR(Router):
         rundir = FRR_RUN / self.pathspace
         rundir.mkdir(parents=True, exist_ok=True)
         shutil.chown(rundir, "frr", "frr")
-        conf = self._path("frr.conf")
+        # The daemons run as user frr: keep their config where that user can read it
+        # (pytest's tmp_path is private to root), with a copy in workdir for reading.
+        conf = rundir / "frr.conf"
         conf.write_text(self.config())
         conf.chmod(0o644)
-        self.workdir.chmod(0o755)
+        self._path("frr.conf").write_text(self.config())
         log = self._path("frr.out")
         for daemon in ("zebra", "bgpd"):
             argv = [str(FRR_BIN / daemon), "-N", self.pathspace, "-f", str(conf)]
@@ -164,6 +169,7 @@ class FRR(Router):
             self.procs.append(self.host.start(*argv, log=log))
             if daemon == "zebra":
                 wait_for("zebra socket", (rundir / "zserv.api").exists, 10)
+        wait_for("bgpd", lambda: self.vtysh_call("show bgp summary").returncode == 0, 10)
 
     def vtysh(self, command: str) -> str:
         # --config_dir: vtysh -N otherwise insists on /etc/frr/<pathspace>/vtysh.conf.
@@ -172,6 +178,12 @@ class FRR(Router):
         (vtyconf / self.pathspace / "vtysh.conf").touch()
         argv = ["vtysh", "-N", self.pathspace, "--config_dir", str(vtyconf), "-c", command]
         return self.host.run(*argv)
+
+    def vtysh_call(self, command: str) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.CompletedProcess([], 0, self.vtysh(command), "")
+        except NetlabError as err:
+            return subprocess.CompletedProcess([], 1, "", str(err))
 
     def established(self, address: str) -> bool:
         out = json.loads(self.vtysh(f"show bgp neighbors {address} json") or "{}")
@@ -229,6 +241,7 @@ class BIRD(Router):
     def start(self) -> None:
         conf = self._path("bird.conf")
         conf.write_text(self.config())
+        self.socket.unlink(missing_ok=True)  # a restart must not find the old one
         argv = ["bird", "-f", "-c", str(conf), "-s", str(self.socket)]
         self.procs.append(self.host.start(*argv, log=self._path("bird.out")))
         wait_for("bird control socket", self.socket.exists, 10)
