@@ -254,8 +254,8 @@ class BIRD(Router):
         return "Established" in self.birdc("show", "protocols", f"peer{index}")
 
     def route_count(self) -> int:
-        """Routes in all tables (``show route count``)."""
-        match = re.search(r"(\d+) of \d+ routes", self.birdc("show", "route", "count"))
+        """Routes in all tables (``show route count``: one line per table, then a total)."""
+        match = re.search(r"Total: (\d+) of", self.birdc("show", "route", "count"))
         return int(match.group(1)) if match else 0
 
     def routes(self, family: int) -> dict[str, list[Route]]:
