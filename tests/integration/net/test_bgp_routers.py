@@ -80,9 +80,11 @@ class BgpNet:
         password: str | None = None,
         hold_time: int = 9,
         maximum_paths: int = 0,
+        ipv6: bool = False,
     ) -> Router:
         """A router peering with nodes 1..count, all in ``node_asn``."""
-        neighbors = [Neighbor(node_v4(i), node_asn, password) for i in range(1, count + 1)]
+        address = node_v6 if ipv6 else node_v4
+        neighbors = [Neighbor(address(i), node_asn, password) for i in range(1, count + 1)]
         workdir = self.tmp / kind
         router: Router
         if kind == "frr":
@@ -102,11 +104,11 @@ class BgpNet:
         router.start()
         return router
 
-    def speaker(self, index: int, node_asn: int, *args: str) -> Speaker:
+    def speaker(self, index: int, node_asn: int, *args: str, peer: str = ROUTER_V4) -> Speaker:
         host = self.nodes[index - 1]
         log = self.tmp / f"speaker-{index}.log"
         prefixes = self.tmp / f"prefixes-{index}.txt"
-        argv = [sys.executable, "-m", "metallb.net.bgp.demo", "--peer", ROUTER_V4]
+        argv = [sys.executable, "-m", "metallb.net.bgp.demo", "--peer", peer]
         argv += ["--local-asn", str(node_asn), "--peer-asn", str(ROUTER_ASN)]
         argv += ["--prefixes-file", str(prefixes), "--lifetime", "240", *args]
         proc = host.start(*argv, log=log)
@@ -191,6 +193,20 @@ def test_tcp_md5_right_password_establishes_and_wrong_never_does(net: BgpNet) ->
         router.wait_established(node_v4(2), 8)
     assert "198.51.100.8/32" not in router.routes(4)
     assert bad.ups() == 0
+
+
+def test_ipv6_transport_with_tcp_md5_carries_both_families(net: BgpNet) -> None:
+    """A session to FRR's IPv6 address, keyed with TCP-MD5 on the IPv6 peer: the /128
+    gets the node's IPv6 address as next hop, the /32 the IPv4 address on the same
+    interface."""
+    router = net.router("frr", ROUTER_ASN, password="s3cret", ipv6=True)
+    speaker = net.speaker(1, ROUTER_ASN, *ATTRS, "--password", "s3cret", peer=ROUTER_V6)
+    speaker.announce(VIP4, VIP6)
+    router.wait_established(node_v6(1), WAIT)
+    v4 = wait_for("the /32", lambda: router.routes(4).get(VIP4), WAIT)
+    v6 = wait_for("the /128", lambda: router.routes(6).get(VIP6), WAIT)
+    assert v4 == [expected(True, node_v4(1))]
+    assert v6 == [expected(True, node_v6(1))]
 
 
 def test_routes_return_after_the_peer_restarts(net: BgpNet) -> None:

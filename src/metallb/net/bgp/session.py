@@ -402,8 +402,10 @@ class Session:
         opts = self.options
         local = link.conn.local_address
         own = NextHops(
-            v4=opts.next_hop_v4 or (local if isinstance(local, IPv4Address) else None),
-            v6=link.conn.local_v6,
+            v4=opts.next_hop_v4
+            or link.conn.local_v4
+            or (local if isinstance(local, IPv4Address) else None),
+            v6=opts.next_hop_v6 or link.conn.local_v6,
         )
         out = plan(self._desired, self._held, options=opts, negotiated=link.negotiated, own=own)
         if frozenset(out.held_back) != self._held_back:

@@ -43,7 +43,8 @@ class Connection:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     local_address: IPAddress
-    local_v6: IPv6Address | None = None
+    local_v6: IPv6Address | None = None  # next hop for IPv6 routes
+    local_v4: IPv4Address | None = None  # next hop for IPv4 routes, if not local_address
 
 
 class Connector(Protocol):
@@ -89,20 +90,22 @@ def _make_socket(options: PeerOptions) -> socket.socket:
     return sock
 
 
-async def global_ipv6_near(local: IPv4Address) -> IPv6Address | None:
-    """A global IPv6 address on the interface that holds ``local``: the IPv6 next hop of
-    an IPv4-transported session (RFC 4760 section 3 needs one of the NLRI's family)."""
+async def address_near(local: IPAddress, version: int) -> IPAddress | None:
+    """A global address of IP ``version`` on the interface that holds ``local``: the
+    next hop for routes of the other family than the session's transport (RFC 4760
+    section 3 needs a next hop of the NLRI's family)."""
+    family = {4: socket.AF_INET, 6: socket.AF_INET6}
     async with AsyncIPRoute() as ipr:
         index = None
-        async for msg in await ipr.get_addr(family=socket.AF_INET):
+        async for msg in await ipr.get_addr(family=family[local.version]):
             if msg.get("IFA_ADDRESS") == str(local):
                 index = msg["index"]
         if index is None:
             return None
-        found = None
-        async for msg in await ipr.get_addr(family=socket.AF_INET6, index=index):
+        found: IPAddress | None = None
+        async for msg in await ipr.get_addr(family=family[version], index=index):
             addr = ip_address(msg.get("IFA_ADDRESS"))
-            if found is None and isinstance(addr, IPv6Address) and not addr.is_link_local:
+            if found is None and not (addr.is_link_local or addr.is_loopback):
                 found = addr
     return found
 
@@ -118,12 +121,17 @@ async def tcp_connect(options: PeerOptions) -> Connection:
         sock.close()
         raise
     local = ip_address(writer.get_extra_info("sockname")[0])
-    local_v6 = local if isinstance(local, IPv6Address) else None
-    if options.next_hop_v6 is not None:
-        local_v6 = options.next_hop_v6
-    elif isinstance(local, IPv4Address):
+    other: IPAddress | None = None
+    configured = options.next_hop_v6 if local.version == 4 else options.next_hop_v4
+    if configured is None:
         try:
-            local_v6 = await global_ipv6_near(local)
-        except OSError as err:  # netlink refused: IPv6 routes will wait for a next hop
-            log.warning("peer %s: no IPv6 next hop found: %s", options.name, err)
-    return Connection(reader, writer, local, local_v6)
+            other = await address_near(local, 10 - local.version)
+        except OSError as err:  # netlink refused: those routes wait for a next hop
+            log.warning("peer %s: no next hop for the other family: %s", options.name, err)
+    v4 = local if isinstance(local, IPv4Address) else options.next_hop_v4
+    v6 = local if isinstance(local, IPv6Address) else options.next_hop_v6
+    if isinstance(other, IPv4Address):
+        v4 = other
+    if isinstance(other, IPv6Address):
+        v6 = other
+    return Connection(reader, writer, local, v6, v4)
