@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,15 +65,23 @@ class Member:
     ip: str
     log: Path
     proc: Any = None
+    _parsed: list[dict[str, Any]] = field(default_factory=list)
+    _offset: int = 0
 
     def lines(self) -> list[dict[str, Any]]:
+        """Every JSON line so far; reads only what was appended since the last call, so
+        polling does not steal CPU from the members being measured."""
         if not self.log.exists():
-            return []
-        out = []
-        for line in self.log.read_text().splitlines():
+            return self._parsed
+        with self.log.open("rb") as f:
+            f.seek(self._offset)
+            chunk = f.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        for line in complete.decode().splitlines():
             if line.startswith("{") and line.endswith("}"):
-                out.append(json.loads(line))
-        return out
+                self._parsed.append(json.loads(line))
+        return self._parsed
 
     def events(self, kind: str, about: str | None = None, after: float = 0.0) -> list[Any]:
         return [

@@ -1,0 +1,90 @@
+"""The asyncio transport in-process: two nodes on loopback exchange events through the
+async iterator and listeners, publish counters, and a graceful stop is seen as a leave."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+
+import pytest
+
+from metallb.net.membership import MembershipNode
+from metallb.speaker.membership import EventKind, MemberEvent, State
+
+SECRET = b"bG9vcGJhY2stc2VjcmV0"
+
+
+def free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1 (bounded retries)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = int(tcp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise AssertionError("no free port")
+
+
+async def next_event(events: asyncio.Queue[MemberEvent]) -> MemberEvent:
+    async with asyncio.timeout(10):
+        return await events.get()
+
+
+async def eventually(check: Callable[[], bool], what: str) -> None:
+    """Poll ``check`` every 20 ms for at most 10 s."""
+    for _ in range(500):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.asyncio
+async def test_two_nodes_see_each_other_and_a_leave() -> None:
+    """b joins a through its seed; both report up; stopping a is a leave b sees at once."""
+    pa, pb = free_port(), free_port()
+    a = MembershipNode("a", "127.0.0.1", SECRET, port=pa)
+    b = MembershipNode("b", "127.0.0.1", SECRET, port=pb, seeds=[("127.0.0.1", pa)])
+    heard: list[MemberEvent] = []
+    b.add_listener(heard.append)
+    b_events: asyncio.Queue[MemberEvent] = asyncio.Queue()
+
+    async def pump() -> None:
+        async for event in b.events():
+            b_events.put_nowait(event)
+
+    async with a, b:
+        pump_task = asyncio.create_task(pump())
+        await asyncio.sleep(0)  # let the iterator subscribe before anything happens
+        up = await next_event(b_events)
+        assert (up.kind, up.name, up.state) == (EventKind.UP, "a", State.ALIVE)
+        await eventually(lambda: [r.name for r in a.members()] == ["a", "b"], "a to see b")
+        await asyncio.sleep(0.5)  # a few probe rounds
+        assert a.stats()["metallb_memberlist_acks_received_total"] > 0
+        assert a.stats()["metallb_memberlist_members"] == 2
+        await a.stop()
+        down = await next_event(b_events)
+        assert (down.kind, down.name, down.state) == (EventKind.DOWN, "a", State.LEFT)
+        assert [(e.kind, e.name) for e in heard] == [(EventKind.UP, "a"), (EventKind.DOWN, "a")]
+        pump_task.cancel()
+        await asyncio.gather(pump_task, return_exceptions=True)
+
+
+@pytest.mark.asyncio
+async def test_garbage_datagrams_are_counted_and_ignored() -> None:
+    """Datagrams that are not sealed with the cluster key only move the drop counters."""
+    port = free_port()
+    async with MembershipNode("solo", "127.0.0.1", SECRET, port=port) as node:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for payload in (b"\x01" + b"x" * 40, b"\x07" * 50, b"hello"):
+                s.sendto(payload, ("127.0.0.1", port))
+        await eventually(lambda: sum(node.core.counters.dropped.values()) >= 3, "3 drops")
+        stats = node.stats()
+        assert stats["metallb_memberlist_dropped_packets_total{reason=auth}"] == 2
+        assert stats["metallb_memberlist_dropped_packets_total{reason=version}"] == 1
+        assert [r.name for r in node.members()] == ["solo"]
