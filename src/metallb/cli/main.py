@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from metallb import __version__
-from metallb.cli import config_cmd, lab, plan_cmd
+from metallb.cli import config_cmd, controller_cmd, lab, plan_cmd
 
 Handler = Callable[[argparse.Namespace], int]
 LOG_LEVELS = ("all", "debug", "info", "warn", "error", "none")
@@ -82,7 +82,8 @@ def _controller_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     p.add_argument("--webhook-secret", default="metallb-webhook-cert")
     p.add_argument("--webhook-http2", action="store_true")
-    p.set_defaults(handler=_not_yet("controller", 5))
+    controller_cmd.add_flags(p)
+    p.set_defaults(handler=controller_cmd.run)
 
 
 def _speaker_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

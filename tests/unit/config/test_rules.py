@@ -584,7 +584,7 @@ RULES: list[tuple[str, str, list[Any], list[Any], str, str, str]] = [
     ("mode", "valid", "invalid", "who", "field", "reason"),
     [pytest.param(*row[1:], id=row[0]) for row in RULES],
 )
-def test_rule(  # noqa: PLR0917 (one parameter per table column)
+def test_rule(
     mode: str, valid: list[Any], invalid: list[Any], who: str, field: str, reason: str
 ) -> None:
     """The valid case builds; the invalid one names the object, the field and the reason."""

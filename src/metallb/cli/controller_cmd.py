@@ -1,0 +1,189 @@
+"""``metallb controller``: wiring of the controller, webhook, health and metrics servers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import logging
+import os
+import secrets
+import signal
+import ssl
+import sys
+from pathlib import Path
+
+from aiohttp import web
+from lightkube import ApiError, AsyncClient, KubeConfig
+from lightkube.models.meta_v1 import ObjectMeta, OwnerReference
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import Secret
+from prometheus_client import CollectorRegistry
+
+from metallb.k8s.controller import Controller
+from metallb.k8s.webhook_setup import api_lister, ensure_serving_certificate, inject_ca_bundle
+from metallb.web.observe import ControllerCollector, add_health_routes, add_metrics_route
+from metallb.web.pki import write_pair
+from metallb.web.webhook import add_webhook_routes, server_ssl_context
+
+log = logging.getLogger("metallb.controller")
+SA_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+LOG_LEVELS = {
+    "all": logging.DEBUG,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "none": logging.CRITICAL + 1,
+}
+
+
+def add_flags(p: argparse.ArgumentParser) -> None:
+    """Flags beyond upstream's, for running outside a Pod (tests, the lab)."""
+    p.add_argument(
+        "--kubeconfig",
+        default=os.environ.get("KUBECONFIG", ""),
+        help="kubeconfig file; empty means in-cluster",
+    )
+    p.add_argument("--webhook-port", type=int, default=9443)
+    p.add_argument(
+        "--webhook-cert-ips",
+        default="",
+        help="extra IP SANs for the webhook certificate (comma-separated)",
+    )
+
+
+def namespace_of(args: argparse.Namespace) -> str:
+    if args.namespace:
+        return str(args.namespace)
+    try:
+        return SA_NAMESPACE_FILE.read_text().strip()
+    except OSError:
+        return "metallb-system"
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=LOG_LEVELS.get(level, logging.INFO),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def make_client(kubeconfig: str) -> AsyncClient:
+    config = KubeConfig.from_file(kubeconfig) if kubeconfig else KubeConfig.from_env()
+    return AsyncClient(config=config, field_manager="metallb-controller")
+
+
+async def ensure_memberlist_secret(
+    client: AsyncClient, namespace: str, name: str, deployment: str
+) -> None:
+    """Create the speakers' gossip key Secret if absent (upstream --ml-secret-name)."""
+    try:
+        await client.get(Secret, name, namespace=namespace)
+        return
+    except ApiError as err:
+        if err.status.code != 404:
+            raise
+    owners = None
+    if deployment:
+        dep = await client.get(Deployment, deployment, namespace=namespace)
+        if dep.metadata and dep.metadata.uid:
+            owners = [
+                OwnerReference(
+                    apiVersion="apps/v1", kind="Deployment", name=deployment, uid=dep.metadata.uid
+                )
+            ]
+    key = base64.b64encode(secrets.token_bytes(128))
+    await client.create(
+        Secret(
+            metadata=ObjectMeta(name=name, namespace=namespace, ownerReferences=owners),
+            data={"secretkey": base64.b64encode(key).decode()},
+        )
+    )
+    log.info("created memberlist Secret %s/%s", namespace, name)
+
+
+async def _serve(
+    app: web.Application, port: int, ssl_context: ssl.SSLContext | None = None
+) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    # All addresses, as upstream: probes and scrapes come from the node and the network.
+    await web.TCPSite(runner, "0.0.0.0", port, ssl_context=ssl_context).start()
+    return runner
+
+
+async def _main(args: argparse.Namespace) -> int:
+    namespace = namespace_of(args)
+    bgp_type = os.environ.get("METALLB_BGP_TYPE", "") or "native"
+    client = make_client(args.kubeconfig)
+    controller = Controller(client, namespace=namespace, lb_class=args.lb_class, bgp_type=bgp_type)
+    runners: list[web.AppRunner] = []
+    if args.ml_secret_name:
+        await ensure_memberlist_secret(client, namespace, args.ml_secret_name, args.deployment)
+    if args.webhook_mode in ("enabled", "onlywebhook"):
+        dns = (
+            f"{args.cert_service_name}.{namespace}.svc",
+            f"{args.cert_service_name}.{namespace}.svc.cluster.local",
+        )
+        ips = tuple(i for i in args.webhook_cert_ips.split(",") if i)
+        ca, tls = await ensure_serving_certificate(
+            client,
+            namespace=namespace,
+            secret_name=args.webhook_secret,
+            dns_names=dns,
+            ip_addresses=ips,
+        )
+        cert_dir = Path(args.cert_dir)
+        cert_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, at start-up
+        files = write_pair(cert_dir, "tls", tls)
+        if not args.disable_cert_rotation:
+            try:
+                await inject_ca_bundle(client, ca)
+            except ApiError as err:
+                log.warning("webhook: caBundle not injected: %s", err.status.message)
+        app = web.Application()
+        add_webhook_routes(
+            app, api_lister(client, namespace), namespace=namespace, bgp_type=bgp_type
+        )
+        ctx = server_ssl_context(files.cert, files.key, min_version=args.tls_min_version)
+        runners.append(await _serve(app, args.webhook_port, ssl_context=ctx))
+        log.info("webhook serving on :%d", args.webhook_port)
+    only_webhook = args.webhook_mode == "onlywebhook"
+    health = web.Application()
+    add_health_routes(health, lambda: only_webhook or controller.ready.is_set())
+    if args.health_probe_port:
+        runners.append(await _serve(health, args.health_probe_port))
+    if args.port:
+        # Plain HTTP; upstream serves metrics over HTTPS behind TokenReview (not yet here).
+        registry = CollectorRegistry()
+        registry.register(ControllerCollector(controller.stats))
+        metrics = web.Application()
+        add_metrics_route(metrics, registry)
+        runners.append(await _serve(metrics, args.port))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    work = asyncio.create_task(stop.wait() if only_webhook else controller.run())
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if work in done and work.exception() is not None:
+            raise work.exception()  # type: ignore[misc]
+    finally:
+        for t in (work, stopper):
+            t.cancel()
+        for r in runners:
+            await r.cleanup()
+        await client.close()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level)
+    if args.webhook_mode not in ("enabled", "disabled", "onlywebhook"):
+        print(f"invalid --webhook-mode {args.webhook_mode!r}", file=sys.stderr)
+        return 2
+    return asyncio.run(_main(args))

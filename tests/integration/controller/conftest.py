@@ -1,0 +1,173 @@
+"""Run `metallb controller` as a real process, as its own ServiceAccount.
+
+The ServiceAccount and its permissions come from deploy/ (applied as is), and the
+process authenticates with a token from the TokenRequest API: a permission missing
+from the manifests fails these tests. Each test gets its own loadBalancerClass, so the
+controller it starts only sees that test's Services (the session apiserver is shared).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lightkube import ApiError, Client
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.models.authentication_v1 import TokenRequestSpec
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import ServiceAccount
+
+from metallb.lab.controlplane import ControlPlane
+from metallb.lab.ports import free_port
+from tests.conftest import KUBECTL, REPO
+
+NS = "metallb-system"
+Pool = create_namespaced_resource("metallb.io", "v1beta1", "IPAddressPool", "ipaddresspools")
+
+
+@pytest.fixture(scope="session")
+def metallb_system(control_plane: ControlPlane, metallb_crds: list[str]) -> str:
+    """The MetalLB namespace and the controller's RBAC, applied from deploy/ unchanged."""
+    subprocess.run(
+        [
+            KUBECTL,
+            f"--kubeconfig={control_plane.kubeconfig}",
+            "apply",
+            "-f",
+            str(REPO / "deploy" / "namespace.yaml"),
+            "-f",
+            str(REPO / "deploy" / "controller" / "rbac.yaml"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return NS
+
+
+@pytest.fixture(scope="session")
+def controller_kubeconfig(control_plane: ControlPlane, kube: Client, metallb_system: str) -> Path:
+    """A kubeconfig holding a token of the `controller` ServiceAccount."""
+    req = kube.create(
+        ServiceAccount.Token(
+            metadata=ObjectMeta(name="controller", namespace=NS),
+            spec=TokenRequestSpec(audiences=[], expirationSeconds=86400),
+        ),
+        "controller",
+        namespace=NS,
+    )
+    assert req.status is not None
+    assert req.status.token
+    return control_plane.token_kubeconfig("metallb-controller", req.status.token)
+
+
+class ControllerProcess:
+    """One `metallb controller` process with a fixed set of flags."""
+
+    def __init__(self, kubeconfig: Path, lb_class: str, log: Path, extra: list[str]) -> None:
+        self.kubeconfig, self.lb_class, self.log, self.extra = kubeconfig, lb_class, log, extra
+        self.health_port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60) -> None:
+        argv = [
+            sys.executable,
+            "-m",
+            "metallb.cli.main",
+            "controller",
+            f"--kubeconfig={self.kubeconfig}",
+            f"--namespace={NS}",
+            f"--lb-class={self.lb_class}",
+            "--port=0",
+            f"--health-probe-port={self.health_port}",
+            "--log-level=debug",
+            *self.extra,
+        ]
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        url = f"http://127.0.0.1:{self.health_port}/readyz"
+        while True:
+            if self.proc.poll() is not None:
+                pytest.fail(f"controller exited {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"controller not ready in {timeout} s:\n{self.log_tail()}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture
+def lb_class() -> str:
+    return f"metallb-py.test/{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def pools(kube: Client, metallb_system: str) -> Iterator[list[str]]:
+    """Names of pools a test creates in metallb-system; deleted afterwards."""
+    created: list[str] = []
+    yield created
+    for name in created:
+        try:
+            kube.delete(Pool, name, namespace=NS)
+        except ApiError as err:
+            if err.status.code != 404:
+                raise
+
+
+def make_pool(kube: Client, pools: list[str], name: str, *addresses: str, **spec: Any) -> None:
+    kube.create(
+        Pool(
+            metadata=ObjectMeta(name=name, namespace=NS),
+            spec={"addresses": list(addresses), **spec},
+        )
+    )
+    pools.append(name)
+
+
+@pytest.fixture
+def start_controller(controller_kubeconfig: Path, lb_class: str, tmp_path: Path) -> Iterator[Any]:
+    """Start a controller (call it with extra flags); stopped after the test."""
+    procs: list[ControllerProcess] = []
+
+    def start(*extra: str) -> ControllerProcess:
+        proc = ControllerProcess(
+            controller_kubeconfig, lb_class, tmp_path / f"controller-{len(procs)}.log", list(extra)
+        )
+        procs.append(proc)
+        proc.start()
+        return proc
+
+    yield start
+    for p in procs:
+        p.stop()
