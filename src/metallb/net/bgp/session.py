@@ -8,6 +8,9 @@ session task alone looks them up in :data:`~metallb.speaker.bgp_fsm.TRANSITIONS`
 every transition with its reason and performs the listed :class:`Action` values, so no
 two coroutines ever touch the connection's state at once.
 
+The inbox is unbounded: the reader only frames messages and the task handles each
+in constant time (received routes are not kept), so it cannot fall behind for long.
+
 Unlike upstream's native speaker, the hold timer is enforced on receive (RFC 4271
 section 6.5), IPv6 routes are sent (RFC 4760) and prefixes with equal attributes share
 UPDATEs. Between connections a :class:`Backoff` spaces attempts out.
@@ -20,7 +23,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from ipaddress import IPv4Address
 
 from metallb.codec.bgp import (
@@ -41,6 +44,7 @@ from metallb.net.bgp.counters import SessionCounters
 from metallb.net.bgp.options import Advertisement, Backoff, Clock, LoopClock, PeerOptions
 from metallb.net.bgp.protocol import classify, local_open
 from metallb.net.bgp.ribout import NextHops, plan
+from metallb.net.bgp.timers import Timer
 from metallb.net.bgp.transport import Connection, Connector, tcp_connect
 from metallb.speaker.bgp_fsm import LARGE_HOLD_TIME, Action, Event, State, fsm_error, step
 
@@ -79,11 +83,10 @@ class _Link:
     conn: Connection
     gen: int
     local_open: Open
+    hold: Timer
+    keepalive: Timer
     negotiated: Negotiated | None = None
-    hold_deadline: float | None = None
-    keepalive_deadline: float | None = None
-    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-    wakes: dict[str, float] = field(default_factory=dict)  # when each timer task wakes
+    reader: asyncio.Task[None] | None = None
 
 
 class Session:
@@ -210,15 +213,11 @@ class Session:
             await self._fire(got.event, got.reason, got.error)
             return
         assert item.event is not None
-        if item.event is Event.HOLD_TIMER_EXPIRES and not self._expired("hold_deadline"):
-            return  # re-armed after the timer task queued this
-        if item.event is Event.KEEPALIVE_TIMER_EXPIRES and not self._expired("keepalive_deadline"):
+        if item.event is Event.HOLD_TIMER_EXPIRES and not (link and link.hold.expired):
+            return  # restarted after the timer queued this
+        if item.event is Event.KEEPALIVE_TIMER_EXPIRES and not (link and link.keepalive.expired):
             return
         await self._fire(item.event, item.reason, item.error)
-
-    def _expired(self, which: str) -> bool:
-        deadline = getattr(self._link, which, None)
-        return deadline is not None and deadline <= self._clock.monotonic()
 
     async def _fire(self, event: Event, reason: str, error: BGPError | None = None) -> None:
         old = self._state
@@ -282,18 +281,19 @@ class Session:
         elif action is Action.SEND_NOTIFICATION_FOR_ERROR and error is not None:
             await self._notify(error.notification)
         elif action is Action.START_LARGE_HOLD_TIMER:
-            self._arm(link, "hold_deadline", LARGE_HOLD_TIME, Event.HOLD_TIMER_EXPIRES)
+            link.hold.start(LARGE_HOLD_TIME)
         elif action in (Action.START_NEGOTIATED_TIMERS, Action.RESTART_HOLD_TIMER):
             hold = link.negotiated.hold_time if link.negotiated else 0
             if hold:  # RFC 4271 section 4.4: a zero hold time runs no timers at all
-                self._arm(link, "hold_deadline", hold, Event.HOLD_TIMER_EXPIRES)
+                link.hold.start(hold)
                 if action is Action.START_NEGOTIATED_TIMERS:
-                    self._arm(link, "keepalive_deadline", hold / 3, Event.KEEPALIVE_TIMER_EXPIRES)
+                    link.keepalive.start(hold / 3)
             else:
-                link.hold_deadline = link.keepalive_deadline = None
+                link.hold.stop()
+                link.keepalive.stop()
         elif action is Action.RESTART_KEEPALIVE_TIMER and link.negotiated:
             interval = link.negotiated.keepalive_interval
-            self._arm(link, "keepalive_deadline", interval, Event.KEEPALIVE_TIMER_EXPIRES)
+            link.keepalive.start(interval)
         elif action is Action.SESSION_ESTABLISHED:
             self.counters.session_up = True
             self.counters.sessions_established += 1
@@ -313,9 +313,16 @@ class Session:
         except (TimeoutError, OSError) as err:
             return Event.TCP_CONNECTION_FAILS, f"connect failed: {err!r}"
         self._gen += 1
-        link = _Link(conn, self._gen, local_open(self.options, conn.local_address))
+        gen = self._gen
+        link = _Link(
+            conn,
+            gen,
+            local_open(self.options, conn.local_address),
+            hold=Timer(self._clock, lambda: self._expire(Event.HOLD_TIMER_EXPIRES, gen)),
+            keepalive=Timer(self._clock, lambda: self._expire(Event.KEEPALIVE_TIMER_EXPIRES, gen)),
+        )
         self._link = link
-        link.tasks["reader"] = asyncio.create_task(self._read(link))
+        link.reader = asyncio.create_task(self._read(link))
         return Event.TCP_CR_ACKED, f"connected from {conn.local_address}"
 
     async def _drop_link(self) -> None:
@@ -324,8 +331,11 @@ class Session:
             return
         self._held.clear()  # the peer forgets our routes with the connection
         self.counters.announced_prefixes = 0
-        for task in link.tasks.values():
-            task.cancel()
+        link.hold.stop()
+        link.keepalive.stop()
+        if link.reader is not None:
+            link.reader.cancel()
+            await asyncio.gather(link.reader, return_exceptions=True)
         link.conn.writer.close()
         with contextlib.suppress(OSError, asyncio.TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(link.conn.writer.wait_closed(), NOTIFICATION_FLUSH)
@@ -353,30 +363,8 @@ class Session:
             )
             self._inbox.put_nowait(_Input(Event.TCP_CONNECTION_FAILS, reason, link.gen))
 
-    def _arm(self, link: _Link, which: str, seconds: float, event: Event) -> None:
-        deadline = self._clock.monotonic() + seconds
-        setattr(link, which, deadline)
-        task = link.tasks.get(which)
-        # A later deadline is picked up when the sleeping task wakes; an earlier one
-        # (the negotiated hold time replacing LARGE_HOLD_TIME) needs a new task.
-        if task is not None and not task.done() and link.wakes.get(which, deadline) <= deadline:
-            return
-        if task is not None:
-            task.cancel()
-        link.tasks[which] = asyncio.create_task(self._timer(link, which, event))
-
-    async def _timer(self, link: _Link, which: str, event: Event) -> None:
-        """Sleep until the (movable) deadline, then queue ``event`` once."""
-        while True:
-            deadline: float | None = getattr(link, which)
-            if deadline is None:
-                return
-            remaining = deadline - self._clock.monotonic()
-            if remaining <= 0:
-                self._inbox.put_nowait(_Input(event, event.name.lower(), link.gen))
-                return
-            link.wakes[which] = deadline
-            await self._clock.sleep(remaining)
+    def _expire(self, event: Event, gen: int) -> None:
+        self._inbox.put_nowait(_Input(event, event.name.lower().replace("_", " "), gen))
 
     async def _notify(self, notification: Notification) -> None:
         """Send a NOTIFICATION and give it a moment to leave before the connection drops."""
