@@ -111,7 +111,8 @@ class MembershipConfig:
         return self.suspicion_mult * self.probe_interval * max(1.0, math.log10(max(members, 1)))
 
     def detection_bound(self, members: int) -> float:
-        """Worst case, with no packet loss, from a crash to every member declaring it dead.
+        """Worst case of the protocol's own timers, with no packet loss, from a crash to
+        every member declaring it dead (scheduling and processing delays come on top).
 
         The last probe of the crashed member may have just passed: up to ``2 (n - 1)``
         intervals until a member probes it again, one interval of direct and indirect
