@@ -296,3 +296,21 @@ def test_endpointslice_controller_builds_slices(kube: Client, namespace: str) ->
         assert eventually(ready_address, "an EndpointSlice for the ready Pod") == ["10.244.1.7"]
     finally:
         kube.delete(Node, node)
+
+
+def test_dual_stack_services_get_both_cluster_ips(kube: Client, namespace: str) -> None:
+    """The service CIDRs are dual-stack, so IPv6 and dual-stack Services can be tested."""
+    kube.create(
+        Service(
+            metadata=ObjectMeta(name="dual", namespace=namespace),
+            spec=ServiceSpec(
+                type="LoadBalancer",
+                ipFamilyPolicy="RequireDualStack",
+                ports=[ServicePort(port=80, protocol="TCP")],
+            ),
+        )
+    )
+    got = kube.get(Service, "dual", namespace=namespace)
+    assert got.spec is not None
+    families = [ipaddress.ip_address(ip).version for ip in got.spec.clusterIPs or []]
+    assert sorted(families) == [4, 6]

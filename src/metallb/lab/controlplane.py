@@ -44,7 +44,10 @@ CONTROLLERS = (
     "garbage-collector-controller",
     "serviceaccount-token-controller",
 )
+# Dual-stack, so tests can create IPv6 and dual-stack Services (ClusterIPs of both
+# families). fd00::/8 is unique-local: these addresses never leave the apiserver.
 SERVICE_CIDR = "10.96.0.0/16"
+SERVICE_CIDR_V6 = "fd00:10:96::/112"
 _TMP_PREFIX = "metallb-controlplane-"
 _PR_SET_PDEATHSIG = 1
 # A 2-core machine under a parallel test load has been reported to need 30 s
@@ -365,7 +368,7 @@ class ControlPlane:
                     f"--tls-cert-file={serving.cert}",
                     f"--tls-private-key-file={serving.key}",
                     f"--client-ca-file={ca.cert}",
-                    f"--service-cluster-ip-range={SERVICE_CIDR}",
+                    f"--service-cluster-ip-range={SERVICE_CIDR},{SERVICE_CIDR_V6}",
                     "--authorization-mode=Node,RBAC",
                     f"--service-account-issuer={self.server}",
                     f"--service-account-key-file={sa.cert}",

@@ -186,9 +186,12 @@ def decide_ndp(frame: bytes, iface: Interface, owned: Ownership) -> Reply | Drop
     reason = owned.check(ns.target, iface.name)
     if reason is not None:
         return reason
+    # Sourced from the service IP itself, as Linux answers for its own addresses. Upstream
+    # uses the link-local address; kernels accept both, but ndisc6 (and other tools that
+    # match the reply to the question) only accept a reply from the address asked about.
     reply = ndp.advertisement_frame(
         src_mac=iface.mac,
-        src_ip=iface.link_local,
+        src_ip=ns.target,
         dst_mac=solicitor_mac,
         dst_ip=ipv6.src,
         target=ns.target,

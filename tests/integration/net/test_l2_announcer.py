@@ -85,14 +85,6 @@ def test_ipv6_group_is_left_when_the_announcer_stops(l2lan: Netlab, tmp_path: Pa
     assert "33:33:ff:00:01:00" not in a.run("ip", "maddr", "show", "dev", "eth0")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ndisc6 1.0.5 only accepts an NA whose IPv6 source is the target address; "
-        "decide_ndp sources solicited NAs from the link-local address, as upstream does "
-        "(the kernel client accepts it, see the test above)"
-    ),
-)
 def test_ndisc6_sees_the_announcer_mac(l2lan: Netlab, tmp_path: Path) -> None:
     """ndisc6 from the client reports node a's MAC for an owned IPv6 address."""
     a, client = l2lan.hosts["a"], l2lan.hosts["client"]

@@ -122,13 +122,13 @@ def test_drop_reasons(frame: bytes, reason: DropReason) -> None:
     ],
 )
 def test_solicitations_for_owned_ips_get_a_solicited_advertisement(frame: bytes) -> None:
-    """The NA goes to the solicitor's MAC and IP, from our link-local, S=1 O=0, TLLA=ours."""
+    """The NA goes to the solicitor's MAC and IP, from the service IP, S=1 O=0, TLLA=ours."""
     decision = decide_ndp(frame, ETH0, OWNED)
     assert isinstance(decision, Reply)
     assert decision.ip == VIP
     reply = ndp.decode_ndp_frame(decision.frame)
     assert (reply.ethernet.dst, reply.ethernet.src) == (CLIENT_MAC, NODE_MAC)
-    assert (reply.ipv6.src, reply.ipv6.dst, reply.ipv6.hop_limit) == (NODE_LL, CLIENT_LL, 255)
+    assert (reply.ipv6.src, reply.ipv6.dst, reply.ipv6.hop_limit) == (VIP, CLIENT_LL, 255)
     assert reply.checksum_ok
     assert reply.message == ndp.NeighborAdvertisement(
         VIP, solicited=True, override=False, options=(ndp.NdpOption(2, NODE_MAC.octets),)
