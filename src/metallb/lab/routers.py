@@ -75,6 +75,7 @@ class Router:
     router_id: str
     neighbors: Sequence[Neighbor]
     hold_time: int = 9
+    port: int = 179  # where the router listens (honoured by GoBGP)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     kind = "router"
@@ -306,6 +307,7 @@ class GoBGP(Router):
             "[global.config]",
             f"  as = {self.asn}",
             f'  router-id = "{self.router_id}"',
+            f"  port = {self.port}",
         ]
         for n in self.neighbors:
             lines += [

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from metallb.lab.netlab import Host, Netlab
-from metallb.lab.routers import FRR, ROUTERS, Neighbor, Route, Router, wait_for
+from metallb.lab.routers import FRR, ROUTERS, GoBGP, Neighbor, Route, Router, wait_for
 
 ROUTER_ASN = 64512
 NODE_ASN_EBGP = 64513
@@ -183,14 +183,15 @@ def test_tcp_md5_right_password_establishes_and_wrong_never_does(net: BgpNet) ->
     its route arrives; one with another key never gets past Connect."""
     router = net.router("frr", NODE_ASN_EBGP, count=2, password="s3cret")
     good = net.speaker(1, NODE_ASN_EBGP, "--password", "s3cret")
-    bad = net.speaker(2, NODE_ASN_EBGP, "--password", "wrong")
+    bad = net.speaker(2, NODE_ASN_EBGP, "--password", "wrong", "--connect-timeout", "2")
     good.announce(VIP4)
     bad.announce("198.51.100.8/32")
     router.wait_established(node_v4(1), WAIT)
     wait_for("the good route", lambda: router.routes(4).get(VIP4), WAIT)
-    wait_for("the bad speaker to try", lambda: len(bad.transitions()) >= 2, WAIT)
+    # Unsigned by the right key, its SYNs are dropped: attempts time out in Connect.
+    wait_for("two failed attempts", lambda: bad_attempts(bad) >= 2, WAIT)
     with pytest.raises(TimeoutError):
-        router.wait_established(node_v4(2), 8)
+        router.wait_established(node_v4(2), 3)
     assert "198.51.100.8/32" not in router.routes(4)
     assert bad.ups() == 0
 
@@ -207,6 +208,21 @@ def test_ipv6_transport_with_tcp_md5_carries_both_families(net: BgpNet) -> None:
     v6 = wait_for("the /128", lambda: router.routes(6).get(VIP6), WAIT)
     assert v4 == [expected(True, node_v4(1))]
     assert v6 == [expected(True, node_v6(1))]
+
+
+def bad_attempts(speaker: Speaker) -> int:
+    return sum(1 for old, new, _ in speaker.transitions() if (old, new) == ("Connect", "Idle"))
+
+
+def test_peer_port_is_dialled(net: BgpNet) -> None:
+    """peerPort: a GoBGP listening on 1179 gets the session and the route."""
+    neighbors = [Neighbor(node_v4(1), ROUTER_ASN)]
+    router = GoBGP(net.router_host, net.tmp / "gobgp", ROUTER_ASN, ROUTER_V4, neighbors, port=1179)
+    router.start()
+    speaker = net.speaker(1, ROUTER_ASN, "--peer-port", "1179")
+    speaker.announce(VIP4)
+    router.wait_established(node_v4(1), WAIT)
+    assert wait_for("the /32", lambda: router.routes(4).get(VIP4), WAIT)
 
 
 def test_routes_return_after_the_peer_restarts(net: BgpNet) -> None:

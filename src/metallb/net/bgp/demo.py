@@ -45,6 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--peer-asn", type=int, required=True)
     p.add_argument("--router-id", type=IPv4Address)
     p.add_argument("--hold-time", type=int, default=90)
+    p.add_argument("--connect-timeout", type=float, default=10.0)
     p.add_argument("--source", type=ip_address)
     p.add_argument("--password")
     p.add_argument("--ebgp-multihop", action="store_true")
@@ -87,6 +88,7 @@ async def run(args: argparse.Namespace) -> None:
         password=args.password,
         ebgp_multihop=args.ebgp_multihop,
         next_hop_v6=args.next_hop_v6,
+        connect_timeout=args.connect_timeout,
     )
     ad = Advertisement(
         communities=tuple(args.community),
