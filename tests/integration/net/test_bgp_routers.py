@@ -29,6 +29,7 @@ ROUTER_V4, ROUTER_V6 = "192.0.2.1", "2001:db8::1"
 VIP4, VIP6 = "198.51.100.7/32", "2001:db8:ff::7/128"
 COMMUNITY, LARGE = "64512:100", "64512:1:2"
 LOCAL_PREF = 150
+CLIENT, CLIENT_GW, CLIENT_NET = "203.0.113.10", "203.0.113.1", "203.0.113.0/24"
 WAIT = 20.0  # seconds any single convergence may take
 
 
@@ -263,21 +264,53 @@ def test_silent_peer_is_caught_by_the_hold_timer(net: BgpNet, kind: str) -> None
         router.signal(signal.SIGCONT)
 
 
-def test_three_nodes_give_three_ecmp_paths(net: BgpNet) -> None:
+def test_three_nodes_give_three_ecmp_paths_and_a_client_gets_through(net: BgpNet) -> None:
     """Three speakers advertise one /32 to FRR with maximum-paths 3: the router's kernel
-    table holds one route with three next hops, one per node."""
+    table holds one route with three next hops, one per node, and a client on another
+    LAN behind the router reaches the service IP through it."""
     router = net.router("frr", NODE_ASN_EBGP, count=3, maximum_paths=3)
-    assert isinstance(router, FRR)
-    for i in (1, 2, 3):
+    vip = VIP4.split("/", maxsplit=1)[0]
+    client = net.lab.add_host("client")
+    net.lab.connect(client, net.lab.add_lan("outside"), "eth0", [f"{CLIENT}/24"])
+    client.run("ip", "route", "add", "default", "via", CLIENT_GW)
+    net.lab.connect(net.router_host, net.lab.lans["outside"], "eth1", [f"{CLIENT_GW}/24"])
+    net.router_host.run("sysctl", "-qw", "net.ipv4.ip_forward=1")
+    for i, node in enumerate(net.nodes, start=1):
+        # What kube-proxy would do: the node accepts the service IP (here on lo).
+        node.run("ip", "addr", "add", VIP4, "dev", "lo")
+        node.run("ip", "route", "add", f"{CLIENT_NET}", "via", ROUTER_V4)
         net.speaker(i, NODE_ASN_EBGP).announce(VIP4)
 
     def three_hops() -> list[str] | None:
-        out = net.router_host.run("ip", "route", "show", VIP4)
-        hops = sorted(set(re_hops(out)))
+        hops = sorted(set(re_hops(net.router_host.run("ip", "route", "show", VIP4))))
         return hops if len(hops) == 3 else None
 
     hops = wait_for("three ECMP next hops", three_hops, WAIT)
     assert hops == sorted(node_v4(i) for i in (1, 2, 3))
+    assert router.established(node_v4(3))
+    client.run("ping", "-c", "3", "-i", "0.2", "-W", "2", vip)
+
+
+def test_stopping_the_speaker_says_cease_to_the_router(net: BgpNet) -> None:
+    """SIGTERM to the speaker closes the session with Cease / Administrative Shutdown
+    (RFC 4486, RFC 9003) instead of a bare TCP close; FRR records why."""
+    router = net.router("frr", NODE_ASN_EBGP)
+    assert isinstance(router, FRR)
+    speaker = net.speaker(1, NODE_ASN_EBGP)
+    speaker.announce(VIP4)
+    router.wait_established(node_v4(1), WAIT)
+    speaker.proc.send_signal(signal.SIGTERM)
+    speaker.proc.wait(10)
+
+    def neighbor() -> dict[str, object] | None:
+        out = json.loads(router.vtysh(f"show bgp neighbors {node_v4(1)} json"))
+        state = out.get(node_v4(1), {})
+        return state if state.get("lastNotificationReason") else None
+
+    state = wait_for("FRR to record the reset", neighbor, WAIT)
+    assert state["lastResetDueTo"] == "BGP Notification received"
+    assert state["lastNotificationReason"] == "Cease/Administrative Shutdown"
+    assert state["lastShutdownDescription"] == "speaker stopping"  # RFC 9003 text
 
 
 def re_hops(route_output: str) -> list[str]:

@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from pathlib import Path
@@ -102,10 +103,14 @@ async def run(args: argparse.Namespace) -> None:
         session.set(dict.fromkeys(prefixes, ad))
     loop = asyncio.get_running_loop()
     end = loop.time() + args.lifetime
+    # SIGTERM ends the loop below, so leaving ``async with`` closes the session
+    # gracefully (Cease / Administrative Shutdown) instead of dropping TCP.
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
     last: TransitionRecord | None = None
     updates = 0
     async with session:
-        while loop.time() < end:
+        while loop.time() < end and not stop.is_set():
             if args.prefixes_file is not None:
                 stamp = args.prefixes_file.stat().st_mtime if args.prefixes_file.exists() else 0.0
                 if stamp != mtime:
@@ -129,6 +134,7 @@ async def run(args: argparse.Namespace) -> None:
                 updates = session.counters.updates_sent
                 emit(event="updates", **vars(session.counters), monotonic=loop.time())
             await asyncio.sleep(POLL)
+        await session.close("speaker stopping")
 
 
 def main(argv: list[str] | None = None) -> None:
