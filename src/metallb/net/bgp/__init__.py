@@ -3,6 +3,8 @@
 - :mod:`.session`: :class:`Session`, the FSM-driven session with a declarative
   :meth:`Session.set` of advertisements.
 - :mod:`.ribout`: the pure diff from desired set to UPDATE messages.
+- :mod:`.protocol`: our OPEN, and which FSM event a received message is.
+- :mod:`.timers`: the restartable hold and keepalive timers.
 - :mod:`.transport`: the TCP connection with TCP-MD5, TTL and source address.
 - :mod:`.options`: :class:`PeerOptions`, :class:`Advertisement`, :class:`Backoff`,
   the :class:`Clock` protocol.

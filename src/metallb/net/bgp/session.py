@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 # How long a graceful close waits for the Cease to leave, and how long a send may stall
 # before the connection counts as failed (the peer's socket buffer never drains).
 CLOSE_TIMEOUT = 5.0
+_DESIRED_CHANGED = "desired set changed"
 NOTIFICATION_FLUSH = 1.0
 
 
@@ -132,11 +133,18 @@ class Session:
         self.counters.pending_prefixes = len(self._desired)
         if not self._wake_pending:
             self._wake_pending = True
-            self._inbox.put_nowait(_Input(None, "desired set changed"))
+            self._inbox.put_nowait(_Input(None, _DESIRED_CHANGED))
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"bgp {self.options.name}")
+            self._task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        # Decoders raise only BGPError, which the FSM handles; anything else is a bug,
+        # and a session that stopped talking must not go unnoticed.
+        if not task.cancelled() and task.exception() is not None:
+            log.error("peer %s: session task failed", self.options.name, exc_info=task.exception())
 
     async def wait_established(self, seconds: float) -> None:
         await asyncio.wait_for(self._up.wait(), seconds)
@@ -188,7 +196,7 @@ class Session:
         if item.gen and (link is None or item.gen != link.gen):
             return  # from a connection already dropped
         if item.event is None and item.data is None:
-            if item.reason == "desired set changed":
+            if item.reason == _DESIRED_CHANGED:
                 self._wake_pending = False
             if self._state is State.ESTABLISHED:
                 await self._sync_or_fail()
