@@ -111,8 +111,19 @@ class Router:
         return self.workdir / f"{self.host.name}-{name}"
 
 
-def _ipv6(address: str) -> bool:
-    return ":" in address
+def remove_frr_rundirs(tag: str | None = None) -> list[str]:
+    """Delete FRR path-space directories of a finished lab (``tag``), or, without a tag,
+    those whose owning process (``mlb<pid>-...``) is gone. Call after the lab closed."""
+    removed = []
+    for path in FRR_RUN.glob("mlb*-*") if FRR_RUN.exists() else ():
+        head = path.name.split("-", 1)[0]
+        pid = head[3:]
+        mine = tag is not None and path.name.startswith(f"{tag}-")
+        dead = pid.isdigit() and not Path(f"/proc/{pid}").exists()
+        if mine or (tag is None and dead):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    return removed
 
 
 @dataclass
@@ -154,6 +165,7 @@ class FRR(Router):
         return "\n".join(lines) + "\n"
 
     def start(self) -> None:
+        remove_frr_rundirs()  # leftovers of runs that died before cleaning up
         rundir = FRR_RUN / self.pathspace
         rundir.mkdir(parents=True, exist_ok=True)
         shutil.chown(rundir, "frr", "frr")

@@ -21,7 +21,16 @@ from pathlib import Path
 import pytest
 
 from metallb.lab.netlab import Host, Netlab
-from metallb.lab.routers import FRR, ROUTERS, GoBGP, Neighbor, Route, Router, wait_for
+from metallb.lab.routers import (
+    FRR,
+    ROUTERS,
+    GoBGP,
+    Neighbor,
+    Route,
+    Router,
+    remove_frr_rundirs,
+    wait_for,
+)
 
 ROUTER_ASN = 64512
 NODE_ASN_EBGP = 64513
@@ -130,6 +139,7 @@ def net(tmp_path: Path) -> Iterator[BgpNet]:
             lab.connect(node, lan, "eth0", [f"{node_v4(i)}/24", f"{node_v6(i)}/64"])
             nodes.append(node)
         yield BgpNet(lab, router, nodes, tmp_path)
+    remove_frr_rundirs(lab.tag)
 
 
 # An eBGP route carries no LOCAL_PREF (RFC 4271 section 5.1.5); BIRD then shows its
