@@ -14,21 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from ipaddress import ip_address
 from typing import Any
 
 from metallb.config.build import build_config
 from metallb.config.legacy import expand_configmaps
-from metallb.config.types import BGPType, Config, L2Advertisement
-from metallb.election import layer2
+from metallb.config.types import BGPType, Config
+from metallb.election import layer2 as election
 from metallb.ipam import service
 from metallb.ipam.converge import plan as allocate_all
 from metallb.ipam.from_config import pools_from_config
 from metallb.ipam.model import PoolCounters
-
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
-LEGACY_SHARED_IP = "metallb.universe.tf/allow-shared-ip"
-SHARED_IP = "metallb.io/allow-shared-ip"
+from metallb.speaker import layer2
 
 
 @dataclass(frozen=True)
@@ -95,87 +91,25 @@ def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return meta if isinstance(meta, Mapping) else {}
 
 
-def _node(obj: Mapping[str, Any]) -> layer2.Node:
-    conditions = (obj.get("status") or {}).get("conditions") or []
-    unavailable = any(
-        c.get("type") == "NetworkUnavailable" and c.get("status") == "True" for c in conditions
-    )
-    return layer2.Node(
-        name=str(_meta(obj).get("name") or ""),
-        labels=dict(_meta(obj).get("labels") or {}),
-        network_unavailable=unavailable,
-    )
-
-
-def _endpoints(
-    slices: Sequence[Mapping[str, Any]], ns: str, name: str
-) -> tuple[layer2.Endpoint, ...]:
-    out = []
-    for s in slices:
-        meta = _meta(s)
-        if meta.get("namespace", "default") != ns:
-            continue
-        if (meta.get("labels") or {}).get(SERVICE_NAME_LABEL) != name:
-            continue
-        for ep in s.get("endpoints") or []:
-            cond = ep.get("conditions") or {}
-            out.append(layer2.Endpoint(ep.get("nodeName"), cond.get("ready"), cond.get("serving")))
-    return tuple(out)
-
-
-def _advertisement(ad: L2Advertisement) -> layer2.Advertisement:
-    return layer2.Advertisement(
-        name=ad.name,
-        node_selectors=ad.node_selectors,
-        service_selectors=ad.service_selectors,
-        preferred=tuple(
-            layer2.PreferredNodeSelector(p.weight, p.selector) for p in ad.preferred_nodes
-        ),
-    )
-
-
 def _layer2(
     config: Config,
     svc: Mapping[str, Any],
     *,
     plan: ServicePlan,
-    nodes: Sequence[layer2.Node],
+    nodes: Sequence[election.Node],
     members: frozenset[str],
     slices: Sequence[Mapping[str, Any]],
 ) -> tuple[Layer2Plan | None, str]:
-    """The announcing node and interfaces, or None and the reason nobody announces."""
+    """The announcing node and interfaces, or None and the reason nobody announces.
+
+    The same mapping and election as the running speakers (metallb.speaker.layer2).
+    """
     if not plan.ips or plan.pool is None:
         return None, ""
-    ads = config.l2_advertisements_for(plan.pool)
-    if not ads:
-        return None, "no L2Advertisement for its pool"
-    spec = svc.get("spec") or {}
-    annotations = _meta(svc).get("annotations") or {}
-    labels = dict(_meta(svc).get("labels") or {})
-    election_svc = layer2.Service(
-        ip=ip_address(plan.ips[0]),
-        labels=labels,
-        shared_ip=bool(annotations.get(SHARED_IP) or annotations.get(LEGACY_SHARED_IP)),
-        local_traffic_policy=spec.get("externalTrafficPolicy") == "Local",
-        endpoints=_endpoints(slices, plan.namespace, plan.name),
+    node, interfaces, note = layer2.owner(
+        config, svc, ips=plan.ips, pool=plan.pool, nodes=nodes, members=members, slices=slices
     )
-    if not any(e.can_serve for e in election_svc.endpoints):
-        return None, "no ready endpoint in any EndpointSlice"
-    owner = layer2.owner(
-        election_svc, advertisements=[_advertisement(a) for a in ads], nodes=nodes, members=members
-    )
-    if owner is None:
-        return None, "no eligible node"
-    # Interfaces: those of the advertisements that apply to this Service and select the
-    # owner; one such advertisement without a list means every interface.
-    me = next(n for n in nodes if n.name == owner)
-    lists = [
-        a.interfaces
-        for a in ads
-        if _advertisement(a).applies_to(labels) and _advertisement(a).selects_node(me)
-    ]
-    interfaces = () if any(not i for i in lists) else tuple(sorted({i for li in lists for i in li}))
-    return Layer2Plan(owner, interfaces), ""
+    return (None, note) if node is None else (Layer2Plan(node, interfaces), "")
 
 
 def plan_objects(
@@ -194,7 +128,7 @@ def plan_objects(
         if _kind(o, "v1", "Namespace")
     }
     services = [o for o in dicts if _kind(o, "v1", "Service")]
-    nodes = [_node(o) for o in dicts if _kind(o, "v1", "Node")]
+    nodes = [layer2.node(o) for o in dicts if _kind(o, "v1", "Node")]
     down = set(down_nodes)
     members = frozenset(n.name for n in nodes if n.name not in down)
     slices = [o for o in dicts if _kind(o, "discovery.k8s.io/v1", "EndpointSlice")]

@@ -1,0 +1,245 @@
+"""The speaker's Layer 2 decision for one Service on one node (pure).
+
+From the Kubernetes objects as JSON-shaped dicts (a v1 Service, its discovery/v1
+EndpointSlices, the v1 Nodes), the validated :class:`~metallb.config.types.Config`, the
+live membership and this node's name, :func:`decide` says whether this node announces
+the Service's IPs, on which interfaces, or why not. It follows upstream's
+``ShouldAnnounce`` and ``SetBalancer`` (reference/metallb.md 5.1-5.2):
+
+1. the Service must be ours (``type: LoadBalancer``, ``loadBalancerClass`` as
+   ``--lb-class`` says) and carry ingress IPs in its status;
+2. those IPs must all lie in one configured pool (else upstream withdraws: the IP may
+   be left over from a deleted pool), and that pool must have L2Advertisements;
+3. then the election of :mod:`metallb.election.layer2` (endpoints, service selectors,
+   node selectors, members, NetworkUnavailable, the exclude label, Local policy,
+   preferences, SHA-256 of ``node#ip``);
+4. the interfaces are the union of those of the advertisements that apply to the
+   Service and select this node; one such advertisement without a list means all.
+
+The dict-to-value mapping lives here only: ``metallb plan`` uses the same helpers
+(:func:`node`, :func:`endpoints`, :func:`advertisement`, :func:`owner`), so the offline
+plan and the running speakers cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from ipaddress import ip_address
+from typing import Any
+
+from metallb.config.types import Config, L2Advertisement
+from metallb.election import layer2
+from metallb.ipam import service as svc_parse
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+
+class Skip(StrEnum):
+    """Why the Layer 2 protocol has nothing to do with a Service (before any election)."""
+
+    NOT_HANDLED = "notHandled"  # not a LoadBalancer, or another loadBalancerClass
+    NO_IP = "noIPAllocated"
+    NOT_IN_POOL = "internalError"  # upstream logs "IP not in a pool" under this reason
+    NO_L2_ADVERTISEMENT = "noL2Advertisement"
+
+
+@dataclass(frozen=True, slots=True)
+class Announce:
+    """This node announces ``ips``; ``interfaces`` empty means every eligible interface."""
+
+    ips: tuple[str, ...]
+    interfaces: tuple[str, ...]
+    pool: str
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    """This node does not announce; ``owner`` is who does (None: nobody or unknown)."""
+
+    reason: Skip | layer2.Reason
+    owner: str | None = None
+
+
+Decision = Announce | Withdraw
+
+
+# -- mapping Kubernetes dicts to election values (shared with `metallb plan`) ------------
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def node(obj: Mapping[str, Any]) -> layer2.Node:
+    """A v1 Node as the election sees it (labels, NetworkUnavailable; never Ready)."""
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    unavailable = any(
+        c.get("type") == "NetworkUnavailable" and c.get("status") == "True" for c in conditions
+    )
+    return layer2.Node(
+        name=str(_meta(obj).get("name") or ""),
+        labels=dict(_meta(obj).get("labels") or {}),
+        network_unavailable=unavailable,
+    )
+
+
+def endpoints(
+    slices: Iterable[Mapping[str, Any]], namespace: str, name: str
+) -> tuple[layer2.Endpoint, ...]:
+    """The endpoints of the Service ``namespace/name`` in ``slices`` (others are skipped)."""
+    out = []
+    for s in slices:
+        meta = _meta(s)
+        if (meta.get("namespace") or "default") != namespace:
+            continue
+        if (meta.get("labels") or {}).get(SERVICE_NAME_LABEL) != name:
+            continue
+        for ep in s.get("endpoints") or []:
+            cond = ep.get("conditions") or {}
+            out.append(layer2.Endpoint(ep.get("nodeName"), cond.get("ready"), cond.get("serving")))
+    return tuple(out)
+
+
+def advertisement(ad: L2Advertisement) -> layer2.Advertisement:
+    return layer2.Advertisement(
+        name=ad.name,
+        node_selectors=ad.node_selectors,
+        service_selectors=ad.service_selectors,
+        preferred=tuple(
+            layer2.PreferredNodeSelector(p.weight, p.selector) for p in ad.preferred_nodes
+        ),
+    )
+
+
+def election_service(
+    service: Mapping[str, Any], ips: Sequence[str], slices: Iterable[Mapping[str, Any]]
+) -> layer2.Service:
+    """The election's view of a Service whose first IP is ``ips[0]``."""
+    meta = _meta(service)
+    spec = service.get("spec") or {}
+    annotations = meta.get("annotations") or {}
+    ns, name = str(meta.get("namespace") or "default"), str(meta.get("name") or "")
+    return layer2.Service(
+        ip=ip_address(ips[0]),
+        labels=dict(meta.get("labels") or {}),
+        # Either key, as upstream: present and non-empty means the IP may be shared.
+        shared_ip=bool(svc_parse.annotation(annotations, svc_parse.ALLOW_SHARED_IP)),
+        local_traffic_policy=spec.get("externalTrafficPolicy") == "Local",
+        endpoints=endpoints(slices, ns, name),
+    )
+
+
+def interfaces_for(
+    ads: Iterable[L2Advertisement], service_labels: Mapping[str, str], me: layer2.Node
+) -> tuple[str, ...]:
+    """Union of the interfaces of the ads applying to the Service and selecting ``me``;
+    ``()`` (every interface) as soon as one of them names none."""
+    lists = [
+        a.interfaces
+        for a in ads
+        if advertisement(a).applies_to(service_labels) and advertisement(a).selects_node(me)
+    ]
+    if any(not i for i in lists):
+        return ()
+    return tuple(sorted({i for li in lists for i in li}))
+
+
+def ingress_ips(service: Mapping[str, Any]) -> tuple[str, ...]:
+    """``status.loadBalancer.ingress[].ip``, in order (hostname entries are skipped)."""
+    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    return tuple(str(i["ip"]) for i in ingress if isinstance(i, Mapping) and i.get("ip"))
+
+
+def pool_for(config: Config, ips: Sequence[str]) -> str | None:
+    """The first configured pool holding every one of ``ips`` (upstream ``poolFor``)."""
+    try:
+        addrs = [ip_address(i) for i in ips]
+    except ValueError:
+        return None
+    for pool in config.pools:
+        if addrs and all(any(a in r for r in pool.ranges) for a in addrs):
+            return pool.name
+    return None
+
+
+# -- the decisions -------------------------------------------------------------------
+
+
+def owner(
+    config: Config,
+    service: Mapping[str, Any],
+    *,
+    ips: Sequence[str],
+    pool: str,
+    nodes: Sequence[layer2.Node],
+    members: Collection[str] | None,
+    slices: Iterable[Mapping[str, Any]],
+    ignore_exclude_lb: bool = False,
+) -> tuple[str | None, tuple[str, ...], str]:
+    """Who announces (as every speaker computes it), on which interfaces, else why not.
+
+    Returns ``(node, interfaces, "")`` or ``(None, (), reason for people)``.
+    """
+    ads = config.l2_advertisements_for(pool)
+    if not ads:
+        return None, (), "no L2Advertisement for its pool"
+    esvc = election_service(service, ips, slices)
+    if not any(e.can_serve for e in esvc.endpoints):
+        return None, (), "no ready endpoint in any EndpointSlice"
+    winner = layer2.owner(
+        esvc,
+        advertisements=[advertisement(a) for a in ads],
+        nodes=nodes,
+        members=members,
+        ignore_exclude_lb=ignore_exclude_lb,
+    )
+    if winner is None:
+        return None, (), "no eligible node"
+    me = next(n for n in nodes if n.name == winner)
+    return winner, interfaces_for(ads, esvc.labels, me), ""
+
+
+def decide(
+    config: Config,
+    service: Mapping[str, Any],
+    *,
+    my_node: str,
+    nodes: Sequence[layer2.Node],
+    members: Collection[str] | None,
+    slices: Iterable[Mapping[str, Any]],
+    lb_class: str = "",
+    ignore_exclude_lb: bool = False,
+) -> Decision:
+    """Whether ``my_node`` announces ``service`` in Layer 2 (see the module docstring).
+
+    ``members`` are the live members (None: membership disabled, every Node counts);
+    ``slices`` may hold other Services' slices, they are filtered by label.
+    """
+    spec = service.get("spec") or {}
+    if spec.get("type") != "LoadBalancer" or not svc_parse.is_handled(service, lb_class):
+        return Withdraw(Skip.NOT_HANDLED)
+    ips = ingress_ips(service)
+    if not ips:
+        return Withdraw(Skip.NO_IP)
+    pool = pool_for(config, ips)
+    if pool is None:
+        return Withdraw(Skip.NOT_IN_POOL)
+    ads = config.l2_advertisements_for(pool)
+    if not ads:
+        return Withdraw(Skip.NO_L2_ADVERTISEMENT)
+    esvc = election_service(service, ips, slices)
+    election = layer2.elect(
+        my_node,
+        esvc,
+        advertisements=[advertisement(a) for a in ads],
+        nodes=nodes,
+        members=members,
+        ignore_exclude_lb=ignore_exclude_lb,
+    )
+    if election.reason is not None:
+        return Withdraw(election.reason, election.owner)
+    me = next(n for n in nodes if n.name == my_node)
+    return Announce(ips, interfaces_for(ads, esvc.labels, me), pool)
