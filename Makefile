@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests and the lab drive as real peers and clients.
-DEBS := frr bird2 gobgpd iputils-arping iputils-ping ndisc6 iproute2 nftables tcpdump curl
+DEBS := frr frr-pythontools bird2 gobgpd iputils-arping iputils-ping ndisc6 iproute2 nftables tcpdump curl
 
 .PHONY: help setup setup-debs setup-python setup-controlplane test lint typecheck contracts pytest lab clean
 
