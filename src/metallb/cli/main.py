@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from metallb import __version__
-from metallb.cli import config_cmd, controller_cmd, lab, plan_cmd
+from metallb.cli import config_cmd, controller_cmd, lab, plan_cmd, speaker_cmd
 
 Handler = Callable[[argparse.Namespace], int]
 LOG_LEVELS = ("all", "debug", "info", "warn", "error", "none")
@@ -127,7 +127,8 @@ def _speaker_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--frrk8s-namespace", default=_env("FRRK8S_NAMESPACE"))
     p.add_argument("--frrk8s-secret-passthrough", action="store_true")
-    p.set_defaults(handler=_not_yet("speaker", 6))
+    speaker_cmd.add_flags(p)
+    p.set_defaults(handler=speaker_cmd.run)
 
 
 def _offline_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

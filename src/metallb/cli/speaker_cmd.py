@@ -1,0 +1,161 @@
+"""``metallb speaker``: wiring of the Layer 2 announcer, membership, informers and servers.
+
+Membership runs only with both ``--ml-bindaddr`` and ``--ml-labels`` (as upstream);
+otherwise every Node counts as a live speaker. The gossip key is the file ``secretkey``
+in ``--ml-secret-key-path`` (the mounted ``memberlist`` Secret). Upstream gossips in
+clear without it; our transport always encrypts, so without a key it uses a fixed,
+public one and says so: equivalent to clear text, and compatible between our speakers.
+
+The health endpoints listen on 127.0.0.1 only (the speaker runs in the host network);
+metrics on all addresses, plain HTTP as the controller's for now.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import yaml
+from aiohttp import web
+from lightkube import AsyncClient, KubeConfig
+from prometheus_client import CollectorRegistry
+
+from metallb.cli.controller_cmd import namespace_of, setup_logging
+from metallb.k8s.speaker import Speaker
+from metallb.k8s.speaker_metrics import SpeakerCollector
+from metallb.net import links
+from metallb.net.announcer import Announcer
+from metallb.net.membership import MembershipNode
+from metallb.speaker.membership import DEFAULT_PORT
+from metallb.web.observe import add_health_routes, add_metrics_route
+
+log = logging.getLogger("metallb.speaker")
+EXCLUDE_FILE = Path("/etc/metallb/excludel2.yaml")
+UNENCRYPTED_KEY = b"metallb-py: no memberlist secret configured"
+
+
+def add_flags(p: argparse.ArgumentParser) -> None:
+    """Flags beyond upstream's, for running outside a Pod (tests, the lab)."""
+    p.add_argument(
+        "--kubeconfig",
+        default=os.environ.get("KUBECONFIG", ""),
+        help="kubeconfig file; empty means in-cluster",
+    )
+    p.add_argument(
+        "--excludel2-file",
+        default=str(EXCLUDE_FILE),
+        help="YAML with announcedInterfacesToExclude (upstream's metallb-excludel2 ConfigMap)",
+    )
+    p.add_argument(
+        "--interface-scan-interval",
+        type=float,
+        default=10.0,
+        help="seconds between interface rescans (upstream: 10)",
+    )
+
+
+def exclude_patterns(path: Path) -> tuple[str, ...]:
+    """The interface exclusion regexes: the file's list if present, else upstream's."""
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        return links.DEFAULT_EXCLUDE
+    return tuple(str(x) for x in doc.get("announcedInterfacesToExclude") or ())
+
+
+def read_secret(key_path: str) -> bytes:
+    if not key_path:
+        log.warning("no --ml-secret-key-path: membership traffic is not confidential")
+        return UNENCRYPTED_KEY
+    return (Path(key_path) / "secretkey").read_bytes().strip()
+
+
+async def _serve(app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+async def _main(args: argparse.Namespace) -> int:
+    namespace = namespace_of(args)
+    config = KubeConfig.from_file(args.kubeconfig) if args.kubeconfig else KubeConfig.from_env()
+    client = AsyncClient(config=config, field_manager="metallb-speaker")
+    membership: MembershipNode | None = None
+    port = int(args.ml_bindport or DEFAULT_PORT)
+    if args.ml_bindaddr and args.ml_labels:
+        membership = MembershipNode(
+            args.node_name, args.ml_bindaddr, read_secret(args.ml_secret_key_path), port=port
+        )
+    else:
+        log.info("membership disabled: every Node counts as a live speaker")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runners: list[web.AppRunner] = []
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(client.close)
+        announcer = await stack.enter_async_context(
+            Announcer(
+                exclude=exclude_patterns(Path(args.excludel2_file)),
+                scan_interval=args.interface_scan_interval,
+            )
+        )
+        if membership is not None:
+            # Entered after the announcer, so left first: on SIGTERM the others hear
+            # our leave and take over while we still answer ARP.
+            await stack.enter_async_context(membership)
+        speaker = Speaker(
+            client,
+            announcer,
+            node_name=args.node_name,
+            namespace=namespace,
+            pod_name=args.pod_name,
+            membership=membership,
+            ml_labels=args.ml_labels,
+            membership_port=port,
+            lb_class=args.lb_class,
+            ignore_exclude_lb=args.ignore_exclude_lb,
+            bgp_type=args.bgp_type,
+        )
+        health = web.Application()
+        add_health_routes(health, speaker.ready.is_set)
+        if args.health_probe_port:
+            runners.append(await _serve(health, "127.0.0.1", args.health_probe_port))
+        if args.port:
+            registry = CollectorRegistry()
+            registry.register(
+                SpeakerCollector(speaker, announcer.stats, membership.stats if membership else None)
+            )
+            metrics = web.Application()
+            add_metrics_route(metrics, registry)
+            runners.append(await _serve(metrics, "0.0.0.0", args.port))
+        for r in runners:
+            stack.push_async_callback(r.cleanup)
+        work = asyncio.create_task(speaker.run(), name="speaker")
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            done, _ = await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if work in done and work.exception() is not None:
+                raise work.exception()  # type: ignore[misc]
+        finally:
+            for t in (work, stopper):
+                t.cancel()
+            await asyncio.gather(work, stopper, return_exceptions=True)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level)
+    if not args.node_name:
+        print("metallb speaker: --node-name (or METALLB_NODE_NAME) is required", file=sys.stderr)
+        return 2
+    args.bgp_type = os.environ.get("METALLB_BGP_TYPE", "") or "native"
+    return asyncio.run(_main(args))

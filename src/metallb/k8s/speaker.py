@@ -1,0 +1,349 @@
+"""The speaker process's Kubernetes side, Layer 2: informers, election, announce table.
+
+Informers follow upstream's reconcilers (reference/metallb.md 1.7): Services,
+EndpointSlices (indexed by ``kubernetes.io/service-name``), Nodes and Namespaces
+cluster-wide; the configuration kinds and Secrets in the MetalLB namespace; this
+namespace's ServiceL2Status objects. Keys are Service keys plus :data:`CONFIG_KEY`.
+
+One worker runs :meth:`Speaker.reconcile`, which never awaits: it runs the pure
+decision (:func:`metallb.speaker.layer2.decide`) and applies it to the announcer's
+table at once, so a membership change turns into gratuitous ARP without waiting for
+the apiserver. ServiceL2Status objects and Events follow on a queue of their own
+(:mod:`metallb.k8s.speaker_status`).
+
+What makes everyone re-elect every Service (upstream's "reprocess all"): a new
+configuration, any Node event, and any membership event. Membership (``membership``
+given) supplies the live members; without it every Node counts (upstream's fallback,
+section 7: Ready is not consulted). Join targets are the pod IPs of the speaker pods
+matching ``--ml-labels``, listed at start and every :data:`SEED_REFRESH` seconds.
+
+IPs shared by several Services (``allow-shared-ip``) are announced while any of them
+needs it, on the union of their interfaces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from ipaddress import ip_address
+from typing import Any, Protocol
+
+from lightkube import ApiError, AsyncClient
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.core_v1 import Namespace, Node, Pod, Secret, Service
+from lightkube.resources.discovery_v1 import EndpointSlice
+
+from metallb.config.build import build_config
+from metallb.config.errors import ConfigError
+from metallb.config.types import BGPType, Config
+from metallb.election import layer2 as election
+from metallb.k8s.informer import Informer
+from metallb.k8s.runner import Result, Runner
+from metallb.k8s.source import EventType, LightkubeListWatch
+from metallb.k8s.speaker_status import ServiceL2Status, StatusWriter, status_service_key
+from metallb.speaker import layer2
+from metallb.speaker.layer2 import Announce
+
+log = logging.getLogger(__name__)
+
+CONFIG_KEY = "\x00config"
+SLICE_INDEX = "service"
+SEED_REFRESH = 60.0  # upstream re-joins every minute (and relists pods every 5)
+
+_CONFIG_KINDS = (
+    ("v1beta1", "IPAddressPool", "ipaddresspools"),
+    ("v1beta1", "L2Advertisement", "l2advertisements"),
+    ("v1beta1", "BGPAdvertisement", "bgpadvertisements"),
+    ("v1beta2", "BGPPeer", "bgppeers"),
+    ("v1beta1", "BFDProfile", "bfdprofiles"),
+    ("v1beta1", "Community", "communities"),
+)
+
+
+class AnnounceTable(Protocol):
+    """What the speaker needs of :class:`metallb.net.announcer.Announcer`."""
+
+    def set_owned(self, ip: Any, interfaces: Any = None) -> None: ...
+    def remove(self, ip: Any) -> None: ...
+
+
+class Members(Protocol):
+    """What the speaker needs of :class:`metallb.net.membership.MembershipNode`."""
+
+    def members(self) -> list[Any]: ...
+    def add_listener(self, callback: Any) -> None: ...
+    def join(self, seeds: Any) -> None: ...
+
+
+def as_dict(obj: Any, api_version: str, kind: str) -> dict[str, Any]:
+    body: dict[str, Any] = obj.to_dict()
+    return {"apiVersion": api_version, "kind": kind, **body}
+
+
+def _slice_service(obj: Any) -> list[str]:
+    meta = obj.metadata
+    name = (meta.labels or {}).get(layer2.SERVICE_NAME_LABEL) if meta else None
+    return [f"{meta.namespace}/{name}"] if meta and name else []
+
+
+class Speaker:
+    """Announces, from this node, the Layer 2 IPs it wins (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        announcer: AnnounceTable,
+        *,
+        node_name: str,
+        namespace: str,
+        pod_name: str = "",
+        membership: Members | None = None,
+        ml_labels: str = "",
+        membership_port: int = 7946,
+        lb_class: str = "",
+        ignore_exclude_lb: bool = False,
+        bgp_type: BGPType | str = BGPType.NATIVE,
+    ) -> None:
+        self.client = client
+        self.announcer = announcer
+        self.node_name = node_name
+        self.namespace = namespace
+        self.membership = membership
+        self.ml_labels = ml_labels
+        self.membership_port = membership_port
+        self.lb_class = lb_class
+        self.ignore_exclude_lb = ignore_exclude_lb
+        self.bgp_type = bgp_type
+        self.config: Config | None = None
+        self.config_stale = False
+        self.ready = asyncio.Event()
+        self.updates = 0
+        self.update_errors = 0
+        self.reelections = 0  # full passes caused by membership or Node changes
+        # What this node announces, by Service key; and the table given to the announcer.
+        self.announced: dict[str, Announce] = {}
+        self._table: dict[str, frozenset[str] | None] = {}
+        self._nodes: tuple[election.Node, ...] | None = None
+
+        def inf(res: Any, name: str, ns: str | None = None, **kw: Any) -> Informer[Any]:
+            return Informer(LightkubeListWatch(client, res, namespace=ns), name=name, **kw)
+
+        self.services = inf(Service, "services")
+        self.slices = inf(EndpointSlice, "endpointslices", indexers={SLICE_INDEX: _slice_service})
+        self.nodes = inf(Node, "nodes")
+        self.namespaces = inf(Namespace, "namespaces")
+        self.secrets = inf(Secret, "secrets", namespace)
+        self.config_informers: dict[tuple[str, str], Informer[Any]] = {
+            (f"metallb.io/{v}", kind): inf(
+                create_namespaced_resource("metallb.io", v, kind, plural), plural, namespace
+            )
+            for v, kind, plural in _CONFIG_KINDS
+        }
+        self.statuses = inf(ServiceL2Status, "servicel2statuses", namespace)
+
+        self.runner = Runner(self.reconcile, name="speaker", all_keys=self.services.cache.keys)
+        self.runner.watch(self.services)
+        self._slice_owner: dict[str, str] = {}  # slice key -> Service key (for deletions)
+        self.runner.watch(self.slices, self._on_slice)
+        self.runner.watch(self.nodes, self._on_node)
+        for informer in (self.namespaces, self.secrets, *self.config_informers.values()):
+            self.runner.watch(informer, lambda _e, _k: (CONFIG_KEY,))
+        self.writer = StatusWriter(
+            client,
+            namespace=namespace,
+            node=node_name,
+            pod_name=pod_name,
+            statuses=self.statuses,
+            desired=self.announced.get,
+            service=self._service_dict,
+        )
+        self.status_runner = Runner(self.writer.reconcile, name="speaker-status")
+        self.status_runner.watch(self.statuses, self._on_status)
+        if membership is not None:
+            membership.add_listener(lambda _event: self.reelect_all())
+
+    # -- event mapping ------------------------------------------------------------------
+    def _on_node(self, _etype: EventType, _key: str) -> list[str]:
+        self._nodes = None
+        self.reelections += 1
+        return self.services.cache.keys()
+
+    def _on_slice(self, etype: EventType, key: str) -> list[str]:
+        obj = self.slices.cache.get(key)
+        # A deleted slice's labels are gone with it: remember whose it was.
+        old = self._slice_owner.pop(key, None)
+        new = _slice_service(obj) if obj is not None and etype is not EventType.DELETED else []
+        if new:
+            self._slice_owner[key] = new[0]
+        return sorted({*new, *([old] if old else [])})
+
+    def _on_status(self, _etype: EventType, key: str) -> list[str]:
+        obj = self.statuses.cache.get(key)
+        svc = status_service_key(obj) if obj is not None else None
+        # A deleted object's labels are gone with it; a full pass is cheap and rare.
+        return [svc] if svc else self.writer.service_keys()
+
+    def reelect_all(self) -> None:
+        """Queue every Service for re-election (membership changed)."""
+        self.reelections += 1
+        self.runner.reprocess_all()
+
+    # -- running ------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Run until cancelled."""
+        informers = [
+            self.services,
+            self.slices,
+            self.nodes,
+            self.namespaces,
+            self.secrets,
+            *self.config_informers.values(),
+            self.statuses,
+        ]
+        tasks = [asyncio.create_task(i.run(), name=f"informer-{i.name}") for i in informers]
+        if self.membership is not None and self.ml_labels:
+            tasks.append(asyncio.create_task(self._seed_loop(), name="membership-seeds"))
+        try:
+            await self.runner.wait_synced()
+            await self.status_runner.wait_synced()
+            await self.writer.start()
+            self._load_config()
+            for key in list(self.services.cache):
+                await self.reconcile(key)
+            for key in self.writer.service_keys():
+                self.status_runner.queue.add(key)
+            self.ready.set()
+            log.info(
+                "speaker %s: caches synced, %d IPs announced", self.node_name, len(self._table)
+            )
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self.runner.run())
+                tg.create_task(self.status_runner.run())
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _seed_loop(self) -> None:
+        assert self.membership is not None
+        while True:
+            try:
+                pods = await self._speaker_pod_ips()
+                if pods:
+                    self.membership.join([(ip, self.membership_port) for ip in pods])
+            except ApiError as err:
+                log.warning("speaker: cannot list speaker pods: %s", err.status.message)
+            await asyncio.sleep(SEED_REFRESH)
+
+    async def _speaker_pod_ips(self) -> list[str]:
+        ips = []
+        async for pod in self.client.list(
+            Pod, namespace=self.namespace, labels=_labels(self.ml_labels)
+        ):
+            status = pod.status
+            if status is not None and status.podIP:
+                ips.append(status.podIP)
+        return sorted(set(ips))
+
+    # -- reconcile (no await: the announce table changes in one step) --------------------
+    async def reconcile(self, key: str) -> Result:
+        self.updates += 1
+        if key == CONFIG_KEY:
+            return self._load_config()
+        svc = self._service_dict(key)
+        decision: layer2.Decision | None = None
+        if svc is not None and self.config is not None:
+            decision = layer2.decide(
+                self.config,
+                svc,
+                my_node=self.node_name,
+                nodes=self._node_values(),
+                members=self._members(),
+                slices=[
+                    as_dict(s, "discovery.k8s.io/v1", "EndpointSlice") for s in self._slices(key)
+                ],
+                lb_class=self.lb_class,
+                ignore_exclude_lb=self.ignore_exclude_lb,
+            )
+        new = decision if isinstance(decision, Announce) else None
+        old = self.announced.get(key)
+        if new == old:
+            return Result.OK
+        if new is None:
+            del self.announced[key]
+            log.info(
+                "speaker: %s: not announcing (%s)", key, getattr(decision, "reason", "deleted")
+            )
+        else:
+            self.announced[key] = new
+            log.info(
+                "speaker: %s: announcing %s on %s", key, ",".join(new.ips), new.interfaces or "all"
+            )
+        self._apply({*(old.ips if old else ()), *(new.ips if new else ())})
+        self.status_runner.queue.add(key)
+        return Result.OK
+
+    def _apply(self, ips: set[str]) -> None:
+        """Make the announcer's table hold, for ``ips``, what ``announced`` asks for."""
+        for ip in ips:
+            users = [a for a in self.announced.values() if ip in a.ips]
+            if not users:
+                if self._table.pop(ip, ...) is not ...:
+                    self.announcer.remove(ip_address(ip))
+                continue
+            want = (
+                None
+                if any(not a.interfaces for a in users)
+                else frozenset(i for a in users for i in a.interfaces)
+            )
+            if ip not in self._table or self._table[ip] != want:
+                self._table[ip] = want
+                self.announcer.set_owned(ip_address(ip), want)
+
+    def _load_config(self) -> Result:
+        objects: list[dict[str, Any]] = []
+        for (api, kind), informer in self.config_informers.items():
+            objects += [as_dict(o, api, kind) for o in informer.cache.objects()]
+        objects += [as_dict(o, "v1", "Secret") for o in self.secrets.cache.objects()]
+        objects += [as_dict(o, "v1", "Namespace") for o in self.namespaces.cache.objects()]
+        try:
+            config = build_config(objects, bgp_type=self.bgp_type, namespace=self.namespace)
+        except ConfigError as err:
+            self.config_stale = self.config is not None
+            self.update_errors += 1
+            log.error("speaker: configuration rejected, keeping the previous one:\n%s", err)
+            return Result.GIVE_UP
+        changed, self.config, self.config_stale = config != self.config, config, False
+        if changed:
+            log.info("speaker: configuration loaded: %d pools", len(config.pools))
+        return Result.REPROCESS_ALL if changed and self.ready.is_set() else Result.OK
+
+    # -- reading the caches ---------------------------------------------------------------
+    def _service_dict(self, key: str) -> Mapping[str, Any] | None:
+        obj = self.services.cache.get(key)
+        return as_dict(obj, "v1", "Service") if obj is not None else None
+
+    def _slices(self, key: str) -> list[Any]:
+        return self.slices.cache.by_index(SLICE_INDEX, key)
+
+    def _node_values(self) -> tuple[election.Node, ...]:
+        if self._nodes is None:
+            self._nodes = tuple(
+                layer2.node(as_dict(n, "v1", "Node")) for n in self.nodes.cache.objects()
+            )
+        return self._nodes
+
+    def _members(self) -> frozenset[str] | None:
+        if self.membership is None:
+            return None
+        return frozenset(r.name for r in self.membership.members())
+
+
+def _labels(selector: str) -> dict[str, Any]:
+    """``a=b,c=d`` as lightkube's ``labels=`` argument (equality terms only)."""
+    out: dict[str, Any] = {}
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        name, _, value = term.partition("=")
+        out[name.strip()] = value.strip().lstrip("=") or None
+    return out

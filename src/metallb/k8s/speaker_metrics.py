@@ -1,0 +1,111 @@
+"""The speaker's Prometheus metrics, read at scrape time (reference/metallb.md section 8).
+
+Upstream's names: ``metallb_layer2_requests_received``, ``metallb_layer2_responses_sent``
+and ``metallb_layer2_gratuitous_sent`` (label ``ip``) from the announcer's counters,
+``metallb_speaker_announced`` (labels ``service``, ``protocol``, ``node``, ``ip``) from
+what the speaker announces, and the ``metallb_k8s_client_*`` family. Ours: the
+membership counters (``metallb_memberlist_*``) and
+``metallb_speaker_layer2_reelections_total`` (full re-elections after membership or Node
+changes: each failover shows up there).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from ipaddress import IPv4Address, IPv6Address
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from metallb.k8s.speaker import Speaker
+from metallb.net.responder import L2Stats
+
+_LABELLED = re.compile(r"^(\w+)\{(\w+)=([^}]*)\}$")
+Metric = CounterMetricFamily | GaugeMetricFamily
+
+
+class SpeakerCollector(Collector):
+    def __init__(
+        self,
+        speaker: Speaker,
+        l2stats: L2Stats,
+        membership_stats: Callable[[], Mapping[str, float]] | None = None,
+    ) -> None:
+        self.speaker = speaker
+        self.l2stats = l2stats
+        self.membership_stats = membership_stats
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.speaker
+        yield CounterMetricFamily("metallb_k8s_client_updates", "Reconciles run.", value=s.updates)
+        yield CounterMetricFamily(
+            "metallb_k8s_client_update_errors", "Reconciles that failed.", value=s.update_errors
+        )
+        yield GaugeMetricFamily(
+            "metallb_k8s_client_config_loaded_bool",
+            "1 once a configuration is loaded.",
+            value=int(s.config is not None),
+        )
+        yield GaugeMetricFamily(
+            "metallb_k8s_client_config_stale_bool",
+            "1 while running on a stale configuration.",
+            value=int(s.config_stale),
+        )
+        yield CounterMetricFamily(
+            "metallb_speaker_layer2_reelections",
+            "Full Layer 2 re-elections (membership or Node changes).",
+            value=s.reelections,
+        )
+        announced = GaugeMetricFamily(
+            "metallb_speaker_announced",
+            "Services announced from this node.",
+            labels=["service", "protocol", "node", "ip"],
+        )
+        for key, ann in sorted(s.announced.items()):
+            for ip in ann.ips:
+                announced.add_metric([key, "layer2", s.node_name, ip], 1)
+        yield announced
+        for name, text, counts in (
+            (
+                "requests_received",
+                "ARP/NDP requests for owned IPs.",
+                self.l2stats.requests_received,
+            ),
+            ("responses_sent", "ARP/NDP replies sent.", self.l2stats.responses_sent),
+            (
+                "gratuitous_sent",
+                "Gratuitous ARP/unsolicited NA sent.",
+                self.l2stats.gratuitous_sent,
+            ),
+        ):
+            yield _per_ip(f"metallb_layer2_{name}", text, counts)
+        if self.membership_stats is not None:
+            yield from _membership(self.membership_stats())
+
+
+def _per_ip(
+    name: str, text: str, counts: Mapping[IPv4Address | IPv6Address, int]
+) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, text, labels=["ip"])
+    for ip, n in sorted(counts.items(), key=lambda kv: str(kv[0])):
+        family.add_metric([str(ip)], n)
+    return family
+
+
+def _membership(stats: Mapping[str, float]) -> Iterator[Metric]:
+    """The membership node's ``name`` / ``name{label=value}`` counters as families."""
+    families: dict[str, Metric] = {}
+    for key, value in sorted(stats.items()):
+        m = _LABELLED.match(key)
+        name, label, lvalue = (m.group(1), m.group(2), m.group(3)) if m else (key, "", "")
+        gauge = name == "metallb_memberlist_members"
+        base = name.removesuffix("_total")
+        if base not in families:
+            kind = GaugeMetricFamily if gauge else CounterMetricFamily
+            families[base] = kind(base, "Membership: " + base, labels=[label] if label else None)
+        if label:
+            families[base].add_metric([lvalue], value)
+        else:
+            families[base].add_metric([], value)
+    yield from families.values()

@@ -1,0 +1,259 @@
+"""The speaker's writes that follow an announcement: ServiceL2Status objects and Events.
+
+They run on a queue of their own, after the announce table has been updated, so a
+failover never waits for the apiserver: the gratuitous ARP goes out first, the status
+follows. The writer is level-triggered like every reconcile: for one Service key it
+compares what this node announces (the ``desired`` callable) with the ServiceL2Status
+objects it knows and makes them agree (reference/metallb.md 2.7 and 5.3):
+
+- the announcing node keeps exactly one object (``generateName: l2-``, labels
+  ``metallb.io/node``, ``metallb.io/service-name``, ``metallb.io/service-namespace``,
+  owned by the speaker pod when known) whose status names the node, the Service and
+  the interfaces (only when restricted), and deletes other nodes' objects for the
+  Service (a dead node cannot delete its own);
+- a node that does not announce deletes its own objects.
+
+On each start of an announcement (or a change of its IPs) it records the Normal Event
+``nodeAssigned`` "announcing from node "<node>" with protocol "layer2"" on the Service,
+as upstream does on every confirmation; we send it on changes only, so re-elections
+that change nothing do not flood the Service's events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lightkube import ApiError, AsyncClient
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.models.core_v1 import EventSource, ObjectReference
+from lightkube.models.meta_v1 import ObjectMeta, OwnerReference
+from lightkube.resources.core_v1 import Event, Pod
+from lightkube.types import PatchType
+
+from metallb.k8s.informer import Informer
+from metallb.k8s.runner import Result
+from metallb.speaker.layer2 import Announce
+
+log = logging.getLogger(__name__)
+
+ServiceL2Status = create_namespaced_resource(
+    "metallb.io", "v1beta1", "ServiceL2Status", "servicel2statuses"
+)
+NODE_LABEL = "metallb.io/node"
+SERVICE_NAME_LABEL = "metallb.io/service-name"
+SERVICE_NAMESPACE_LABEL = "metallb.io/service-namespace"
+FIELD_MANAGER = "metallb-speaker"
+COMPONENT = "metallb-speaker"
+
+
+def status_service_key(obj: Any) -> str | None:
+    """The ``namespace/name`` of the Service a ServiceL2Status is about (from its labels)."""
+    labels = (obj.metadata.labels or {}) if obj.metadata else {}
+    ns, name = labels.get(SERVICE_NAMESPACE_LABEL), labels.get(SERVICE_NAME_LABEL)
+    return f"{ns}/{name}" if ns and name else None
+
+
+def desired_status(node: str, key: str, ann: Announce) -> dict[str, Any]:
+    ns, name = key.split("/", 1)
+    status: dict[str, Any] = {"node": node, "serviceName": name, "serviceNamespace": ns}
+    if ann.interfaces:
+        status["interfaces"] = [{"name": i} for i in ann.interfaces]
+    return status
+
+
+class StatusWriter:
+    """Keeps this node's ServiceL2Status objects and nodeAssigned Events in step."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        *,
+        namespace: str,
+        node: str,
+        pod_name: str,
+        statuses: Informer[Any],
+        desired: Callable[[str], Announce | None],
+        service: Callable[[str], Mapping[str, Any] | None],
+    ) -> None:
+        self.client = client
+        self.namespace = namespace
+        self.node = node
+        self.pod_name = pod_name
+        self.statuses = statuses
+        self.desired = desired
+        self.service = service
+        self._owner: list[OwnerReference] | None = None
+        # Objects this node created, by Service key: the informer may not show a
+        # generateName'd object yet when the key comes round again.
+        self._mine: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._announced: dict[str, tuple[str, ...]] = {}  # what the last Event said
+        self.writes = 0
+
+    async def start(self) -> None:
+        """Adopt this node's existing objects (after a restart) and find the owner pod."""
+        for obj in self.statuses.cache.objects():
+            key = status_service_key(obj)
+            if key and (obj.metadata.labels or {}).get(NODE_LABEL) == self.node:
+                self._mine.setdefault(key, (obj.metadata.name, dict(obj.status or {})))
+        if self.pod_name:
+            try:
+                pod = await self.client.get(Pod, self.pod_name, namespace=self.namespace)
+            except ApiError as err:
+                log.info("speaker: pod %s not found (%s); statuses unowned", self.pod_name, err)
+            else:
+                if pod.metadata and pod.metadata.uid:
+                    self._owner = [
+                        OwnerReference(
+                            apiVersion="v1", kind="Pod", name=self.pod_name, uid=pod.metadata.uid
+                        )
+                    ]
+
+    def service_keys(self) -> list[str]:
+        """Every Service key the writer may have to act on (for a full pass)."""
+        keys = set(self._mine)
+        for obj in self.statuses.cache.objects():
+            key = status_service_key(obj)
+            if key:
+                keys.add(key)
+        return sorted(keys)
+
+    async def reconcile(self, key: str) -> Result:
+        try:
+            await self._statuses(key)
+            await self._event(key)
+        except ApiError as err:
+            log.warning("speaker: %s: status write failed: %s", key, err.status.message)
+            return Result.RETRY
+        return Result.OK
+
+    async def _statuses(self, key: str) -> None:
+        ann = self.desired(key)
+        kept = self._mine[key][0] if key in self._mine else None
+        stale = []  # other nodes' objects, and duplicates of ours
+        for obj in self.statuses.cache.objects():
+            if status_service_key(obj) != key or obj.metadata.name == kept:
+                continue
+            mine = (obj.metadata.labels or {}).get(NODE_LABEL) == self.node
+            if mine or ann is not None:
+                stale.append(obj.metadata.name)
+        if ann is None and key in self._mine:
+            stale.append(self._mine.pop(key)[0])
+        for name in stale:
+            await self._delete(name)
+        if ann is None:
+            return
+        want = desired_status(self.node, key, ann)
+        if key in self._mine:
+            name, have = self._mine[key]
+            if have == want:
+                return
+            try:
+                await self._patch(name, want)
+                self._mine[key] = (name, want)
+                return
+            except ApiError as err:
+                if err.status.code != 404:
+                    raise
+                del self._mine[key]
+        await self._create(key, want)
+
+    async def _create(self, key: str, status: dict[str, Any]) -> None:
+        ns, name = key.split("/", 1)
+        obj = await self.client.create(
+            ServiceL2Status(
+                metadata=ObjectMeta(
+                    generateName="l2-",
+                    namespace=self.namespace,
+                    labels={
+                        NODE_LABEL: self.node,
+                        SERVICE_NAME_LABEL: name,
+                        SERVICE_NAMESPACE_LABEL: ns,
+                    },
+                    ownerReferences=self._owner,
+                ),
+                spec={},
+            )
+        )
+        assert obj.metadata is not None
+        assert obj.metadata.name
+        self._mine[key] = (obj.metadata.name, {})
+        await self._patch(obj.metadata.name, status)
+        self._mine[key] = (obj.metadata.name, status)
+
+    async def _patch(self, name: str, status: dict[str, Any]) -> None:
+        # A merge patch would keep a stale interfaces list; send the whole status.
+        body = {"status": {"interfaces": None, **status}}
+        await self.client.patch(
+            ServiceL2Status.Status,
+            name,
+            body,
+            namespace=self.namespace,
+            patch_type=PatchType.MERGE,
+            field_manager=FIELD_MANAGER,
+        )
+        self.writes += 1
+
+    async def _delete(self, name: str) -> None:
+        try:
+            await self.client.delete(ServiceL2Status, name, namespace=self.namespace)
+            self.writes += 1
+        except ApiError as err:
+            if err.status.code != 404:  # the other node deleted its own meanwhile
+                raise
+
+    async def _event(self, key: str) -> None:
+        ann = self.desired(key)
+        ips = ann.ips if ann is not None else ()
+        if self._announced.get(key, ()) == ips:
+            return
+        self._announced[key] = ips
+        svc = self.service(key)
+        if ann is None or svc is None:
+            return
+        await record_event(
+            self.client,
+            svc,
+            reason="nodeAssigned",
+            message=f'announcing from node "{self.node}" with protocol "layer2"',
+        )
+
+
+async def record_event(
+    client: AsyncClient,
+    svc: Mapping[str, Any],
+    *,
+    reason: str,
+    message: str,
+    type_: str = "Normal",
+) -> None:
+    """Record an Event on a Service; best effort (a failure is logged, never raised)."""
+    meta = svc.get("metadata") or {}
+    now = dt.datetime.now(dt.UTC)
+    event = Event(
+        metadata=ObjectMeta(
+            name=f"{meta.get('name')}.{uuid.uuid4().hex[:16]}", namespace=meta.get("namespace")
+        ),
+        involvedObject=ObjectReference(
+            apiVersion="v1",
+            kind="Service",
+            name=meta.get("name"),
+            namespace=meta.get("namespace"),
+            uid=meta.get("uid"),
+            resourceVersion=meta.get("resourceVersion"),
+        ),
+        reason=reason,
+        message=message,
+        type=type_,
+        source=EventSource(component=COMPONENT),
+        firstTimestamp=now,
+        lastTimestamp=now,
+        count=1,
+    )
+    try:
+        await client.create(event)
+    except ApiError as err:
+        log.warning("speaker: event %s not recorded: %s", reason, err.status.message)
