@@ -229,6 +229,12 @@ class ControlPlane:
     binaries: Binaries
     workdir: Path | None = None
     controllers: tuple[str, ...] = CONTROLLERS
+    # Where kube-apiserver listens. The default keeps it on loopback; "0.0.0.0" lets
+    # clients in network namespaces reach it through an address the lab gives the root
+    # namespace (name those addresses in ``extra_sans`` for the serving certificate).
+    # Loopback stays the address of :attr:`server` and the admin kubeconfig.
+    bind_address: str = "127.0.0.1"
+    extra_sans: tuple[str, ...] = ()
     progress: Callable[[str], None] = field(default=lambda _msg: None)
 
     components: dict[str, Component] = field(default_factory=dict, init=False)
@@ -309,7 +315,7 @@ class ControlPlane:
                 "kubernetes.default.svc",
                 "kubernetes.default.svc.cluster.local",
             ),
-            ip_addresses=("127.0.0.1", "10.96.0.1"),
+            ip_addresses=("127.0.0.1", "10.96.0.1", *self.extra_sans),
             server=True,
             validity=validity,
         )
@@ -357,7 +363,7 @@ class ControlPlane:
                 [
                     str(self.binaries.kube_apiserver),
                     f"--etcd-servers={etcd_url}",
-                    "--bind-address=127.0.0.1",
+                    f"--bind-address={self.bind_address}",
                     f"--secure-port={api_port}",
                     # A loopback advertise address is only accepted without an endpoint
                     # reconciler (kubernetes/kubernetes#138102); nothing here needs the
@@ -461,11 +467,18 @@ class ControlPlane:
             )
             self._wait(name, f"{self.server}/readyz", time.monotonic() + timeout, ctx)
 
-    def token_kubeconfig(self, name: str, token: str) -> Path:
-        """Write a kubeconfig that authenticates with a bearer token (a ServiceAccount's)."""
+    def server_at(self, address: str) -> str:
+        """The apiserver's URL through ``address`` (one of ``extra_sans``)."""
+        port = self.server.rsplit(":", 1)[1]
+        host = f"[{address}]" if ":" in address else address
+        return f"https://{host}:{port}"
+
+    def token_kubeconfig(self, name: str, token: str, *, server: str | None = None) -> Path:
+        """Write a kubeconfig that authenticates with a bearer token (a ServiceAccount's);
+        ``server`` overrides the URL (see :meth:`server_at`)."""
         return write_kubeconfig(
             self.dir / f"{name}.kubeconfig",
-            server=self.server,
+            server=server or self.server,
             ca=self.ca_file,
             user=name,
             token=token,

@@ -150,6 +150,7 @@ class Netlab:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     hosts: dict[str, Host] = field(default_factory=dict)
     lans: dict[str, Lan] = field(default_factory=dict)
+    root_links: list[str] = field(default_factory=list)
     tag: str = field(default_factory=lambda: f"{_PREFIX}{os.getpid()}-{next(_COUNTER)}")
 
     def __enter__(self) -> Netlab:
@@ -232,6 +233,25 @@ class Netlab:
             _ip("addr", "add", a, "dev", ifname, *(["nodad"] if ":" in a else []), netns=host.netns)
         _ip("link", "set", ifname, "up", netns=host.netns)
 
+    def connect_root(self, lan: Lan, address: str) -> str:
+        """Plug the ROOT namespace into ``lan`` with ``address``; return the interface name.
+
+        For a management LAN only: it lets processes in host namespaces reach a server
+        of the root namespace (the test apiserver) at ``address``. Keep it apart from
+        the LANs under test, whose ARP and failures it must not see. The address must
+        be a documentation one like every other; the link is deleted on :meth:`close`
+        (and with the switch namespace, should this process die first).
+        """
+        check_safe(address)
+        ifname = f"mlr{os.getpid()}x{next(_COUNTER)}"[:15]
+        port = f"r{len(self.namespaces)}{next(_COUNTER)}"[:15]
+        _ip("link", "add", ifname, "type", "veth", "peer", "name", port, "netns", lan.netns)
+        self.root_links.append(ifname)
+        _ip("link", "set", port, "master", lan.bridge, "up", netns=lan.netns)
+        _ip("addr", "add", address, "dev", ifname, *(["nodad"] if ":" in address else []))
+        _ip("link", "set", ifname, "up")
+        return ifname
+
     def close(self) -> None:
         """Stop every process, then delete every namespace (their links go with them)."""
         for proc in reversed(self.processes):
@@ -245,6 +265,11 @@ class Netlab:
                         os.killpg(proc.pid, 9)
                     proc.wait(5)
         self.processes.clear()
+        for ifname in self.root_links:
+            subprocess.run(
+                ["ip", "link", "del", ifname], check=False, capture_output=True, timeout=30
+            )
+        self.root_links.clear()
         for netns in reversed(self.namespaces):
             subprocess.run(
                 ["ip", "netns", "del", netns], check=False, capture_output=True, timeout=30

@@ -1,0 +1,149 @@
+"""`metallb speaker` end to end: three node namespaces, the controller assigning IPs, real
+clients (arping, ndisc6, curl, the client kernel's neighbour table) on the data LAN.
+
+Each speaker runs as ServiceAccount `speaker` (deploy/speaker/rbac.yaml), gossips on the
+data LAN and reaches the apiserver over the management LAN. The expected owner comes
+from the pure election (`metallb.election.layer2.rank`), the same ranking `metallb plan`
+prints.
+"""
+
+from __future__ import annotations
+
+from ipaddress import ip_address
+
+import pytest
+from lightkube.resources.core_v1 import Event
+
+from metallb.election.layer2 import rank
+from tests.integration.speaker.conftest import Services
+from tests.integration.speaker.harness import MAC, NODES, L2Cluster, wait_for
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def owner(ip: str, nodes: tuple[str, ...] = NODES) -> str:
+    return rank(nodes, ip_address(ip), {})[0]
+
+
+def converged(cluster: L2Cluster, ip: str, node: str, timeout: float = 30) -> None:
+    """Wait until one full arping round gets exactly one reply per probe, all from ``node``."""
+    want = [MAC[node]] * 3
+
+    def check() -> bool | None:
+        return True if cluster.arping_macs(ip) == want else None
+
+    try:
+        wait_for(check, timeout, f"{ip} answered by {node} only", step=0.2)
+    except AssertionError:
+        problems = "\n".join(cluster.pre_flight())
+        raise AssertionError(f"{ip}: last replies {cluster.arping_macs(ip)}\n{problems}") from None
+
+
+def test_one_mac_per_vip_http_status_and_event(cluster: L2Cluster, services: Services) -> None:
+    """The elected node alone answers ARP for the VIP; HTTP reaches its backend; its
+    ServiceL2Status and nodeAssigned Event say so."""
+    name = services.create()
+    ip = services.ip(name)
+    node = owner(ip)
+    converged(cluster, ip, node)
+    assert cluster.arping_macs(ip, count=4) == [MAC[node]] * 4
+    assert wait_for(lambda: cluster.curl(ip), 10, "HTTP through the VIP") == node
+    statuses = wait_for(lambda: cluster.l2_statuses(name) or None, 20, "a ServiceL2Status")
+    assert statuses == [{"node": node, "serviceName": name, "serviceNamespace": "default"}]
+    assert cluster.kube is not None
+
+    def assigned() -> list[str] | None:
+        events = cluster.kube.list(  # type: ignore[union-attr]
+            Event, namespace="default", fields={"involvedObject.name": name}
+        )
+        msgs = [e.message or "" for e in events if e.reason == "nodeAssigned"]
+        return msgs or None
+
+    msgs = wait_for(assigned, 20, "a nodeAssigned event")
+    assert msgs == [f'announcing from node "{node}" with protocol "layer2"']
+
+
+def test_ipv6_vip_answered_by_the_owner_only(cluster: L2Cluster, services: Services) -> None:
+    """ndisc6 gets the elected node's MAC for an IPv6 VIP, and HTTP over IPv6 works."""
+    name = services.create(family="IPv6")
+    ip = services.ip(name)
+    node = owner(ip)
+
+    def ndisc() -> list[str] | None:
+        out = cluster.client.call("ndisc6", "-1", "-r2", "-w500", ip, "eth0").stdout
+        macs = [line.split()[-1].lower() for line in out.splitlines() if "address" in line]
+        return macs if macs == [MAC[node]] else None
+
+    wait_for(ndisc, 30, f"{ip} -> {MAC[node]}", step=0.2)
+    assert wait_for(lambda: cluster.curl(ip), 10, "HTTP through the IPv6 VIP") == node
+
+
+def test_no_answer_for_unassigned_ips(cluster: L2Cluster) -> None:
+    """An address of the delivered range that no Service holds gets no ARP reply at all
+    (the nodes' kernels stay silent too: strict ARP)."""
+    assert cluster.arping_macs("192.0.2.199") == []
+    assert cluster.arping_macs("192.0.2.214") == []
+
+
+def test_node_selector_keeps_unselected_nodes_silent(
+    cluster: L2Cluster, services: Services
+) -> None:
+    """A pool advertised from n2 and n3 only: for an IP n1 would win, n2 or n3 answers."""
+    ip = next(f"192.0.2.{i}" for i in range(216, 224) if owner(f"192.0.2.{i}") == "n1")
+    name = services.create(ips=ip)
+    assert services.ip(name) == ip
+    node = owner(ip, ("n2", "n3"))
+    converged(cluster, ip, node)
+    assert MAC["n1"] not in cluster.arping_macs(ip, count=4)
+
+
+@pytest.mark.parametrize("failure", ["sigkill", "link-down"])
+def test_failover_moves_client_cache_by_gratuitous_arp(
+    cluster: L2Cluster, services: Services, failure: str
+) -> None:
+    """The announcing node fails; the next node in hash order announces, the client's
+    neighbour entry moves to it without any flush, HTTP works again; after the node comes
+    back, exactly one MAC answers (no split brain)."""
+    name = services.create()
+    ip = services.ip(name)
+    first = owner(ip)
+    second = owner(ip, tuple(n for n in NODES if n != first))
+    converged(cluster, ip, first)
+    assert wait_for(lambda: cluster.curl(ip), 10, "HTTP before the failure") == first
+    assert cluster.neighbour_mac(ip) == MAC[first]
+
+    host = cluster.lab.hosts[first]
+    if failure == "sigkill":
+        cluster.kill_speaker(first)
+    else:
+        host.link_set("eth0", "down")
+    try:
+        wait_for(
+            lambda: cluster.neighbour_mac(ip) == MAC[second] or None,
+            15,
+            f"the client's entry for {ip} to move to {second}",
+        )
+        assert wait_for(lambda: cluster.curl(ip), 10, "HTTP after failover") == second
+        statuses = wait_for(
+            lambda: [s for s in cluster.l2_statuses(name) if s["node"] == second] or None,
+            20,
+            "the ServiceL2Status to name the new node",
+        )
+        assert len(statuses) == 1
+    finally:
+        if failure == "sigkill":
+            cluster.start_speaker(first)
+            cluster.wait_speaker_ready(first)
+        else:
+            host.link_set("eth0", "up")
+    # The first node is the hash winner again once it is back: one MAC, its own.
+    converged(cluster, ip, first, timeout=60)
+    wait_for(
+        lambda: (
+            cluster.l2_statuses(name)
+            == [{"node": first, "serviceName": name, "serviceNamespace": "default"}]
+            or None
+        ),
+        30,
+        "one ServiceL2Status, the first node's",
+    )
