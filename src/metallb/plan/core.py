@@ -8,6 +8,9 @@
 3. For each Service that got an IP from a pool with L2Advertisements, the Layer 2
    election names the announcing node: every Node in the input is a live speaker
    unless listed as down (its Ready condition does not matter, as upstream).
+4. For each Service with an IP from a pool with BGPAdvertisements, every such Node that
+   advertises it (metallb.speaker.bgp, the same decision the speakers take) and the
+   BGPPeers it goes to; a node with no peer for it advertises nothing and is left out.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from metallb.ipam import service
 from metallb.ipam.converge import plan as allocate_all
 from metallb.ipam.from_config import pools_from_config
 from metallb.ipam.model import PoolCounters
+from metallb.speaker import bgp as bgp_core
 from metallb.speaker import layer2
 
 
@@ -31,6 +35,12 @@ from metallb.speaker import layer2
 class Layer2Plan:
     node: str
     interfaces: tuple[str, ...]  # () means every eligible interface
+
+
+@dataclass(frozen=True)
+class BGPPlan:
+    node: str
+    peers: tuple[str, ...]  # sorted BGPPeer names, as in ServiceBGPStatus
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,8 @@ class ServicePlan:
     layer2: Layer2Plan | None = None
     # Why no node announces it in Layer 2 (for people; not part of the JSON output).
     layer2_note: str = ""
+    # None: its pool has no BGPAdvertisement; else the advertising nodes, sorted.
+    bgp: tuple[BGPPlan, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -64,8 +76,9 @@ class PlanOutput:
                     "layer2": None
                     if s.layer2 is None
                     else {"node": s.layer2.node, "interfaces": list(s.layer2.interfaces)},
-                    # BGP announcements are not planned yet (the BGP speaker issue).
-                    "bgp": None,
+                    "bgp": None
+                    if s.bgp is None
+                    else [{"node": b.node, "peers": list(b.peers)} for b in s.bgp],
                 }
                 for s in self.services
             ],
@@ -112,6 +125,25 @@ def _layer2(
     return (None, note) if node is None else (Layer2Plan(node, interfaces), "")
 
 
+def _bgp(
+    config: Config,
+    svc: Mapping[str, Any],
+    *,
+    plan: ServicePlan,
+    nodes: Sequence[election.Node],
+    slices: Sequence[Mapping[str, Any]],
+) -> tuple[BGPPlan, ...] | None:
+    """The nodes advertising the Service over BGP and their peers (metallb.speaker.bgp)."""
+    if not plan.ips or plan.pool is None or not config.bgp_advertisements_for(plan.pool):
+        return None
+    out = []
+    for node in sorted(nodes, key=lambda n: n.name):
+        decision = bgp_core.decide(config, svc, node=node, slices=slices, ips=plan.ips)
+        if isinstance(decision, bgp_core.Announce) and decision.peers:
+            out.append(BGPPlan(node.name, decision.peers))
+    return tuple(out)
+
+
 def plan_objects(
     objects: Iterable[Any],
     *,
@@ -151,7 +183,9 @@ def plan_objects(
             outcome.error,
         )
         l2, note = _layer2(config, svc, plan=p, nodes=nodes, members=members, slices=slices)
-        plans[i] = replace(p, layer2=l2, layer2_note=note)
+        live = [n for n in nodes if n.name in members]
+        bgp_plan = _bgp(config, svc, plan=p, nodes=live, slices=slices)
+        plans[i] = replace(p, layer2=l2, layer2_note=note, bgp=bgp_plan)
     out = []
     for i, svc in enumerate(services):
         if i in plans:
