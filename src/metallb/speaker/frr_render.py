@@ -1,0 +1,310 @@
+"""The FRR backend's desired state for one node and its rendering as FRR configuration.
+
+``METALLB_BGP_TYPE=frr`` (metallb.md 1.1, 6.3): instead of opening sessions itself, the
+speaker describes the node's BGP in an ``frr.conf`` and has FRR (bgpd, zebra, bfdd)
+apply it. :func:`desired` turns the validated Config, this node and the Services it
+advertises (:mod:`metallb.speaker.bgp` decisions) into a :class:`NodeConfig`;
+:func:`render` writes it out. Both are pure and deterministic: the same input gives
+byte-identical text (everything sorted), so an unchanged state never triggers a reload,
+and a reload's diff touches only what changed, which keeps unchanged sessions up.
+
+The layout (ours, in the spirit of upstream's templates):
+
+- one ``router bgp <myASN> [vrf <vrf>]`` per (VRF, ASN), with ``no bgp
+  ebgp-requires-policy`` (we filter with our own route maps), ``no bgp default
+  ipv4-unicast`` (families are activated per neighbour) and ``no bgp network
+  import-check`` (service IPs are not in the node's routing table; ``network``
+  statements must originate them anyway);
+- per neighbour: remote AS (or ``internal``/``external``), port, ``local-as``, password,
+  ``ebgp-multihop``, timers, ``update-source``, BFD with a profile, graceful restart;
+  the neighbour's own family is activated, both with ``dualStackAddressFamily``;
+- per neighbour and family, one prefix list per attribute set and an outbound route map
+  whose entries set communities, large communities and LOCAL_PREF (iBGP only, and only
+  when configured) for the prefixes of that list; everything else is denied outbound,
+  and every inbound route is denied: the speaker announces and never learns;
+- a ``bfd`` block with one ``profile`` per BFDProfile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from ipaddress import ip_address
+
+from metallb.config.types import BFDProfile, Config, Peer
+from metallb.election.layer2 import Node
+from metallb.speaker import bgp
+from metallb.speaker.bgp import Announce, Route
+
+DEFAULT_PORT = 179
+
+
+@dataclass(frozen=True)
+class Neighbor:
+    """One session as FRR sees it; ``routes`` are what it is told (sorted by prefix)."""
+
+    name: str  # the BGPPeer name; names the prefix lists and route maps
+    address: str  # empty for an unnumbered (interface) peer
+    interface: str
+    remote_as: str  # a number, or "internal"/"external" (dynamic ASN)
+    port: int = DEFAULT_PORT
+    local_asn: int = 0
+    password: str = ""
+    ebgp_multihop: bool = False
+    hold_time: int | None = None
+    keepalive_time: int | None = None
+    connect_time: int | None = None
+    source_address: str = ""
+    bfd_profile: str = ""
+    graceful_restart: bool = False
+    dual_stack: bool = False
+    routes: tuple[Route, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """How FRR names the neighbour in ``neighbor <key> ...`` lines."""
+        return self.address or self.interface
+
+    @property
+    def family(self) -> int:
+        """The session's transport family (unnumbered sessions run over IPv6)."""
+        return ip_address(self.address).version if self.address else 6
+
+    @property
+    def families(self) -> tuple[int, ...]:
+        return (4, 6) if self.dual_stack else (self.family,)
+
+
+@dataclass(frozen=True)
+class Router:
+    """One ``router bgp`` instance: an ASN in a VRF (``""`` is the default VRF)."""
+
+    asn: int
+    vrf: str
+    router_id: str
+    neighbors: tuple[Neighbor, ...]
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    hostname: str
+    routers: tuple[Router, ...]
+    bfd_profiles: tuple[BFDProfile, ...] = ()
+    log_file: str = ""
+
+
+def _seconds(value: object) -> int | None:
+    seconds = getattr(value, "total_seconds", None)
+    return None if seconds is None else int(seconds())
+
+
+def neighbor(peer: Peer, routes: Iterable[Route]) -> Neighbor:
+    """A BGPPeer as a neighbour carrying ``routes``."""
+    return Neighbor(
+        name=peer.name,
+        address=peer.address,
+        interface=peer.interface,
+        remote_as=peer.dynamic_asn or str(peer.asn),
+        port=peer.port or DEFAULT_PORT,
+        local_asn=peer.local_asn,
+        password=peer.secret_password or peer.password,
+        ebgp_multihop=peer.ebgp_multi_hop,
+        hold_time=_seconds(peer.hold_time),
+        keepalive_time=_seconds(peer.keepalive_time),
+        connect_time=_seconds(peer.connect_time),
+        source_address=peer.source_address,
+        bfd_profile=peer.bfd_profile,
+        graceful_restart=peer.enable_graceful_restart,
+        dual_stack=peer.dual_stack_address_family,
+        routes=tuple(sorted(routes, key=_route_key)),
+    )
+
+
+def desired(
+    config: Config, node: Node, decisions: Iterable[Announce], *, log_file: str = ""
+) -> NodeConfig:
+    """The node's FRR state: its sessions (peer nodeSelectors) and what each is told.
+
+    Validation (DiscardNativeOnly, metallb.md 6.3) guarantees that the peers a node may
+    have share a router ID and, within a VRF, an ASN.
+    """
+    tables = bgp.peer_tables(decisions)
+    groups: dict[tuple[str, int], list[Peer]] = {}
+    for peer in bgp.sessions(config, node):
+        groups.setdefault((peer.vrf, peer.my_asn), []).append(peer)
+    routers = []
+    for (vrf, asn), peers in sorted(groups.items()):
+        router_id = next((p.router_id for p in peers if p.router_id), "")
+        nbrs = [neighbor(p, tables.get(p.name, {}).values()) for p in peers]
+        routers.append(Router(asn, vrf, router_id, tuple(sorted(nbrs, key=lambda n: n.key))))
+    wanted = {p.bfd_profile for ps in groups.values() for p in ps if p.bfd_profile}
+    profiles = tuple(
+        sorted((p for p in config.bfd_profiles if p.name in wanted), key=lambda p: p.name)
+    )
+    return NodeConfig(node.name, tuple(routers), profiles, log_file)
+
+
+# -- rendering --------------------------------------------------------------------------
+
+
+def _route_key(r: Route) -> tuple[int, int, int]:
+    return (r.prefix.version, int(r.prefix.network_address), r.prefix.prefixlen)
+
+
+def _attributes(r: Route) -> tuple[int, tuple[str, ...], tuple[str, ...]]:
+    # 0 and None both mean "set no LOCAL_PREF" (eBGP, or not configured).
+    larges = tuple(":".join(map(str, c.sort_key)) for c in r.large_communities)
+    return (r.local_pref or 0, tuple(map(str, r.communities)), larges)
+
+
+def _groups(
+    n: Neighbor, family: int
+) -> list[tuple[tuple[int, tuple[str, ...], tuple[str, ...]], list[Route]]]:
+    """The neighbour's routes of one family grouped by attribute set, in a stable order."""
+    out: dict[tuple[int, tuple[str, ...], tuple[str, ...]], list[Route]] = {}
+    for r in n.routes:
+        if r.prefix.version == family:
+            out.setdefault(_attributes(r), []).append(r)
+    return sorted(out.items())
+
+
+def _afi(family: int) -> str:
+    return "ipv4" if family == 4 else "ipv6"
+
+
+def _policy(n: Neighbor, vrf: str) -> list[str]:
+    """Prefix lists and route maps of one neighbour."""
+    base = f"mlb-{vrf + '-' if vrf else ''}{n.name}"
+    lines: list[str] = []
+    entries: list[str] = []
+    seq = 10
+    for family in n.families:
+        afi = _afi(family)
+        for i, ((pref, comms, larges), routes) in enumerate(_groups(n, family), start=1):
+            plist = f"{base}-{afi}-{i}"
+            lines += [
+                f"{afi.replace('v4', '')} prefix-list {plist} seq {5 * (j + 1)} permit {r.prefix}"
+                for j, r in enumerate(routes)
+            ]
+            entries += [f"route-map {base}-out permit {seq}"]
+            entries += [f" match {afi.replace('v4', '')} address prefix-list {plist}"]
+            if comms:
+                entries += [f" set community {' '.join(comms)}"]
+            if larges:
+                entries += [f" set large-community {' '.join(larges)}"]
+            if pref:
+                entries += [f" set local-preference {pref}"]
+            entries += ["exit", "!"]
+            seq += 10
+    # Deny what no entry permits (the implicit deny, written out so the map always
+    # exists), and every route the peer sends us.
+    entries += [f"route-map {base}-out deny 65535", "exit", "!"]
+    entries += [f"route-map {base}-in deny 20", "exit", "!"]
+    return [*lines, *(["!"] if lines else []), *entries]
+
+
+def _neighbor_lines(n: Neighbor) -> list[str]:
+    k = n.key
+    head = f" neighbor {k} interface remote-as {n.remote_as}" if not n.address else None
+    out = [head or f" neighbor {k} remote-as {n.remote_as}"]
+    if n.port != DEFAULT_PORT:
+        out.append(f" neighbor {k} port {n.port}")
+    if n.local_asn:
+        out.append(f" neighbor {k} local-as {n.local_asn} no-prepend replace-as")
+    if n.password:
+        out.append(f" neighbor {k} password {n.password}")
+    if n.ebgp_multihop:
+        out.append(f" neighbor {k} ebgp-multihop")
+    elif n.address and n.family == 6 and n.remote_as != "internal":
+        # A non-multihop IPv6 eBGP peer is often only reachable on-link by its
+        # link-local/global address; FRR's connected check would refuse it.
+        out.append(f" neighbor {k} disable-connected-check")
+    if n.hold_time is not None:
+        keepalive = n.keepalive_time if n.keepalive_time is not None else n.hold_time // 3
+        out.append(f" neighbor {k} timers {keepalive} {n.hold_time}")
+    if n.connect_time is not None:
+        out.append(f" neighbor {k} timers connect {n.connect_time}")
+    if n.source_address:
+        out.append(f" neighbor {k} update-source {n.source_address}")
+    if n.bfd_profile:
+        out += [f" neighbor {k} bfd", f" neighbor {k} bfd profile {n.bfd_profile}"]
+    if n.graceful_restart:
+        out.append(f" neighbor {k} graceful-restart")
+    return out
+
+
+def _router(r: Router) -> list[str]:
+    lines = [f"router bgp {r.asn}" + (f" vrf {r.vrf}" if r.vrf else "")]
+    lines += [" no bgp ebgp-requires-policy", " no bgp network import-check"]
+    lines += [" no bgp default ipv4-unicast"]
+    if r.router_id:
+        lines.append(f" bgp router-id {r.router_id}")
+    if any(n.graceful_restart for n in r.neighbors):
+        lines.append(" bgp graceful-restart preserve-fw-state")
+    for n in r.neighbors:
+        lines += _neighbor_lines(n)
+    base = "mlb-" + (f"{r.vrf}-" if r.vrf else "")
+    for family in (4, 6):
+        active = [n for n in r.neighbors if family in n.families]
+        if not active:
+            continue
+        prefixes = sorted(
+            {x.prefix for n in active for x in n.routes if x.prefix.version == family},
+            key=lambda p: (int(p.network_address), p.prefixlen),
+        )
+        lines += [" !", f" address-family {_afi(family)} unicast"]
+        lines += [f"  network {p}" for p in prefixes]
+        for n in active:
+            lines += [
+                f"  neighbor {n.key} activate",
+                f"  neighbor {n.key} route-map {base}{n.name}-in in",
+                f"  neighbor {n.key} route-map {base}{n.name}-out out",
+            ]
+        lines.append(" exit-address-family")
+    return [*lines, "exit", "!"]
+
+
+def _bfd(profiles: Sequence[BFDProfile]) -> list[str]:
+    if not profiles:
+        return []
+    lines = ["bfd"]
+    for p in profiles:
+        lines.append(f" profile {p.name}")
+        if p.receive_interval is not None:
+            lines.append(f"  receive-interval {p.receive_interval}")
+        if p.transmit_interval is not None:
+            lines.append(f"  transmit-interval {p.transmit_interval}")
+        if p.detect_multiplier is not None:
+            lines.append(f"  detect-multiplier {p.detect_multiplier}")
+        if p.echo_mode:
+            lines.append("  echo-mode")
+        if p.echo_interval is not None:
+            # Upstream's single echoInterval sets both directions (metallb.md 2.5).
+            lines.append(f"  echo receive-interval {p.echo_interval}")
+            lines.append(f"  echo transmit-interval {p.echo_interval}")
+        if p.passive_mode:
+            lines.append("  passive-mode")
+        if p.minimum_ttl is not None:
+            lines.append(f"  minimum-ttl {p.minimum_ttl}")
+        lines.append(" exit")
+        lines.append(" !")
+    return [*lines, "exit", "!"]
+
+
+def render(state: NodeConfig) -> str:
+    """The node's ``frr.conf``: stable text for a given state."""
+    lines = [
+        "! Written by the metallb-py speaker (FRR backend); changes here are overwritten.",
+        "frr defaults traditional",
+        f"hostname {state.hostname}",
+    ]
+    if state.log_file:
+        lines.append(f"log file {state.log_file}")
+    lines += ["!"]
+    for r in state.routers:
+        for n in r.neighbors:
+            lines += _policy(n, r.vrf)
+    for r in state.routers:
+        lines += _router(r)
+    lines += _bfd(state.bfd_profiles)
+    return "\n".join(lines) + "\n"
