@@ -27,6 +27,7 @@ The layout (ours, in the spirit of upstream's templates):
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from ipaddress import ip_address
@@ -37,6 +38,8 @@ from metallb.speaker import bgp
 from metallb.speaker.bgp import Announce, Route
 
 DEFAULT_PORT = 179
+MAX_ROUTE_MAP_SEQ = 65535  # FRR: route-map sequence numbers are 1..65535
+MAX_PREFIX_LIST_SEQ = 4294967295  # and prefix-list ones 1..2^32-1
 
 
 @dataclass(frozen=True)
@@ -172,35 +175,58 @@ def _afi(family: int) -> str:
     return "ipv4" if family == 4 else "ipv6"
 
 
+def _stable_numbers(keys: Sequence[str], limit: int) -> list[int]:
+    """A sequence number per key, from a hash of the key, unique within ``keys``.
+
+    Numbers that depend on a key alone (not on its position) keep every unchanged entry's
+    line identical when others come and go, so a reload's diff touches only the changed
+    entries: renumbering would briefly drop, then re-add, unchanged prefixes. A rare
+    collision moves the later key (in sorted order) to the next free number.
+    """
+    taken: set[int] = set()
+    out = []
+    for key in keys:
+        n = 1 + zlib.crc32(key.encode()) % (limit - 1)
+        while n in taken:
+            n = n % (limit - 1) + 1
+        taken.add(n)
+        out.append(n)
+    return out
+
+
 def _policy(n: Neighbor, vrf: str) -> list[str]:
     """Prefix lists and route maps of one neighbour."""
     base = f"mlb-{vrf + '-' if vrf else ''}{n.name}"
     lines: list[str] = []
-    entries: list[str] = []
-    seq = 10
-    for family in n.families:
-        afi = _afi(family)
-        for i, ((pref, comms, larges), routes) in enumerate(_groups(n, family), start=1):
-            plist = f"{base}-{afi}-{i}"
-            lines += [
-                f"{afi.replace('v4', '')} prefix-list {plist} seq {5 * (j + 1)} permit {r.prefix}"
-                for j, r in enumerate(routes)
-            ]
-            entries += [f"route-map {base}-out permit {seq}"]
-            entries += [f" match {afi.replace('v4', '')} address prefix-list {plist}"]
-            if comms:
-                entries += [f" set community {' '.join(comms)}"]
-            if larges:
-                entries += [f" set large-community {' '.join(larges)}"]
-            if pref:
-                entries += [f" set local-preference {pref}"]
-            entries += ["exit", "!"]
-            seq += 10
+    entries: list[tuple[int, list[str]]] = []
+    groups = [
+        (family, attrs, routes) for family in n.families for attrs, routes in _groups(n, family)
+    ]
+    names = [f"{base}-{_afi(f)}-{zlib.crc32(repr(a).encode()):08x}" for f, a, _ in groups]
+    seqs = _stable_numbers(names, MAX_ROUTE_MAP_SEQ)
+    for (family, (pref, comms, larges), routes), plist, seq in zip(
+        groups, names, seqs, strict=True
+    ):
+        ip = "ip" if family == 4 else "ipv6"
+        numbers = _stable_numbers([str(r.prefix) for r in routes], MAX_PREFIX_LIST_SEQ)
+        lines += [
+            f"{ip} prefix-list {plist} seq {k} permit {r.prefix}"
+            for k, r in sorted(zip(numbers, routes, strict=True))
+        ]
+        entry = [f"route-map {base}-out permit {seq}", f" match {ip} address prefix-list {plist}"]
+        if comms:
+            entry += [f" set community {' '.join(comms)}"]
+        if larges:
+            entry += [f" set large-community {' '.join(larges)}"]
+        if pref:
+            entry += [f" set local-preference {pref}"]
+        entries.append((seq, [*entry, "exit", "!"]))
     # Deny what no entry permits (the implicit deny, written out so the map always
     # exists), and every route the peer sends us.
-    entries += [f"route-map {base}-out deny 65535", "exit", "!"]
-    entries += [f"route-map {base}-in deny 20", "exit", "!"]
-    return [*lines, *(["!"] if lines else []), *entries]
+    tail = [f"route-map {base}-out deny {MAX_ROUTE_MAP_SEQ}", "exit", "!"]
+    tail += [f"route-map {base}-in deny 20", "exit", "!"]
+    body = [line for _, e in sorted(entries) for line in e]
+    return [*lines, *(["!"] if lines else []), *body, *tail]
 
 
 def _neighbor_lines(n: Neighbor) -> list[str]:

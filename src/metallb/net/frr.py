@@ -1,0 +1,202 @@
+"""The FRR backend's adapter: apply a node's rendered ``frr.conf`` to a running FRR.
+
+``METALLB_BGP_TYPE=frr`` (metallb.md 1.1, 6.3): FRR (zebra, bgpd, bfdd) runs next to the
+speaker, in the same network namespace; the speaker owns its configuration. Each
+:meth:`FRRBackend.set` hands over the node's desired state
+(:class:`~metallb.speaker.frr_render.NodeConfig`); the backend renders it and, after a
+debounce, applies the newest text with FRR's own ``frr-reload.py``, which diffs the
+running configuration against the new file and sends only the differing lines. A
+neighbour whose lines did not change is never touched, so adding a Service does not
+reset any session (a full ``vtysh -f`` of a new file, or restarting bgpd, would).
+
+Debounce: upstream coalesces reloads for ``--bgp-debounce-timeout`` (3 s by default)
+because each reload costs FRR a full ``show running-config`` and parse; Service events
+come in bursts (a restart replays every Service). The first change after a quiet period
+starts the timer, later ones ride along, and the newest state is applied when it fires;
+an unchanged rendering is never applied twice. A failed reload is retried after
+``retry`` seconds with the newest state.
+
+Without ``frr-reload.py`` (Debian package ``frr-pythontools``) the backend falls back to
+``vtysh -f`` of the whole file: lines are added and changed, but nothing is removed, so a
+withdrawn Service or deleted peer stays configured until FRR restarts. The fallback is
+there for minimal images; the package is the supported way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from metallb.speaker.frr_render import NodeConfig, render
+
+log = logging.getLogger(__name__)
+
+RELOAD_SCRIPT = Path("/usr/lib/frr/frr-reload.py")
+DEFAULT_DEBOUNCE = 3.0  # seconds; upstream's --bgp-debounce-timeout default (3000 ms)
+DEFAULT_RETRY = 5.0  # seconds before a failed reload is tried again
+COMMAND_TIMEOUT = 60.0  # seconds any one vtysh or reload run may take
+
+
+class ApplyError(RuntimeError):
+    """FRR refused the configuration, or a tool failed or timed out."""
+
+
+@dataclass(frozen=True)
+class FRRTarget:
+    """Which FRR to drive and where the backend keeps its files.
+
+    ``pathspace`` is FRR's ``-N`` (several FRRs on one machine, as in tests); ``workdir``
+    holds the rendered file and the vtysh configuration directory.
+    """
+
+    workdir: Path
+    pathspace: str = ""
+    vtysh: str = "vtysh"
+    reload_script: Path = RELOAD_SCRIPT
+
+    @property
+    def config_file(self) -> Path:
+        return self.workdir / "frr.conf"
+
+    @property
+    def confdir(self) -> Path:
+        return self.workdir / "etc"
+
+    def vtysh_argv(self) -> list[str]:
+        argv = [self.vtysh, "--config_dir", str(self.confdir)]
+        return argv + (["-N", self.pathspace] if self.pathspace else [])
+
+    def prepare(self) -> None:
+        """vtysh (and so frr-reload.py) insists on a vtysh.conf in its config directory;
+        an empty one keeps the default, integrated configuration."""
+        vtydir = self.confdir / self.pathspace if self.pathspace else self.confdir
+        vtydir.mkdir(parents=True, exist_ok=True)
+        (vtydir / "vtysh.conf").touch()
+        (self.workdir / "run").mkdir(exist_ok=True)
+
+
+async def _run(*argv: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), COMMAND_TIMEOUT)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise ApplyError(f"{argv[0]} did not finish within {COMMAND_TIMEOUT} s") from None
+    return proc.returncode or 0, out.decode(errors="replace")
+
+
+@dataclass
+class FRRBackend:
+    """Applies the newest desired state to FRR, debounced; one task, started by
+    :meth:`start` or ``async with``."""
+
+    target: FRRTarget
+    debounce: float = DEFAULT_DEBOUNCE
+    retry: float = DEFAULT_RETRY
+    reloads: int = 0  # successful applies
+    failures: int = 0
+    last_error: str = ""
+    applied: str | None = None  # the text FRR was last given successfully
+    _wanted: str | None = None
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _settled: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+
+    @property
+    def uses_frr_reload(self) -> bool:
+        return self.target.reload_script.exists() and shutil.which("python3") is not None
+
+    def set(self, state: NodeConfig) -> None:
+        """Desire ``state``; it is applied at most ``debounce`` seconds from now."""
+        text = render(state)
+        if text == self._wanted:
+            return
+        self._wanted = text
+        self._settled.clear()
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self.target.prepare()
+            self._task = asyncio.create_task(self._loop(), name="frr-backend")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def __aenter__(self) -> FRRBackend:
+        self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    async def settled(self) -> None:
+        """Wait until the newest desired state is what FRR was last given (callers bound
+        the wait with ``asyncio.timeout``)."""
+        await self._settled.wait()
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            # Coalesce the burst: everything set() during the debounce rides along.
+            await asyncio.sleep(self.debounce)
+            self._wake.clear()
+            text = self._wanted
+            if text is None or text == self.applied:
+                self._settled.set()
+                continue
+            try:
+                await self.apply(text)
+            except (ApplyError, OSError) as err:
+                self.failures += 1
+                self.last_error = str(err)
+                log.warning("applying the FRR configuration failed: %s", err)
+                await asyncio.sleep(self.retry)
+                self._wake.set()
+                continue
+            self.applied = text
+            self.reloads += 1
+            if text == self._wanted:
+                self._settled.set()
+
+    async def apply(self, text: str) -> None:
+        """Write ``text`` and make FRR run it, now (no debounce)."""
+        t = self.target
+        staged = t.config_file.with_suffix(".tmp")
+        staged.write_text(text)
+        # FRR's daemons run as user frr and vtysh may hand them the path: keep it readable.
+        staged.chmod(0o644)
+        os.replace(staged, t.config_file)
+        if self.uses_frr_reload:
+            argv = ["python3", str(t.reload_script), "--reload", "--stdout"]
+            argv += ["--bindir", str(Path(shutil.which(t.vtysh) or t.vtysh).parent)]
+            argv += ["--confdir", str(t.confdir), "--rundir", str(t.workdir / "run")]
+            argv += ["-N", t.pathspace] if t.pathspace else []
+            argv.append(str(t.config_file))
+        else:
+            argv = [*t.vtysh_argv(), "-f", str(t.config_file)]
+        code, out = await _run(*argv)
+        if code != 0:
+            raise ApplyError(f"{' '.join(argv[:2])} exited {code}: {out.strip()[-2000:]}")
+
+    async def show(self, command: str) -> str:
+        """Run a vtysh ``show`` command against this FRR (for status and metrics)."""
+        code, out = await _run(*self.target.vtysh_argv(), "-c", command)
+        if code != 0:
+            raise ApplyError(f"vtysh -c {command!r} exited {code}: {out.strip()}")
+        return out
