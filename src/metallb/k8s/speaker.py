@@ -42,6 +42,7 @@ from metallb.k8s.informer import Informer
 from metallb.k8s.runner import Result, Runner
 from metallb.k8s.source import EventType, LightkubeListWatch
 from metallb.k8s.speaker_status import ServiceL2Status, StatusWriter, status_service_key
+from metallb.k8s.workqueue import WorkQueue
 from metallb.speaker import layer2
 from metallb.speaker.layer2 import Announce
 
@@ -49,7 +50,8 @@ log = logging.getLogger(__name__)
 
 CONFIG_KEY = "\x00config"
 SLICE_INDEX = "service"
-SEED_REFRESH = 60.0  # upstream re-joins every minute (and relists pods every 5)
+SEED_REFRESH = 60.0
+RECREATE_DELAY = 5.0  # upstream re-joins every minute (and relists pods every 5)
 
 _CONFIG_KINDS = (
     ("v1beta1", "IPAddressPool", "ipaddresspools"),
@@ -149,6 +151,7 @@ class Speaker:
         self.runner.watch(self.nodes, self._on_node)
         for informer in (self.namespaces, self.secrets, *self.config_informers.values()):
             self.runner.watch(informer, lambda _e, _k: (CONFIG_KEY,))
+        status_queue: WorkQueue[str] = WorkQueue(name="speaker-status")
         self.writer = StatusWriter(
             client,
             namespace=namespace,
@@ -157,8 +160,11 @@ class Speaker:
             statuses=self.statuses,
             desired=self.announced.get,
             service=self._service_dict,
+            requeue=status_queue.add_after,
         )
-        self.status_runner = Runner(self.writer.reconcile, name="speaker-status")
+        self.status_runner = Runner(
+            self.writer.reconcile, name="speaker-status", queue=status_queue
+        )
         self.status_runner.watch(self.statuses, self._on_status)
         if membership is not None:
             membership.add_listener(lambda _event: self.reelect_all())
@@ -178,11 +184,19 @@ class Speaker:
             self._slice_owner[key] = new[0]
         return sorted({*new, *([old] if old else [])})
 
-    def _on_status(self, _etype: EventType, key: str) -> list[str]:
+    def _on_status(self, etype: EventType, key: str) -> list[str]:
+        if etype is EventType.DELETED:
+            svc = self.writer.forget(key.split("/", 1)[-1])
+            if svc:
+                # Ours, deleted by the other winner of a partition (each deletes the
+                # other's): write it again later, not at once, or the two would fight
+                # as fast as the apiserver answers until the partition heals.
+                self.status_runner.queue.add_after(svc, RECREATE_DELAY)
+                return []
+            return self.writer.service_keys()  # other objects' labels are gone with them
         obj = self.statuses.cache.get(key)
         svc = status_service_key(obj) if obj is not None else None
-        # A deleted object's labels are gone with it; a full pass is cheap and rare.
-        return [svc] if svc else self.writer.service_keys()
+        return [svc] if svc else []
 
     def reelect_all(self) -> None:
         """Queue every Service for re-election (membership changed)."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -48,6 +49,7 @@ SERVICE_NAME_LABEL = "metallb.io/service-name"
 SERVICE_NAMESPACE_LABEL = "metallb.io/service-namespace"
 FIELD_MANAGER = "metallb-speaker"
 COMPONENT = "metallb-speaker"
+STALE_AGE = 5.0  # seconds another node's object must exist before the winner deletes it
 
 
 def status_service_key(obj: Any) -> str | None:
@@ -78,6 +80,8 @@ class StatusWriter:
         statuses: Informer[Any],
         desired: Callable[[str], Announce | None],
         service: Callable[[str], Mapping[str, Any] | None],
+        requeue: Callable[[str, float], None],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.namespace = namespace
@@ -86,6 +90,9 @@ class StatusWriter:
         self.statuses = statuses
         self.desired = desired
         self.service = service
+        self.requeue = requeue
+        self.clock = clock
+        self._seen: dict[str, float] = {}  # other nodes' objects: when first seen
         self._owner: list[OwnerReference] | None = None
         # Objects this node created, by Service key: the informer may not show a
         # generateName'd object yet when the key comes round again.
@@ -112,6 +119,15 @@ class StatusWriter:
                         )
                     ]
 
+    def forget(self, name: str) -> str | None:
+        """The object ``name`` is gone: forget it; return its Service key if it was ours."""
+        self._seen.pop(name, None)
+        for key, (mine, _) in list(self._mine.items()):
+            if mine == name:
+                del self._mine[key]
+                return key
+        return None
+
     def service_keys(self) -> list[str]:
         """Every Service key the writer may have to act on (for a full pass)."""
         keys = set(self._mine)
@@ -134,16 +150,28 @@ class StatusWriter:
         ann = self.desired(key)
         kept = self._mine[key][0] if key in self._mine else None
         stale = []  # other nodes' objects, and duplicates of ours
+        now = self.clock()
         for obj in self.statuses.cache.objects():
-            if status_service_key(obj) != key or obj.metadata.name == kept:
+            name = obj.metadata.name
+            if status_service_key(obj) != key or name == kept:
                 continue
-            mine = (obj.metadata.labels or {}).get(NODE_LABEL) == self.node
-            if mine or ann is not None:
-                stale.append(obj.metadata.name)
+            if (obj.metadata.labels or {}).get(NODE_LABEL) == self.node:
+                stale.append(name)
+            elif ann is not None:
+                # Another node's: it may be a dead node's (delete it), or the other
+                # winner's during a partition, which deletes ours in turn. Only objects
+                # older than STALE_AGE go, so such a fight runs at one round per
+                # STALE_AGE instead of as fast as the apiserver answers.
+                age = now - self._seen.setdefault(name, now)
+                if age >= STALE_AGE:
+                    stale.append(name)
+                else:
+                    self.requeue(key, STALE_AGE - age + 0.1)
         if ann is None and key in self._mine:
             stale.append(self._mine.pop(key)[0])
         for name in stale:
             await self._delete(name)
+            self._seen.pop(name, None)
         if ann is None:
             return
         want = desired_status(self.node, key, ann)

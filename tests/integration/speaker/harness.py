@@ -130,6 +130,8 @@ class L2Cluster:
         )
         self.cp = ControlPlane(Binaries.locate(), bind_address="0.0.0.0", extra_sans=(MGMT_ROOT,))
         self._stack.enter_context(self.cp)
+        # Speakers stop before the control plane (the lab would stop them after it).
+        self._stack.callback(self._stop_speakers)
         self.kube = Client(config=KubeConfig.from_file(self.cp.kubeconfig))
         self.kubectl("apply", "-k", str(REPO / "deploy" / "crds"))
         self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
@@ -263,6 +265,16 @@ class L2Cluster:
         )
         self.speakers[node] = SpeakerProc(node, proc, log)
         return self.speakers[node]
+
+    def _stop_speakers(self) -> None:
+        for sp in self.speakers.values():
+            if sp.alive():
+                sp.proc.terminate()
+                try:
+                    sp.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    sp.proc.kill()
+                    sp.proc.wait(10)
 
     def wait_speaker_ready(self, node: str, timeout: float = 60) -> None:
         sp = self.speakers[node]

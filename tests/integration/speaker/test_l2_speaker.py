@@ -125,7 +125,7 @@ def test_failover_moves_client_cache_by_gratuitous_arp(
         )
         assert wait_for(lambda: cluster.curl(ip), 10, "HTTP after failover") == second
         statuses = wait_for(
-            lambda: [s for s in cluster.l2_statuses(name) if s["node"] == second] or None,
+            lambda: [s for s in cluster.l2_statuses(name) if s.get("node") == second] or None,
             20,
             "the ServiceL2Status to name the new node",
         )
@@ -144,6 +144,6 @@ def test_failover_moves_client_cache_by_gratuitous_arp(
             == [{"node": first, "serviceName": name, "serviceNamespace": "default"}]
             or None
         ),
-        30,
+        40,
         "one ServiceL2Status, the first node's",
     )
