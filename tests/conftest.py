@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,4 +88,20 @@ def metallb_crds(control_plane: ControlPlane) -> list[str]:
         capture_output=True,
         timeout=90,
     )
+    # Established is not the end: the apiserver answers 429 ("storage is (re)initializing")
+    # until the new resource's watch cache is ready. Wait until each kind can be listed.
+    deadline = time.monotonic() + 60
+    for name in ours:
+        while (
+            subprocess.run(
+                [*base, "get", name, "-A", "-o", "name"],
+                check=False,
+                capture_output=True,
+                timeout=60,
+            ).returncode
+            != 0
+        ):
+            if time.monotonic() > deadline:
+                pytest.fail(f"{name} never became listable")
+            time.sleep(0.2)
     return ours

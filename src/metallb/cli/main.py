@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from metallb import __version__
-from metallb.cli import config_cmd, controller_cmd, lab, plan_cmd, speaker_cmd
+from metallb.cli import config_cmd, controller_cmd, lab, ops_cmd, plan_cmd, speaker_cmd
 
 Handler = Callable[[argparse.Namespace], int]
 LOG_LEVELS = ("all", "debug", "info", "warn", "error", "none")
@@ -150,16 +150,17 @@ def _offline_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _operator_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    for name, text in (
-        ("explain", "why a Service has (or has no) IP, and who announces it"),
-        ("status", "pools, Services and speakers at a glance"),
-        ("doctor", "check a cluster for common MetalLB misconfigurations"),
+    for name, text, handler in (
+        ("explain", "why a Service has (or has no) IP, and who announces it", ops_cmd.run_explain),
+        ("status", "pools, Services and announcing nodes at a glance", ops_cmd.run_status),
+        ("doctor", "check a cluster for common MetalLB misconfigurations", ops_cmd.run_doctor),
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--kubeconfig", default=_env("KUBECONFIG"))
+        ops_cmd.add_flags(p)
         if name == "explain":
             p.add_argument("service", metavar="NAMESPACE/NAME")
-        p.set_defaults(handler=_not_yet(name, 8))
+        p.set_defaults(handler=handler)
 
 
 def _lab_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

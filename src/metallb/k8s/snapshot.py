@@ -1,0 +1,72 @@
+"""Read the cluster objects MetalLB's decisions depend on, as plain dicts.
+
+Used by the operator tools (``metallb explain``, ``status``, ``doctor``), which feed the
+same pure core as ``metallb plan``: Services, Namespaces, Nodes, EndpointSlices, the
+metallb.io objects of the MetalLB namespace (configuration and statuses), and Events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lightkube import ApiError, Client
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.core_v1 import Event, Namespace, Node, Service
+from lightkube.resources.discovery_v1 import EndpointSlice
+
+from metallb.config.kinds import KINDS
+
+CONFIG_KINDS = (
+    "IPAddressPool",
+    "L2Advertisement",
+    "BGPAdvertisement",
+    "BGPPeer",
+    "BFDProfile",
+    "Community",
+)
+STATUS_KINDS = ("ServiceL2Status", "ServiceBGPStatus", "ConfigurationState")
+
+
+def _resource(kind: str) -> Any:
+    info = KINDS[kind]
+    return create_namespaced_resource("metallb.io", info.versions[-1].name, kind, info.plural)
+
+
+def _dict(obj: Any, api_version: str, kind: str) -> dict[str, Any]:
+    body: dict[str, Any] = obj.to_dict()
+    return {**body, "apiVersion": api_version, "kind": kind}
+
+
+@dataclass
+class ClusterSnapshot:
+    """What the tools read; ``missing`` names kinds the API does not serve (no CRDs)."""
+
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def read_cluster(client: Client, namespace: str) -> ClusterSnapshot:
+    """One consistent-enough read of everything the explanation needs."""
+    snap = ClusterSnapshot()
+    snap.objects += [_dict(o, "v1", "Service") for o in client.list(Service, namespace="*")]
+    snap.objects += [_dict(o, "v1", "Namespace") for o in client.list(Namespace)]
+    snap.objects += [_dict(o, "v1", "Node") for o in client.list(Node)]
+    snap.objects += [
+        _dict(o, "discovery.k8s.io/v1", "EndpointSlice")
+        for o in client.list(EndpointSlice, namespace="*")
+    ]
+    for kind in CONFIG_KINDS + STATUS_KINDS:
+        api = f"metallb.io/{KINDS[kind].versions[-1].name}"
+        try:
+            items = [_dict(o, api, kind) for o in client.list(_resource(kind), namespace=namespace)]
+        except ApiError as err:
+            if err.status.code == 404:
+                snap.missing.append(kind)
+                continue
+            raise
+        (snap.statuses if kind in STATUS_KINDS else snap.objects).extend(items)
+    snap.events = [_dict(e, "v1", "Event") for e in client.list(Event, namespace="*")]
+    return snap

@@ -1,0 +1,161 @@
+"""``metallb doctor``: the misconfigurations behind most "my Service has no IP" reports.
+
+Pure checks over what the cluster holds; each finding says what is wrong and what to
+do. The webhook and kube-proxy checks come first because they break everything else
+in ways that look unrelated (every ``kubectl apply`` of a pool failing with a TLS error;
+ARP answered by every node under IPVS without strictARP).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from metallb.config.build import build_config
+from metallb.config.errors import ConfigError
+from metallb.config.types import BGPType
+from metallb.election.layer2 import EXCLUDE_LB_LABEL
+from metallb.ipam.service import is_handled
+from metallb.plan.core import plan_objects
+from metallb.plan.explain import Finding, Level
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the checks read, gathered by the caller."""
+
+    objects: Sequence[Mapping[str, Any]]
+    statuses: Sequence[Mapping[str, Any]] = ()
+    missing_kinds: Sequence[str] = ()
+    webhook_configuration: Mapping[str, Any] | None = None
+    kube_proxy_config: str | None = None  # kube-system/kube-proxy ConfigMap's config.conf
+    memberlist_secret: bool = True
+    lb_class: str = ""
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def _webhook(facts: Facts) -> list[Finding]:
+    vwc = facts.webhook_configuration
+    if vwc is None:
+        return [
+            Finding(
+                Level.WARN,
+                "no ValidatingWebhookConfiguration "
+                "metallb-webhook-configuration: invalid pools are only found by the "
+                "controller at runtime, not refused at kubectl apply",
+            )
+        ]
+    hooks = vwc.get("webhooks") or []
+    empty = [h.get("name") for h in hooks if not (h.get("clientConfig") or {}).get("caBundle")]
+    if empty:
+        return [
+            Finding(
+                Level.ERROR,
+                f"webhooks without caBundle: {', '.join(map(str, empty))}"
+                ". The controller injects it when it starts: until then every apply "
+                "of metallb.io objects fails (x509 errors). Is the controller running?",
+            )
+        ]
+    return [Finding(Level.OK, f"webhook configured ({len(hooks)} webhooks with a caBundle)")]
+
+
+def _kube_proxy(text: str | None) -> list[Finding]:
+    if text is None:
+        return []
+    try:
+        conf = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        return [Finding(Level.WARN, "kube-proxy's config.conf is not readable YAML")]
+    if not isinstance(conf, Mapping) or conf.get("mode") != "ipvs":
+        return [Finding(Level.OK, "kube-proxy is not in IPVS mode: no strictARP needed")]
+    if (conf.get("ipvs") or {}).get("strictARP") is True:
+        return [Finding(Level.OK, "kube-proxy IPVS mode with strictARP: true")]
+    return [
+        Finding(
+            Level.ERROR,
+            "kube-proxy runs in IPVS mode without strictARP: every node "
+            "answers ARP for service IPs, so Layer 2 mode cannot work. Set "
+            "ipvs.strictARP: true in the kube-system/kube-proxy ConfigMap and restart "
+            "kube-proxy",
+        )
+    ]
+
+
+def doctor(facts: Facts, *, bgp_type: BGPType | str = BGPType.NATIVE) -> list[Finding]:
+    """Every finding, errors and warnings first within each area."""
+    if facts.missing_kinds:
+        return [
+            Finding(
+                Level.ERROR,
+                "the metallb.io CRDs are not installed (missing: "
+                f"{', '.join(facts.missing_kinds)}): kubectl apply -k deploy/crds",
+            )
+        ]
+    out = _webhook(facts) + _kube_proxy(facts.kube_proxy_config)
+    if not facts.memberlist_secret:
+        out.append(
+            Finding(
+                Level.WARN,
+                "no memberlist Secret: speakers fall back to node "
+                "conditions and fail over much more slowly",
+            )
+        )
+    for state in (s for s in facts.statuses if s.get("kind") == "ConfigurationState"):
+        st = state.get("status") or {}
+        if st.get("result") == "Invalid":
+            out.append(
+                Finding(
+                    Level.ERROR,
+                    f"ConfigurationState {_meta(state).get('name')}: {st.get('errorSummary')}",
+                )
+            )
+    try:
+        config = build_config(facts.objects, bgp_type=bgp_type)
+    except ConfigError as err:
+        return [*out, Finding(Level.ERROR, f"the configuration is invalid:\n{err}")]
+    if not config.pools:
+        out.append(Finding(Level.WARN, "no IPAddressPool: no Service can get an IP"))
+    for pool in config.pools:
+        if not config.l2_advertisements_for(pool.name) and not config.bgp_advertisements_for(
+            pool.name
+        ):
+            out.append(
+                Finding(
+                    Level.WARN,
+                    f"pool {pool.name} has no L2Advertisement or "
+                    "BGPAdvertisement: its IPs are assigned but never announced",
+                )
+            )
+    excluded = [
+        str(_meta(n).get("name"))
+        for n in facts.objects
+        if n.get("kind") == "Node" and EXCLUDE_LB_LABEL in (_meta(n).get("labels") or {})
+    ]
+    if excluded:
+        out.append(
+            Finding(
+                Level.INFO, f"nodes excluded by {EXCLUDE_LB_LABEL}: {', '.join(sorted(excluded))}"
+            )
+        )
+    plans = {
+        (p.namespace, p.name): p for p in plan_objects(facts.objects, bgp_type=bgp_type).services
+    }
+    for svc in (o for o in facts.objects if o.get("kind") == "Service"):
+        meta = _meta(svc)
+        ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress")
+        if not is_handled(svc, facts.lb_class) or ingress:
+            continue
+        key = (str(meta.get("namespace") or "default"), str(meta.get("name") or ""))
+        plan = plans.get(key)
+        why = (
+            plan.error if plan and plan.error else "an IP is available: is the controller running?"
+        )
+        out.append(Finding(Level.WARN, f"Service {key[0]}/{key[1]} is pending: {why}"))
+    return out
