@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from lightkube import ApiError
+from lightkube.models.core_v1 import ServicePort, ServiceSpec
+from lightkube.models.discovery_v1 import Endpoint, EndpointConditions, EndpointPort
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Service
 from lightkube.resources.discovery_v1 import EndpointSlice
@@ -81,12 +83,12 @@ class Services:
         kube.create(
             Service(
                 metadata=ObjectMeta(name=name, namespace="default", annotations=annotations),
-                spec={
-                    "type": "LoadBalancer",
-                    "ipFamilies": [family],
-                    "ports": [{"port": 80, "protocol": "TCP"}],
+                spec=ServiceSpec(
+                    type="LoadBalancer",
+                    ipFamilies=[family],
+                    ports=[ServicePort(port=80, protocol="TCP")],
                     **spec,
-                },
+                ),
             )
         )
         self.created.append(name)
@@ -100,10 +102,14 @@ class Services:
                 ),
                 addressType=family,
                 endpoints=[
-                    {"addresses": [addresses[n]], "nodeName": n, "conditions": {"ready": True}}
+                    Endpoint(
+                        addresses=[addresses[n]],
+                        nodeName=n,
+                        conditions=EndpointConditions(ready=True),
+                    )
                     for n in NODES
                 ],
-                ports=[{"port": 80, "protocol": "TCP"}],
+                ports=[EndpointPort(port=80, protocol="TCP")],
             )
         )
         return name

@@ -31,11 +31,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from lightkube import ApiError, Client, KubeConfig
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.authentication_v1 import TokenRequestSpec
+from lightkube.models.core_v1 import Container, PodSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Node, Pod, Secret, ServiceAccount
 
@@ -222,7 +223,7 @@ class L2Cluster:
         self.kube.create(
             Pod(
                 metadata=ObjectMeta(name=f"speaker-{node}", namespace=NS, labels=labels),
-                spec={"nodeName": node, "containers": [{"name": "speaker", "image": "none"}]},
+                spec=PodSpec(nodeName=node, containers=[Container(name="speaker", image="none")]),
             )
         )
         self.kube.patch(
@@ -329,7 +330,7 @@ class L2Cluster:
     def l2_statuses(self, service: str) -> list[dict[str, Any]]:
         assert self.kube is not None
         return [
-            dict(o.status or {})
+            dict(cast(dict[str, Any], o.status or {}))
             for o in self.kube.list(
                 L2Status, namespace=NS, labels={"metallb.io/service-name": service}
             )
