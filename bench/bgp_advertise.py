@@ -16,23 +16,35 @@ speaker (`python -m metallb.net.bgp.demo`) over iBGP. Two measurements per run:
 Both processes stamp CLOCK_MONOTONIC, which the whole machine shares. Prefixes are
 IPv6 /128s from 2001:db8:100::/48: the IPv4 documentation ranges hold only 768
 addresses. BIRD is polled as fast as `birdc` answers (a few ms), which bounds the
-resolution. The FRR-backend column is to be added next to these.
+resolution.
+
+The FRR-backend column (`speaker=frr`): the node runs FRR (zebra, bgpd) configured only
+through :class:`metallb.net.frr.FRRBackend` (frr-reload.py, no debounce) over the same
+iBGP session to BIRD. `start=set`: the session is up with nothing configured to send,
+then one apply() of the node state with all N prefixes; seconds from the apply() call
+until BIRD holds all N, with the time the reload itself took. `withdraw_seconds`: one
+apply() of the empty state until BIRD holds none.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from ipaddress import IPv6Address
+from ipaddress import IPv6Address, ip_network
 from pathlib import Path
 
 from metallb.lab.netlab import Host, Netlab
-from metallb.lab.routers import BIRD, Neighbor, wait_for
+from metallb.lab.routers import BIRD, FRR_BIN, FRR_RUN, Neighbor, remove_frr_rundirs, wait_for
+from metallb.net.frr import FRRBackend, FRRTarget
+from metallb.speaker import frr_render
+from metallb.speaker.bgp import Route
 
 BENCH = "bgp_advertise"
 ASN = 64512
@@ -138,10 +150,75 @@ def one_run(count: int, run: int, workdir: Path) -> None:
         emit("withdraw_update_messages", withdrawals, "count", **params)
 
 
+def node_state(count: int) -> frr_render.NodeConfig:
+    """The node's FRR state: one iBGP neighbour (BIRD) carrying ``count`` /128s."""
+    routes = tuple(Route(ip_network(p)) for p in prefixes(count))
+    peer = frr_render.Neighbor(
+        "bird", ROUTER, "", str(ASN), hold_time=90, dual_stack=True, routes=routes
+    )
+    return frr_render.NodeConfig("node", (frr_render.Router(ASN, "", NODE, (peer,)),))
+
+
+def start_node_frr(node: Host, workdir: Path) -> None:
+    """zebra and bgpd in the node namespace, with a path space of their own."""
+    rundir = FRR_RUN / node.netns
+    rundir.mkdir(parents=True, exist_ok=True)
+    shutil.chown(rundir, "frr", "frr")
+    conf = rundir / "frr.conf"
+    conf.write_text("frr defaults traditional\nhostname node\n")
+    conf.chmod(0o644)
+    for daemon in ("zebra", "bgpd"):
+        argv = [str(FRR_BIN / daemon), "-N", node.netns, "-f", str(conf)]
+        node.start(*argv, "-i", str(rundir / f"{daemon}.pid"), log=workdir / "frr.out")
+        if daemon == "zebra":
+            wait_for("zebra socket", (rundir / "zserv.api").exists, 10)
+    wait_for("bgpd socket", (rundir / "bgpd.vty").exists, 10)
+
+
+async def timed_apply(backend: FRRBackend, state: frr_render.NodeConfig) -> tuple[float, float]:
+    """Apply ``state`` now; the monotonic time it started and how long the reload took."""
+    t0 = time.monotonic()
+    await backend.apply(frr_render.render(state))
+    return t0, time.monotonic() - t0
+
+
+def frr_run(count: int, run: int, workdir: Path) -> None:
+    """The FRR-backend column: same LAN, same BIRD, FRR on the node."""
+    workdir.mkdir(parents=True)
+    with Netlab() as lab:
+        try:
+            lan = lab.add_lan("lan")
+            router_host, node = lab.add_host("router"), lab.add_host("node")
+            lab.connect(router_host, lan, "eth0", [f"{ROUTER}/24", "2001:db8::1/64"])
+            lab.connect(node, lan, "eth0", [f"{NODE}/24", "2001:db8::10/64"])
+            bird = BIRD(router_host, workdir, ASN, ROUTER, [Neighbor(NODE, ASN)], hold_time=90)
+            bird.start()
+            start_node_frr(node, workdir)
+            params = {"prefixes": count, "peer": "bird", "family": "ipv6", "run": run}
+            backend = FRRBackend(
+                FRRTarget(workdir / "backend", node.netns, timeout=1800), debounce=0
+            )
+            backend.target.workdir.mkdir()
+            backend.target.prepare()
+            asyncio.run(timed_apply(backend, node_state(0)))
+            wait_for("BIRD session", lambda: bird.established(NODE), 30)
+            t0, reload = asyncio.run(timed_apply(backend, node_state(count)))
+            done = wait_count(bird, count)
+            emit("seconds_to_full_table", done - t0, "s", speaker="frr", start="set", **params)
+            emit("reload_seconds", reload, "s", speaker="frr", start="set", **params)
+            t0, reload = asyncio.run(timed_apply(backend, node_state(0)))
+            gone = wait_count(bird, 0)
+            emit("withdraw_seconds", gone - t0, "s", speaker="frr", **params)
+        finally:
+            lab.close()
+            remove_frr_rundirs(lab.tag)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--prefixes", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-frr", action="store_true", help="skip the FRR-backend column")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-bgp-") as tmp:
         Path(tmp).chmod(0o755)
@@ -150,6 +227,12 @@ def main() -> None:
                 one_run(args.prefixes, run, Path(tmp) / f"run{run}")
             except (TimeoutError, subprocess.SubprocessError) as err:
                 emit("error", 1, "count", run=run, reason=str(err))
+            if args.no_frr:
+                continue
+            try:
+                frr_run(args.prefixes, run, Path(tmp) / f"frr{run}")
+            except (TimeoutError, subprocess.SubprocessError, OSError) as err:
+                emit("error", 1, "count", run=run, speaker="frr", reason=str(err))
 
 
 if __name__ == "__main__":

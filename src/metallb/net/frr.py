@@ -58,6 +58,7 @@ class FRRTarget:
     pathspace: str = ""
     vtysh: str = "vtysh"
     reload_script: Path = RELOAD_SCRIPT
+    timeout: float = COMMAND_TIMEOUT  # frr-reload.py takes minutes for 10k+ prefixes
 
     @property
     def config_file(self) -> Path:
@@ -80,7 +81,7 @@ class FRRTarget:
         (self.workdir / "run").mkdir(exist_ok=True)
 
 
-async def _run(*argv: str) -> tuple[int, str]:
+async def _run(*argv: str, limit: float = COMMAND_TIMEOUT) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
@@ -88,11 +89,11 @@ async def _run(*argv: str) -> tuple[int, str]:
         stderr=asyncio.subprocess.STDOUT,
     )
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), COMMAND_TIMEOUT)
+        out, _ = await asyncio.wait_for(proc.communicate(), limit)
     except TimeoutError:
         proc.kill()
         await proc.wait()
-        raise ApplyError(f"{argv[0]} did not finish within {COMMAND_TIMEOUT} s") from None
+        raise ApplyError(f"{argv[0]} did not finish within {limit} s") from None
     return proc.returncode or 0, out.decode(errors="replace")
 
 
@@ -190,7 +191,7 @@ class FRRBackend:
             argv.append(str(t.config_file))
         else:
             argv = [*t.vtysh_argv(), "-f", str(t.config_file)]
-        code, out = await _run(*argv)
+        code, out = await _run(*argv, limit=t.timeout)
         if code != 0:
             raise ApplyError(f"{' '.join(argv[:2])} exited {code}: {out.strip()[-2000:]}")
 
