@@ -90,6 +90,8 @@ def lb_service(name: str, namespace: str, lb_class: str | None) -> Service:
             loadBalancerClass=lb_class,
             ipFamilies=["IPv6"],
             ipFamilyPolicy="SingleStack",
+            # The node-port range holds 2,768 ports: 10k Services cannot all have one.
+            allocateLoadBalancerNodePorts=False,
             ports=[ServicePort(port=80, protocol="TCP", name="http")],
         ),
     )
