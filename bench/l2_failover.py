@@ -101,7 +101,7 @@ def run(trials: int) -> None:
             times: list[float] = []
             failed = 0
             for trial in range(trials):
-                value = _trial(c, kind, vip, first, second, trial)
+                value = _trial(c, kind, vip, first=first, second=second, n=trial)
                 print(json.dumps({"kind": kind, "trial": trial, "seconds": value}), file=sys.stderr)
                 if value is None:
                     failed += 1
@@ -122,7 +122,7 @@ def run(trials: int) -> None:
                 print(json.dumps(line), flush=True)
 
 
-def _trial(c: L2Cluster, kind: str, vip: str, first: str, second: str, n: int) -> float | None:
+def _trial(c: L2Cluster, kind: str, vip: str, *, first: str, second: str, n: int) -> float | None:
     """One failure and heal; seconds to the first answer from ``second`` (None: none)."""
     converged(c, vip, first, timeout=60)
     wait_for(lambda: c.curl(vip) == first or None, 10, "HTTP via the first node")
