@@ -9,6 +9,10 @@ Start-up follows upstream's rule that a restart must not move any IP: after ever
 has synced, the configuration is loaded and every Service is converged once in restart
 order (Services holding two IPs, then one, then none) before the queue is worked, so a
 new Service can never take an address an existing one still holds in its status.
+
+Events are recorded off the worker, as client-go's recorder does: the worker queues them
+and one task sends them. An Event is best effort and does not gate the Service's status,
+so its round trip must not stretch the time every other Service waits for an IP.
 """
 
 from __future__ import annotations
@@ -34,13 +38,12 @@ from metallb.config.types import BGPType, Config
 from metallb.controller.service import reconcile_service
 from metallb.ipam.allocator import Allocator
 from metallb.ipam.converge import Event as CoreEvent
-from metallb.ipam.converge import processing_order
 from metallb.ipam.from_config import pools_from_config
 from metallb.ipam.model import PoolCounters
-from metallb.ipam.service import request_from_service
+from metallb.k8s.cache import object_key
 from metallb.k8s.informer import Informer
 from metallb.k8s.runner import Result, Runner
-from metallb.k8s.source import LightkubeListWatch
+from metallb.k8s.source import LightkubeListWatch, strip_managed_fields
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,9 @@ CONFIG_KEY = "\x00config"  # cannot collide with a namespace/name key
 FIELD_MANAGER = "metallb-controller"
 # Pool status is written at most this often; a burst of allocations makes one write.
 POOL_STATUS_PERIOD = 0.5
+# Events waiting to be sent; beyond this they are dropped (client-go's broadcaster keeps
+# 1000 and drops too): a burst of allocations must not grow memory without bound.
+EVENT_BACKLOG = 1000
 
 IPAddressPool = create_namespaced_resource(
     "metallb.io", "v1beta1", "IPAddressPool", "ipaddresspools"
@@ -63,6 +69,12 @@ def _as_dict(obj: Any, api_version: str, kind: str) -> dict[str, Any]:
     return {"apiVersion": api_version, "kind": kind, **body}
 
 
+def _held_ips(svc: Any) -> int:
+    """How many ingress IPs a cached Service's status holds."""
+    lb = svc.status.loadBalancer if svc.status is not None else None
+    return sum(1 for i in (lb.ingress or ()) if i.ip) if lb is not None else 0
+
+
 @dataclass
 class Stats:
     """What the metrics adapter publishes (upstream's metallb_k8s_client_* names)."""
@@ -72,6 +84,7 @@ class Stats:
     config_loaded: bool = False
     config_stale: bool = False
     status_writes: int = 0
+    events_dropped: int = 0
     pool_counters: dict[str, PoolCounters] = field(default_factory=dict)
 
 
@@ -95,10 +108,10 @@ class Controller:
         self.stats = Stats()
         self.ready = asyncio.Event()  # set once the start-up pass is done
         self.services: Informer[Any] = Informer(
-            LightkubeListWatch(client, Service), name="services"
+            LightkubeListWatch(client, Service, transform=strip_managed_fields), name="services"
         )
         self.namespaces: Informer[Any] = Informer(
-            LightkubeListWatch(client, Namespace), name="namespaces"
+            LightkubeListWatch(client, Namespace, transform=strip_managed_fields), name="namespaces"
         )
         self.pools: Informer[Any] = Informer(
             LightkubeListWatch(client, IPAddressPool, namespace=namespace), name="pools"
@@ -112,6 +125,11 @@ class Controller:
             self.runner.watch(inf, lambda _e, _k: (CONFIG_KEY,))
         self._written_pools: dict[str, PoolCounters] = {}
         self._pools_dirty = asyncio.Event()
+        self._events: asyncio.Queue[Event] = asyncio.Queue(maxsize=EVENT_BACKLOG)
+        # What the last successful load used, to tell a real change from a no-op event
+        # (our own pool status writes come back as MODIFIED pools).
+        self._loaded_namespaces: dict[str, dict[str, str]] | None = None
+        self._state_written: str | None = None  # the error text last written ("" = valid)
 
     # -- running ----------------------------------------------------------------------
     async def run(self) -> None:
@@ -119,6 +137,7 @@ class Controller:
         informers = (self.services, self.namespaces, self.pools, self.communities)
         tasks = [asyncio.create_task(i.run(), name=f"informer-{i.name}") for i in informers]
         tasks.append(asyncio.create_task(self._pool_status_loop(), name="pool-status"))
+        tasks.append(asyncio.create_task(self._event_loop(), name="events"))
         try:
             await self.runner.wait_synced()
             await self._startup()
@@ -142,12 +161,14 @@ class Controller:
         self.ready.set()
 
     def _restart_order(self) -> list[str]:
-        """Every Service key: those holding two IPs, then one, then none (cache order)."""
-        reqs = [
-            request_from_service(_as_dict(s, "v1", "Service"))
-            for s in self.services.cache.objects()
-        ]
-        return [r.key for r in processing_order(reqs)]
+        """Every Service key: those holding two IPs, then one, then none (cache order).
+
+        The same order as ``processing_order`` over full requests, read straight from the
+        cached objects: this runs on every reprocess-all, and building a request (via a
+        dict) for each of 10k Services only to count their status IPs is wasted work.
+        """
+        objs = sorted(self.services.cache.objects(), key=lambda s: -_held_ips(s))  # stable
+        return [object_key(s) for s in objs]
 
     # -- reconcile --------------------------------------------------------------------
     async def reconcile(self, key: str) -> Result:
@@ -222,7 +243,13 @@ class Controller:
             if o.metadata
         }
         changed = config != self.config
+        if not changed and namespaces == self._loaded_namespaces and self._state_written == "":
+            # Nothing the allocator uses changed: typically our own pool status write
+            # came back as a MODIFIED pool. Reloading would rescan every allocation and
+            # write the ConfigurationState again, twice a second during a burst.
+            return Result.OK
         self.allocator.set_pools(pools_from_config(config), namespaces)
+        self._loaded_namespaces = namespaces
         self._written_pools.clear()  # a re-created pool has no status yet
         self.config = config
         self.stats.config_loaded, self.stats.config_stale = True, False
@@ -233,6 +260,7 @@ class Controller:
 
     # -- writes -----------------------------------------------------------------------
     async def _record(self, svc: dict[str, Any], ev: CoreEvent) -> None:
+        """Queue an Event for the sender task (dropped, and counted, if the backlog is full)."""
         meta = svc.get("metadata") or {}
         now = dt.datetime.now(dt.UTC)
         event = Event(
@@ -256,9 +284,23 @@ class Controller:
             count=1,
         )
         try:
-            await self.client.create(event)
-        except ApiError as err:  # an Event is best effort; never fail the reconcile on it
-            log.warning("controller: event %s not recorded: %s", ev.reason, err.status.message)
+            self._events.put_nowait(event)
+        except asyncio.QueueFull:
+            self.stats.events_dropped += 1
+            if self.stats.events_dropped % EVENT_BACKLOG == 1:
+                log.warning("controller: event backlog full; %d dropped", self.stats.events_dropped)
+
+    async def _event_loop(self) -> None:
+        while True:
+            event = await self._events.get()
+            try:
+                await self.client.create(event)
+            except ApiError as err:  # an Event is best effort; never fail anything on it
+                log.warning(
+                    "controller: event %s not recorded: %s", event.reason, err.status.message
+                )
+            except Exception:
+                log.exception("controller: event %s not recorded", event.reason)
 
     async def _pool_status_loop(self) -> None:
         while True:
@@ -330,4 +372,7 @@ class Controller:
                 field_manager=FIELD_MANAGER,
             )
         except ApiError as err:
+            self._state_written = None
             log.warning("controller: ConfigurationState not written: %s", err.status.message)
+            return
+        self._state_written = error or ""

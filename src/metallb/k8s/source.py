@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar, cast
@@ -79,6 +79,17 @@ class ListWatch(Protocol[T]):
         ...
 
 
+def strip_managed_fields(obj: T) -> T:
+    """Drop ``metadata.managedFields`` (client-go's ``TransformStripManagedFields``).
+
+    Nothing in MetalLB reads them, and they are most of a cached Service's memory: about
+    5 KB of 7 KB for a LoadBalancer Service written by two managers.
+    """
+    if obj.metadata is not None:
+        obj.metadata.managedFields = None
+    return obj
+
+
 def decode_watch_line(line: bytes | str, res: type[T]) -> WatchEvent[T]:
     """Decode one line of a watch stream; raise for ERROR events.
 
@@ -110,7 +121,9 @@ class LightkubeListWatch(Generic[T]):
     """List and watch ``res`` (a lightkube resource class, typed or generic) through a client.
 
     ``namespace=None`` means all namespaces for a namespaced resource.
-    Selectors are Kubernetes selector strings (``"app=x,tier!=db"``).
+    Selectors are Kubernetes selector strings (``"app=x,tier!=db"``). ``transform``
+    is applied to every object as it is decoded, before anything keeps it (for example
+    :func:`strip_managed_fields`), so a 10k-object list never holds the full objects at once.
     """
 
     def __init__(
@@ -122,6 +135,7 @@ class LightkubeListWatch(Generic[T]):
         label_selector: str | None = None,
         field_selector: str | None = None,
         chunk_size: int = DEFAULT_LIST_CHUNK,
+        transform: Callable[[T], T] | None = None,
     ) -> None:
         self.res = res
         self._client = client
@@ -130,6 +144,7 @@ class LightkubeListWatch(Generic[T]):
         self._namespace = namespace if namespace is not None or not namespaced else "*"
         self._selectors = {"labelSelector": label_selector, "fieldSelector": field_selector}
         self._chunk_size = chunk_size
+        self._transform = transform
 
     @property
     def _generic(self) -> Any:
@@ -147,7 +162,8 @@ class LightkubeListWatch(Generic[T]):
         )
         try:
             result = self._generic.list(br)
-            items: builtins.list[T] = [obj async for obj in result]
+            tf = self._transform
+            items: builtins.list[T] = [obj if tf is None else tf(obj) async for obj in result]
         except httpx2.HTTPStatusError as err:
             # An expired continue token between chunks is a 410 too; relisting fixes it.
             if err.response.status_code == HTTP_GONE:
@@ -187,6 +203,11 @@ class LightkubeListWatch(Generic[T]):
                 raise WatchError(response.status_code, body[:500])
             async for line in response.aiter_lines():
                 if line.strip():
-                    yield decode_watch_line(line, self.res)
+                    event = decode_watch_line(line, self.res)
+                    if self._transform is not None and event.object is not None:
+                        event = WatchEvent(
+                            event.type, event.resource_version, self._transform(event.object)
+                        )
+                    yield event
         finally:
             await response.aclose()
