@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -65,8 +66,15 @@ POOL_ANNOTATION = "metallb.io/ip-allocated-from-pool"
 FIELD_MANAGER = "metallb-controller"  # the same manager as the controller's patches
 CREATE_CONCURRENCY = 32
 MIB = 1024 * 1024
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 Pool = create_namespaced_resource("metallb.io", "v1beta1", "IPAddressPool", "ipaddresspools")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used (from /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def emit(metric: str, value: float, unit: str, **params: object) -> None:
@@ -371,6 +379,21 @@ def changed(before: dict[str, tuple[str, ...]], after: dict[str, tuple[str, ...]
 
 
 async def run(cp: ControlPlane, n: int, workdir: Path) -> None:
+    # The apiserver's and etcd's CPU per phase: on a shared machine the apiserver, not
+    # the client, is usually the limit, and this shows how much work each phase asks of it.
+    servers = {
+        name: comp.process.pid
+        for name, comp in cp.components.items()
+        if comp.process is not None and name in ("kube-apiserver", "etcd")
+    }
+
+    def server_cpu() -> dict[str, float]:
+        return {name: cpu_seconds(pid) for name, pid in servers.items()}
+
+    def emit_cpu(phase: str, before: dict[str, float]) -> None:
+        for name, used in server_cpu().items():
+            emit("server_cpu", used - before[name], "s", services=n, phase=phase, component=name)
+
     client = AsyncClient(config=KubeConfig.from_file(str(cp.kubeconfig)), field_manager="bench")
     for ns in (BARE_NS, CTL_NS):
         await client.create(Namespace(metadata=ObjectMeta(name=ns)))
@@ -382,7 +405,9 @@ async def run(cp: ControlPlane, n: int, workdir: Path) -> None:
     emit("bare_status_writes", bare_plain, "s", services=n, patch="ingress")
     emit("bare_status_writes_rate", n / bare_plain, "1/s", services=n, patch="ingress")
     progress("bare loop: status ingress + pool annotation")
+    cpu0 = server_cpu()
     bare = await bare_loop(client, n, subnet=2, annotate=True)
+    emit_cpu("bare ingress+annotation", cpu0)
     emit("bare_status_writes", bare, "s", services=n, patch="ingress+annotation")
     emit("bare_status_writes_rate", n / bare, "1/s", services=n, patch="ingress+annotation")
     await delete_services(client, BARE_NS, n)
@@ -402,6 +427,7 @@ async def run(cp: ControlPlane, n: int, workdir: Path) -> None:
         await asyncio.sleep(0.5)  # the watch is established before t0
         progress("creating the pool (t0); waiting for every Service to have an IP")
         t0 = time.perf_counter()
+        cpu0, ctl_cpu0 = server_cpu(), cpu_seconds(ctl.pid)
         await client.create(
             Pool(
                 metadata=ObjectMeta(name="bench", namespace=NS),
@@ -413,6 +439,8 @@ async def run(cp: ControlPlane, n: int, workdir: Path) -> None:
         elapsed = time.perf_counter() - t0
         reporter.cancel()
         emit("controller_all_ips", elapsed, "s", services=n)
+        emit_cpu("controller", cpu0)
+        emit("controller_cpu", cpu_seconds(ctl.pid) - ctl_cpu0, "s", services=n)
         emit("controller_rate", n / elapsed, "1/s", services=n)
         emit("ratio_controller_to_bare", elapsed / bare, "x", services=n, bare="ingress+annotation")
         emit("ratio_controller_to_bare", elapsed / bare_plain, "x", services=n, bare="ingress")
