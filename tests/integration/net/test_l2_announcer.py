@@ -127,8 +127,10 @@ def test_takeover_moves_the_client_cache_without_a_client_request(
     speaker_b = start_speaker(b, tmp_path, "--ip", vip)
     wait_for(lambda: neighbour_mac(client, vip) == MAC_B or None, 8, f"{vip} -> {MAC_B}")
 
+    # tcpdump -e prints "<time> <source MAC> > <destination MAC>, ..."; the kernel may
+    # update the neighbour entry before tcpdump has written the frame, so wait for it.
+    wait_for(lambda: f" {MAC_B} > " in dump.read_text() or None, 5, "the capture of b's frame")
     traffic = dump.read_text()
-    # tcpdump -e prints "<time> <source MAC> > <destination MAC>, ...".
     from_client = [line for line in traffic.splitlines() if f" {MAC_CLIENT} > " in line]
     assert not [line for line in from_client if client_request in line], traffic
     assert f" {MAC_B} > " in traffic
