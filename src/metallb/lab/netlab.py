@@ -239,8 +239,10 @@ class Netlab:
         For a management LAN only: it lets processes in host namespaces reach a server
         of the root namespace (the test apiserver) at ``address``. Keep it apart from
         the LANs under test, whose ARP and failures it must not see. The address must
-        be a documentation one like every other; the link is deleted on :meth:`close`
-        (and with the switch namespace, should this process die first).
+        be a documentation one like every other, on a subnet no other root link uses
+        (the root namespace routes each subnet through one interface); the link is
+        deleted on :meth:`close` (and with the switch namespace, should this process die
+        first).
         """
         check_safe(address)
         ifname = f"mlr{os.getpid()}x{next(_COUNTER)}"[:15]

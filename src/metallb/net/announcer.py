@@ -184,7 +184,11 @@ class Announcer:
         changed = False
         for key in list(self._responders):
             now = wanted.get(key)
-            if now is None or _identity(now) != _identity(self._links[key]):
+            # A responder whose socket failed (the link went down) is replaced even if
+            # the link is back up by now: a flap shorter than the scan period would
+            # otherwise leave the interface without a responder for good.
+            stale = not self._responders[key].running
+            if now is None or stale or _identity(now) != _identity(self._links[key]):
                 changed = True
                 await self._stop(key)
         for key, link in wanted.items():

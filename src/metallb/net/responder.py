@@ -108,6 +108,11 @@ class Responder:
             self.serve(), name=f"l2-{self.kind}-{self.iface.name}"
         )
 
+    @property
+    def running(self) -> bool:
+        """False once the receive loop has ended (an interface that went down, say)."""
+        return self._task is not None and not self._task.done()
+
     async def serve(self) -> None:
         """Receive and answer frames until cancelled or the socket fails."""
         while True:
