@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Service, ServiceAccount
 from lightkube.types import PatchType
 
+from metallb.k8s.controller import WORKERS
 from metallb.k8s.source import LightkubeListWatch
 from metallb.lab.controlplane import Binaries, ControlPlane
 from metallb.lab.ports import free_port
@@ -145,11 +146,26 @@ async def delete_services(client: AsyncClient, namespace: str, n: int) -> None:
 
 
 # -- the bare loop ----------------------------------------------------------------------
-async def bare_loop(client: AsyncClient, n: int, *, subnet: int, annotate: bool) -> float:
-    """Seconds for N sequential status merge-patches (one request in flight at a time)."""
+async def bare_loop(
+    client: AsyncClient, n: int, *, subnet: int, annotate: bool, in_flight: int = 1
+) -> float:
+    """Seconds for N status merge-patches, ``in_flight`` requests at a time (1: sequential)."""
     step = max(n // 10, 1)
+    todo = iter(range(n))
     started = time.perf_counter()
-    for i in range(n):
+    await asyncio.gather(
+        *(
+            _bare_worker(client, todo, n=n, step=step, subnet=subnet, annotate=annotate)
+            for _ in range(in_flight)
+        )
+    )
+    return time.perf_counter() - started
+
+
+async def _bare_worker(
+    client: AsyncClient, todo: Iterator[int], *, n: int, step: int, subnet: int, annotate: bool
+) -> None:
+    for i in todo:
         patch: dict[str, Any] = {
             "status": {"loadBalancer": {"ingress": [{"ip": f"2001:db8:{subnet}::{i:x}"}]}}
         }
@@ -165,7 +181,6 @@ async def bare_loop(client: AsyncClient, n: int, *, subnet: int, annotate: bool)
         )
         if (i + 1) % step == 0:
             progress(f"bare loop (annotate={annotate}): {i + 1}/{n}")
-    return time.perf_counter() - started
 
 
 # -- watching the controller's Services -------------------------------------------------
@@ -410,6 +425,17 @@ async def run(cp: ControlPlane, n: int, workdir: Path) -> None:
     emit_cpu("bare ingress+annotation", cpu0)
     emit("bare_status_writes", bare, "s", services=n, patch="ingress+annotation")
     emit("bare_status_writes_rate", n / bare, "1/s", services=n, patch="ingress+annotation")
+    # The controller keeps up to WORKERS writes in flight; the same for a bare client.
+    progress(f"bare loop: ingress + annotation, {WORKERS} in flight")
+    bare_pipelined = await bare_loop(client, n, subnet=3, annotate=True, in_flight=WORKERS)
+    emit(
+        "bare_status_writes",
+        bare_pipelined,
+        "s",
+        services=n,
+        patch="ingress+annotation",
+        in_flight=WORKERS,
+    )
     await delete_services(client, BARE_NS, n)
 
     # 2. The controller: Services first, then a ready controller, then the pool at t0.
@@ -444,6 +470,13 @@ async def run(cp: ControlPlane, n: int, workdir: Path) -> None:
         emit("controller_rate", n / elapsed, "1/s", services=n)
         emit("ratio_controller_to_bare", elapsed / bare, "x", services=n, bare="ingress+annotation")
         emit("ratio_controller_to_bare", elapsed / bare_plain, "x", services=n, bare="ingress")
+        emit(
+            "ratio_controller_to_bare",
+            elapsed / bare_pipelined,
+            "x",
+            services=n,
+            bare=f"ingress+annotation, {WORKERS} in flight",
+        )
 
         # 3. Footprint, once the controller is idle.
         updates = await ctl.settled()

@@ -1,9 +1,13 @@
-"""The controller process: informers, one serial worker, and the writes the core decides.
+"""The controller process: informers, a few workers on one loop, and the writes the core decides.
 
 Keys are Service keys (``namespace/name``) plus one synthetic key, :data:`CONFIG_KEY`,
-for "the pools, communities or namespaces changed". Everything runs on one event loop
-with one worker, so the allocator (plain, synchronous) is never used by two reconciles
-at once; only the writes to the API are awaited.
+for "the pools, communities or namespaces changed". Everything runs on one event loop.
+A reconcile runs the allocator (plain, synchronous) to the end before its first
+``await``, so the allocator is never used by two reconciles at once, and allocations
+happen in queue order; only the writes to the API are awaited. :data:`WORKERS`
+reconciles may wait on their writes at the same time (the workqueue never hands one key
+to two of them): one write in flight at a time would leave the apiserver idle during
+each round trip, and the status writes are what every Service waits for.
 
 Start-up follows upstream's rule that a restart must not move any IP: after every cache
 has synced, the configuration is loaded and every Service is converged once in restart
@@ -51,6 +55,8 @@ CONFIG_KEY = "\x00config"  # cannot collide with a namespace/name key
 FIELD_MANAGER = "metallb-controller"
 # Pool status is written at most this often; a burst of allocations makes one write.
 POOL_STATUS_PERIOD = 0.5
+# Reconciles whose writes may be in flight together (see the module docstring).
+WORKERS = 4
 # Events waiting to be sent; beyond this they are dropped (client-go's broadcaster keeps
 # 1000 and drops too): a burst of allocations must not grow memory without bound.
 EVENT_BACKLOG = 1000
@@ -119,7 +125,9 @@ class Controller:
         self.communities: Informer[Any] = Informer(
             LightkubeListWatch(client, Community, namespace=namespace), name="communities"
         )
-        self.runner = Runner(self.reconcile, name="controller", all_keys=self._restart_order)
+        self.runner = Runner(
+            self.reconcile, name="controller", workers=WORKERS, all_keys=self._restart_order
+        )
         self.runner.watch(self.services)
         for inf in (self.namespaces, self.pools, self.communities):
             self.runner.watch(inf, lambda _e, _k: (CONFIG_KEY,))
