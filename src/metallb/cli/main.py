@@ -23,14 +23,6 @@ def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
-def _not_yet(what: str, issue: int) -> Handler:
-    def handler(_args: argparse.Namespace) -> int:
-        print(f"metallb {what}: not implemented yet (issue #{issue})", file=sys.stderr)
-        return 2
-
-    return handler
-
-
 def _add_common_daemon_flags(p: argparse.ArgumentParser) -> None:
     """Flags shared by the controller and the speaker, with upstream's names and defaults."""
     p.add_argument(
@@ -166,20 +158,18 @@ def _operator_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def _lab_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("lab", help="a simulated bare-metal cluster on this machine")
     lsub = p.add_subparsers(dest="lab_command", required=True, metavar="COMMAND")
-    up = lsub.add_parser("up", help="start the lab (control plane now; nodes and MetalLB later)")
-    up.add_argument("--dir", default=".lab", help="where the lab keeps its state")
-    up.set_defaults(handler=lab.up)
-    for name, text in (
-        ("down", "stop the lab and remove what it created"),
-        ("status", "show what is running"),
+    for name, text, handler in (
+        ("up", "start the lab: control plane, 3 nodes, MetalLB, demo Services", lab.up),
+        ("down", "stop the lab and remove everything it created", lab.down),
+        ("status", "which node answers for each demo Service", lab.status),
+        ("fail-node", "take a node's data link down and kill its speaker", lab.node_command),
+        ("heal-node", "bring a failed node back", lab.node_command),
     ):
         q = lsub.add_parser(name, help=text)
-        q.add_argument("--dir", default=".lab")
-        q.set_defaults(handler=_not_yet(f"lab {name}", 8))
-    for name in ("fail-node", "heal-node"):
-        q = lsub.add_parser(name, help=f"{name.split('-')[0]} a lab node")
-        q.add_argument("node", metavar="NAME")
-        q.set_defaults(handler=_not_yet(f"lab {name}", 8))
+        q.add_argument("--dir", default=".lab", help="where the lab keeps its state")
+        if name.endswith("-node"):
+            q.add_argument("node", metavar="NAME")
+        q.set_defaults(handler=handler)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ metallb.io objects of the MetalLB namespace (configuration and statuses), and Ev
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ CONFIG_KINDS = (
     "BFDProfile",
     "Community",
 )
+RETRY_429_FOR = 30.0
 STATUS_KINDS = ("ServiceL2Status", "ServiceBGPStatus", "ConfigurationState")
 
 
@@ -48,25 +50,40 @@ class ClusterSnapshot:
     missing: list[str] = field(default_factory=list)
 
 
+def _list(client: Client, res: Any, **kwargs: Any) -> list[Any]:
+    """List, waiting out 429s: a freshly installed CRD answers "storage is (re)initializing"
+    until its watch cache is ready, and the apiserver may throttle a busy client."""
+    deadline = time.monotonic() + RETRY_429_FOR
+    while True:
+        try:
+            return list(client.list(res, **kwargs))
+        except ApiError as err:
+            if err.status.code != 429 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def read_cluster(client: Client, namespace: str) -> ClusterSnapshot:
     """One consistent-enough read of everything the explanation needs."""
     snap = ClusterSnapshot()
-    snap.objects += [_dict(o, "v1", "Service") for o in client.list(Service, namespace="*")]
-    snap.objects += [_dict(o, "v1", "Namespace") for o in client.list(Namespace)]
-    snap.objects += [_dict(o, "v1", "Node") for o in client.list(Node)]
+    snap.objects += [_dict(o, "v1", "Service") for o in _list(client, Service, namespace="*")]
+    snap.objects += [_dict(o, "v1", "Namespace") for o in _list(client, Namespace)]
+    snap.objects += [_dict(o, "v1", "Node") for o in _list(client, Node)]
     snap.objects += [
         _dict(o, "discovery.k8s.io/v1", "EndpointSlice")
-        for o in client.list(EndpointSlice, namespace="*")
+        for o in _list(client, EndpointSlice, namespace="*")
     ]
     for kind in CONFIG_KINDS + STATUS_KINDS:
         api = f"metallb.io/{KINDS[kind].versions[-1].name}"
         try:
-            items = [_dict(o, api, kind) for o in client.list(_resource(kind), namespace=namespace)]
+            items = [
+                _dict(o, api, kind) for o in _list(client, _resource(kind), namespace=namespace)
+            ]
         except ApiError as err:
             if err.status.code == 404:
                 snap.missing.append(kind)
                 continue
             raise
         (snap.statuses if kind in STATUS_KINDS else snap.objects).extend(items)
-    snap.events = [_dict(e, "v1", "Event") for e in client.list(Event, namespace="*")]
+    snap.events = [_dict(e, "v1", "Event") for e in _list(client, Event, namespace="*")]
     return snap

@@ -1,0 +1,366 @@
+"""A small bare-metal cluster: real apiserver, three node namespaces, MetalLB running.
+
+Shared by ``metallb lab``, the speaker integration tests and ``bench/l2_failover.py``.
+:class:`L2Cluster` builds:
+
+- a control plane listening on all addresses (serving certificate for ``MGMT_ROOT``);
+- a netlab with two LANs kept apart: ``mgmt`` (the root namespace at ``MGMT_ROOT`` and
+  each node, for the apiserver) and ``data`` (the nodes and a ``client``), where the
+  speakers gossip and answer ARP/NDP;
+- the CRDs, namespace and RBAC from deploy/ as they are; the ``metallb controller``
+  process in the root namespace (token of ServiceAccount ``controller``), which also
+  creates the ``memberlist`` Secret; the Secret's key written where a pod would mount it;
+- Node objects ``n1..n3``, speaker Pod objects with their data address as pod IP (the
+  membership join targets; no kubelet runs them), one ``metallb speaker`` process per
+  node namespace with a token of ServiceAccount ``speaker``;
+- what kube-proxy would do, per node: a ``local`` route for the service range on ``lo``
+  and strict-ARP sysctls (``arp_ignore=1``, ``arp_announce=2``) so that only the speaker
+  answers ARP for a VIP, plus an HTTP server answering the node's name.
+
+Everything is torn down on exit, also after a failure. Addresses are documentation ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from lightkube import ApiError, Client, KubeConfig
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.models.authentication_v1 import TokenRequestSpec
+from lightkube.models.core_v1 import Container, PodSpec
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Node, Pod, Secret, ServiceAccount
+
+from metallb.lab.controlplane import Binaries, ControlPlane
+from metallb.lab.daemon import Daemon, LabError
+from metallb.lab.netlab import Host, Netlab
+from metallb.lab.ports import free_port
+
+REPO = Path(__file__).resolve().parents[3]
+KUBECTL = str(Path(sys.executable).with_name("kubectl"))
+
+NS = "metallb-system"
+MGMT_ROOT = "198.51.100.254"
+NODES = ("n1", "n2", "n3")
+DATA_IP = {n: f"192.0.2.1{i}" for i, n in enumerate(NODES, 1)}
+DATA_IP6 = {n: f"2001:db8::1{i}" for i, n in enumerate(NODES, 1)}
+MGMT_IP = {n: f"198.51.100.1{i}" for i, n in enumerate(NODES, 1)}
+MAC = {n: f"02:00:00:00:01:0{i}" for i, n in enumerate(NODES, 1)}
+CLIENT_IP, CLIENT_IP6, CLIENT_MAC = "192.0.2.50", "2001:db8::50", "02:00:00:00:01:50"
+# Every VIP the tests use lies in these: the nodes deliver them locally.
+SERVICE_RANGE, SERVICE_RANGE6 = "192.0.2.192/27", "2001:db8::200/120"
+SPEAKER_LABELS = "app=metallb,component=speaker"
+T = TypeVar("T")
+
+Pool = create_namespaced_resource("metallb.io", "v1beta1", "IPAddressPool", "ipaddresspools")
+L2Adv = create_namespaced_resource("metallb.io", "v1beta1", "L2Advertisement", "l2advertisements")
+L2Status = create_namespaced_resource(
+    "metallb.io", "v1beta1", "ServiceL2Status", "servicel2statuses"
+)
+
+
+def wait_for(check: Callable[[], T | None], timeout: float, what: str, step: float = 0.05) -> T:
+    """Poll ``check`` until it returns a value; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value is not None:
+            return value
+        if time.monotonic() > deadline:
+            raise LabError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(step)
+
+
+@dataclass
+class SpeakerProc:
+    node: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+
+_REPLY = re.compile(r"reply from (\S+) \[([0-9A-Fa-f:]+)\]")
+
+
+@dataclass
+class L2Cluster:
+    """See the module docstring. Use as a context manager."""
+
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="l2cluster-")))
+    lab: Netlab = field(default_factory=Netlab)
+    cp: ControlPlane | None = None
+    kube: Client | None = None
+    speakers: dict[str, SpeakerProc] = field(default_factory=dict)
+    controller: Daemon | None = None
+    progress: Callable[[str], None] = field(default=lambda _m: None)
+    _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+    # -- setup ---------------------------------------------------------------------------
+    def __enter__(self) -> L2Cluster:
+        try:
+            self._setup()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stack.close()
+
+    def _setup(self) -> None:
+        self.progress("creating the network: 3 nodes, a client, a management and a data LAN")
+        self._stack.enter_context(self.lab)
+        mgmt, data = self.lab.add_lan("mgmt"), self.lab.add_lan("data")
+        self.lab.connect_root(mgmt, f"{MGMT_ROOT}/24")
+        for n in NODES:
+            host = self.lab.add_host(n)
+            self.lab.connect(
+                host, data, "eth0", [f"{DATA_IP[n]}/24", f"{DATA_IP6[n]}/64"], mac=MAC[n]
+            )
+            self.lab.connect(host, mgmt, "eth1", [f"{MGMT_IP[n]}/24"])
+            self._backend(host)
+        client = self.lab.add_host("client")
+        self.lab.connect(
+            client, data, "eth0", [f"{CLIENT_IP}/24", f"{CLIENT_IP6}/64"], mac=CLIENT_MAC
+        )
+        self.progress("starting etcd, kube-apiserver and kube-controller-manager")
+        self.cp = ControlPlane(Binaries.locate(), bind_address="0.0.0.0", extra_sans=(MGMT_ROOT,))
+        self._stack.enter_context(self.cp)
+        # Speakers stop before the control plane (the lab would stop them after it).
+        self._stack.callback(self._stop_speakers)
+        self.kube = Client(config=KubeConfig.from_file(self.cp.kubeconfig))
+        self.progress("installing MetalLB's CRDs and RBAC from deploy/")
+        self.kubectl("apply", "-k", str(REPO / "deploy" / "crds"))
+        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+        self.kubectl(
+            "apply",
+            "-f",
+            str(REPO / "deploy" / "namespace.yaml"),
+            "-f",
+            str(REPO / "deploy" / "controller" / "rbac.yaml"),
+            "-f",
+            str(REPO / "deploy" / "speaker" / "rbac.yaml"),
+        )
+        for n in NODES:
+            self.kube.create(
+                Node(metadata=ObjectMeta(name=n, labels={"kubernetes.io/hostname": n}))
+            )
+            self._speaker_pod(n)
+        self.progress("starting the MetalLB controller")
+        health = free_port()
+        self.controller = Daemon(
+            "controller",
+            [
+                sys.executable,
+                "-m",
+                "metallb.cli.main",
+                "controller",
+                f"--kubeconfig={self.cp.token_kubeconfig('controller', self._token('controller'))}",
+                f"--namespace={NS}",
+                "--port=0",
+                f"--health-probe-port={health}",
+                "--webhook-mode=disabled",
+                "--ml-secret-name=memberlist",
+                "--log-level=debug",
+            ],
+            self.workdir / "controller.log",
+            ready_url=f"http://127.0.0.1:{health}/readyz",
+        )
+        self._stack.callback(self.controller.stop)
+        self.controller.start()
+        secret = wait_for(self._memberlist_key, 30, "the memberlist Secret")
+        (self.workdir / "memberlist").mkdir(exist_ok=True)
+        (self.workdir / "memberlist" / "secretkey").write_bytes(secret)
+        (self.workdir / "excludel2.yaml").write_text(
+            # Upstream's defaults plus the management interface: no ARP on that LAN.
+            "announcedInterfacesToExclude: ['^eth1$', '^lo$', '^veth.*']\n"
+        )
+        server = self.cp.server_at(MGMT_ROOT)
+        self.speaker_kubeconfig = self.cp.token_kubeconfig(
+            "speaker", self._token("speaker"), server=server
+        )
+        self.progress("starting a speaker in each node")
+        for n in NODES:
+            self.start_speaker(n)
+        for n in NODES:
+            self.wait_speaker_ready(n)
+
+    def _backend(self, host: Host) -> None:
+        for sysctl in (
+            "net.ipv4.conf.all.arp_ignore=1",
+            "net.ipv4.conf.all.arp_announce=2",
+            "net.ipv4.conf.eth0.arp_ignore=1",
+            "net.ipv4.conf.eth0.arp_announce=2",
+        ):
+            host.run("sysctl", "-qw", sysctl)
+        host.run("ip", "route", "add", "local", SERVICE_RANGE, "dev", "lo")
+        host.run("ip", "-6", "route", "add", "local", SERVICE_RANGE6, "dev", "lo")
+        www = self.workdir / f"www-{host.name}"
+        www.mkdir(exist_ok=True)
+        (www / "index.html").write_text(host.name)
+        host.start(
+            sys.executable, "-m", "http.server", "80", "--bind", "::", "--directory", str(www)
+        )
+
+    def kubectl(self, *args: str) -> str:
+        assert self.cp is not None
+        proc = subprocess.run(
+            [KUBECTL, f"--kubeconfig={self.cp.kubeconfig}", *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if proc.returncode != 0:
+            raise LabError(f"kubectl {' '.join(args)}: {proc.stderr}")
+        return proc.stdout
+
+    def _token(self, sa: str) -> str:
+        assert self.kube is not None
+        req = self.kube.create(
+            ServiceAccount.Token(
+                metadata=ObjectMeta(name=sa, namespace=NS),
+                spec=TokenRequestSpec(audiences=[], expirationSeconds=86400),
+            ),
+            sa,
+            namespace=NS,
+        )
+        assert req.status is not None
+        return str(req.status.token)
+
+    def _speaker_pod(self, node: str) -> None:
+        assert self.kube is not None
+        labels = dict(t.split("=") for t in SPEAKER_LABELS.split(","))
+        self.kube.create(
+            Pod(
+                metadata=ObjectMeta(name=f"speaker-{node}", namespace=NS, labels=labels),
+                spec=PodSpec(nodeName=node, containers=[Container(name="speaker", image="none")]),
+            )
+        )
+        self.kube.patch(
+            Pod.Status,
+            f"speaker-{node}",
+            {"status": {"podIP": DATA_IP[node], "podIPs": [{"ip": DATA_IP[node]}]}},
+            namespace=NS,
+        )
+
+    def _memberlist_key(self) -> bytes | None:
+        assert self.kube is not None
+        try:
+            secret = self.kube.get(Secret, "memberlist", namespace=NS)
+        except ApiError:
+            return None
+        return base64.b64decode((secret.data or {})["secretkey"])
+
+    # -- speakers ------------------------------------------------------------------------
+    def start_speaker(self, node: str) -> SpeakerProc:
+        log = self.workdir / f"speaker-{node}.log"
+        with log.open("a") as f:
+            f.write(f"--- start {time.monotonic()}\n")
+        proc = self.lab.hosts[node].start(
+            sys.executable,
+            "-m",
+            "metallb.cli.main",
+            "speaker",
+            f"--kubeconfig={self.speaker_kubeconfig}",
+            f"--node-name={node}",
+            f"--namespace={NS}",
+            f"--pod-name=speaker-{node}",
+            f"--ml-bindaddr={DATA_IP[node]}",
+            f"--ml-labels={SPEAKER_LABELS}",
+            f"--ml-secret-key-path={self.workdir / 'memberlist'}",
+            f"--excludel2-file={self.workdir / 'excludel2.yaml'}",
+            "--interface-scan-interval=1",
+            "--port=9120",
+            "--log-level=debug",
+            log=log,
+        )
+        self.speakers[node] = SpeakerProc(node, proc, log)
+        return self.speakers[node]
+
+    def _stop_speakers(self) -> None:
+        for sp in self.speakers.values():
+            if sp.alive():
+                sp.proc.terminate()
+                try:
+                    sp.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    sp.proc.kill()
+                    sp.proc.wait(10)
+
+    def wait_speaker_ready(self, node: str, timeout: float = 60) -> None:
+        sp = self.speakers[node]
+
+        def ready() -> bool | None:
+            if not sp.alive():
+                raise LabError(f"speaker {node} exited:\n{self.log_tail(node)}")
+            text = sp.log.read_text(errors="replace").rsplit("--- start", 1)[-1]
+            return True if "caches synced" in text else None
+
+        wait_for(ready, timeout, f"speaker {node} ready", step=0.1)
+
+    def kill_speaker(self, node: str) -> None:
+        sp = self.speakers[node]
+        sp.proc.kill()
+        sp.proc.wait(10)
+
+    def log_tail(self, node: str, lines: int = 60) -> str:
+        text = self.speakers[node].log.read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    # -- clients -------------------------------------------------------------------------
+    @property
+    def client(self) -> Host:
+        return self.lab.hosts["client"]
+
+    def arping_macs(self, ip: str, count: int = 3) -> list[str]:
+        """MACs of all replies to ``count`` broadcast probes from the client (lower case)."""
+        proc = self.client.call(
+            "arping", "-b", "-c", str(count), "-i", "1", "-w", str(count + 1), "-I", "eth0", ip,
+            timeout=count + 10,
+        )  # fmt: skip
+        return [m.group(2).lower() for m in _REPLY.finditer(proc.stdout)]
+
+    def neighbour_mac(self, ip: str) -> str | None:
+        out = self.client.run("ip", "neigh", "show", ip, "dev", "eth0")
+        found = re.search(r"lladdr ([0-9a-f:]+)", out)
+        return found.group(1) if found else None
+
+    def curl(self, ip: str, timeout: float = 1.0) -> str | None:
+        """The node name the backend behind ``ip`` answers, or None."""
+        host = f"[{ip}]" if ":" in ip else ip
+        proc = self.client.call(
+            "curl", "-s", "-g", "--max-time", str(timeout), f"http://{host}/",
+            timeout=timeout + 5,
+        )  # fmt: skip
+        return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
+
+    def mac_owner(self, mac: str) -> str | None:
+        return next((n for n, m in MAC.items() if m == mac), None)
+
+    def l2_statuses(self, service: str) -> list[dict[str, Any]]:
+        assert self.kube is not None
+        return [
+            dict(cast(dict[str, Any], o.status or {}))
+            for o in self.kube.list(
+                L2Status, namespace=NS, labels={"metallb.io/service-name": service}
+            )
+        ]
+
+    def pre_flight(self) -> Iterator[str]:
+        """Problems seen in the speakers' logs (tracebacks), for failure messages."""
+        for n, sp in self.speakers.items():
+            if "Traceback" in sp.log.read_text(errors="replace"):
+                yield f"{n}:\n{self.log_tail(n)}"
