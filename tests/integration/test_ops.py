@@ -42,7 +42,7 @@ def test_explain_reads_the_service(
     assert proc.returncode == 0, proc.stderr
     assert "'example.com/x'" in proc.stdout
     assert "another implementation" in proc.stdout
-    missing = metallb(control_plane, "explain", f"{namespace}/absent")
+    missing = metallb(control_plane, "explain", "service", f"{namespace}/absent")
     assert missing.returncode == 1
     assert "does not exist" in missing.stdout
 

@@ -151,7 +151,8 @@ def _operator_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         p.add_argument("--kubeconfig", default=_env("KUBECONFIG"))
         ops_cmd.add_flags(p)
         if name == "explain":
-            p.add_argument("service", metavar="NAMESPACE/NAME")
+            # `metallb explain NS/NAME` or, as the lab's hints say, `explain service NS/NAME`.
+            p.add_argument("words", nargs="+", metavar="[service] NAMESPACE/NAME")
         p.set_defaults(handler=handler)
 
 

@@ -41,7 +41,11 @@ def _print(findings: list[Finding]) -> int:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    ns, _, name = args.service.rpartition("/")
+    words = [w for w in args.words if w not in ("service", "svc")]
+    if len(words) != 1:
+        print("usage: metallb explain [service] NAMESPACE/NAME", file=sys.stderr)
+        return 2
+    ns, _, name = words[0].rpartition("/")
     snap = read_cluster(_client(args), args.namespace)
     bgp_type = os.environ.get("METALLB_BGP_TYPE", "") or "native"
     return _print(
