@@ -131,7 +131,7 @@ def _trial(c: L2Cluster, kind: str, vip: str, *, first: str, second: str, n: int
         sys.executable, "-m", "bench.l2_failover", "--probe", vip,
         "--seconds", str(TRIAL_TIMEOUT + 5), log=log,
     )  # fmt: skip
-    wait_for(lambda: "ready" in log.read_text() or None, 10, "the probe")
+    wait_for(lambda: "ready" in log.read_text() or None, 30, "the probe")
     host = c.lab.hosts[first]
     t0 = time.monotonic()
     if kind == "sigkill":
