@@ -19,6 +19,16 @@ matching ``--ml-labels``, listed at start and every :data:`SEED_REFRESH` seconds
 
 IPs shared by several Services (``allow-shared-ip``) are announced while any of them
 needs it, on the union of their interfaces.
+
+BGP, native mode (``METALLB_BGP_TYPE`` unset or ``native``): the same reconcile also runs
+:func:`metallb.speaker.bgp.decide` for the Service and keeps the result per Service. One
+:class:`metallb.net.bgp.Session` runs per BGPPeer :func:`metallb.speaker.bgp.sessions`
+selects for this node; sessions are created and closed when the configuration or this
+node's labels change (a changed BGPPeer means a new session). After each batch of
+reconciles (one ``call_soon`` after the first change) every session is given its table
+from :func:`metallb.speaker.bgp.peer_tables`. ServiceBGPStatus objects (one per Service
+this node advertises to some peer) follow on a queue of their own, like ServiceL2Status.
+The FRR backends are not wired yet: with them the speaker does Layer 2 only and says so.
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from ipaddress import ip_address
+from ipaddress import IPv4Address, ip_address
 from typing import Any, Protocol
 
 from lightkube import ApiError, AsyncClient
@@ -34,16 +44,25 @@ from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.core_v1 import Namespace, Node, Pod, Secret, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
+from metallb.codec.bgp import LargeCommunity
+from metallb.codec.bgp.negotiated import DEFAULT_HOLD_TIME
 from metallb.config.build import build_config
 from metallb.config.errors import ConfigError
-from metallb.config.types import BGPType, Config
+from metallb.config.types import BGPType, Config, Peer
 from metallb.election import layer2 as election
 from metallb.k8s.informer import Informer
 from metallb.k8s.runner import Result, Runner
 from metallb.k8s.source import EventType, LightkubeListWatch
-from metallb.k8s.speaker_status import ServiceL2Status, StatusWriter, status_service_key
+from metallb.k8s.speaker_status import (
+    ServiceBGPStatus,
+    ServiceL2Status,
+    StatusWriter,
+    desired_bgp_status,
+    status_service_key,
+)
 from metallb.k8s.workqueue import WorkQueue
-from metallb.speaker import layer2
+from metallb.net.bgp import Advertisement, PeerOptions, Session
+from metallb.speaker import bgp, layer2
 from metallb.speaker.layer2 import Announce
 
 log = logging.getLogger(__name__)
@@ -52,6 +71,7 @@ CONFIG_KEY = "\x00config"
 SLICE_INDEX = "service"
 SEED_REFRESH = 60.0
 RECREATE_DELAY = 5.0  # upstream re-joins every minute (and relists pods every 5)
+BGP_CLOSE_GRACE = 2.0  # seconds a closing session may take to say Cease
 
 _CONFIG_KINDS = (
     ("v1beta1", "IPAddressPool", "ipaddresspools"),
@@ -127,6 +147,14 @@ class Speaker:
         self.announced: dict[str, Announce] = {}
         self._table: dict[str, frozenset[str] | None] = {}
         self._nodes: tuple[election.Node, ...] | None = None
+        # BGP (native): decisions that advertise, by Service key; sessions by BGPPeer name.
+        self.bgp_native = str(bgp_type) == BGPType.NATIVE.value
+        if not self.bgp_native:
+            log.warning("speaker: METALLB_BGP_TYPE=%s is not wired yet: no BGP", bgp_type)
+        self.bgp_announced: dict[str, bgp.Announce] = {}
+        self.bgp_sessions: dict[str, tuple[Peer, Session]] = {}
+        self._bgp_flush_pending = False
+        self._bgp_closing: set[asyncio.Task[None]] = set()
 
         def inf(res: Any, name: str, ns: str | None = None, **kw: Any) -> Informer[Any]:
             return Informer(LightkubeListWatch(client, res, namespace=ns), name=name, **kw)
@@ -143,6 +171,7 @@ class Speaker:
             for v, kind, plural in _CONFIG_KINDS
         }
         self.statuses = inf(ServiceL2Status, "servicel2statuses", namespace)
+        self.bgp_statuses = inf(ServiceBGPStatus, "servicebgpstatuses", namespace)
 
         self.runner = Runner(self.reconcile, name="speaker", all_keys=self.services.cache.keys)
         self.runner.watch(self.services)
@@ -166,14 +195,45 @@ class Speaker:
             self.writer.reconcile, name="speaker-status", queue=status_queue
         )
         self.status_runner.watch(self.statuses, self._on_status)
+        bgp_queue: WorkQueue[str] = WorkQueue(name="speaker-bgp-status")
+        self.bgp_writer = StatusWriter(
+            client,
+            namespace=namespace,
+            node=node_name,
+            pod_name=pod_name,
+            statuses=self.bgp_statuses,
+            desired=self._bgp_desired,
+            service=self._service_dict,
+            requeue=bgp_queue.add_after,
+            kind=ServiceBGPStatus,
+            generate_name="bgp-",
+            render=desired_bgp_status,
+            protocol="bgp",
+            exclusive=False,
+            clear=(),
+        )
+        self.bgp_status_runner = Runner(
+            self.bgp_writer.reconcile, name="speaker-bgp-status", queue=bgp_queue
+        )
+        self.bgp_status_runner.watch(self.bgp_statuses, self._on_bgp_status)
         if membership is not None:
             membership.add_listener(lambda _event: self.reelect_all())
 
     # -- event mapping ------------------------------------------------------------------
-    def _on_node(self, _etype: EventType, _key: str) -> list[str]:
+    def _on_node(self, _etype: EventType, key: str) -> list[str]:
         self._nodes = None
         self.reelections += 1
+        if key.rsplit("/", 1)[-1] == self.node_name and self.ready.is_set():
+            self._sync_sessions()  # this node's labels select the peers
         return self.services.cache.keys()
+
+    def _on_bgp_status(self, etype: EventType, key: str) -> list[str]:
+        if etype is EventType.DELETED:
+            svc = self.bgp_writer.forget(key.split("/", 1)[-1])
+            return [svc] if svc else []  # ours, deleted by someone: write it again
+        obj = self.bgp_statuses.cache.get(key)
+        svc = status_service_key(obj) if obj is not None else None
+        return [svc] if svc else []
 
     def _on_slice(self, etype: EventType, key: str) -> list[str]:
         obj = self.slices.cache.get(key)
@@ -214,6 +274,7 @@ class Speaker:
             self.secrets,
             *self.config_informers.values(),
             self.statuses,
+            self.bgp_statuses,
         ]
         tasks = [asyncio.create_task(i.run(), name=f"informer-{i.name}") for i in informers]
         if self.membership is not None and self.ml_labels:
@@ -221,12 +282,17 @@ class Speaker:
         try:
             await self.runner.wait_synced()
             await self.status_runner.wait_synced()
+            await self.bgp_status_runner.wait_synced()
             await self.writer.start()
+            await self.bgp_writer.start()
             self._load_config()
+            self._sync_sessions()
             for key in list(self.services.cache):
                 await self.reconcile(key)
             for key in self.writer.service_keys():
                 self.status_runner.queue.add(key)
+            for key in self.bgp_writer.service_keys():
+                self.bgp_status_runner.queue.add(key)
             self.ready.set()
             log.info(
                 "speaker %s: caches synced, %d IPs announced", self.node_name, len(self._table)
@@ -234,10 +300,22 @@ class Speaker:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.runner.run())
                 tg.create_task(self.status_runner.run())
+                tg.create_task(self.bgp_status_runner.run())
         finally:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self.close_sessions()
+
+    async def close_sessions(self) -> None:
+        """Close every BGP session (Cease), bounded by :data:`BGP_CLOSE_GRACE`."""
+        sessions = [s for _, s in self.bgp_sessions.values()]
+        self.bgp_sessions.clear()
+        await asyncio.gather(
+            *(s.close("speaker stopping", grace=BGP_CLOSE_GRACE) for s in sessions),
+            *self._bgp_closing,
+            return_exceptions=True,
+        )
 
     async def _seed_loop(self) -> None:
         assert self.membership is not None
@@ -264,8 +342,12 @@ class Speaker:
     async def reconcile(self, key: str) -> Result:
         self.updates += 1
         if key == CONFIG_KEY:
-            return self._load_config()
+            result = self._load_config()
+            if result is Result.REPROCESS_ALL:
+                self._sync_sessions()
+            return result
         svc = self._service_dict(key)
+        self._reconcile_bgp(key, svc)
         decision: layer2.Decision | None = None
         if svc is not None and self.config is not None:
             decision = layer2.decide(
@@ -297,6 +379,90 @@ class Speaker:
         self._apply({*(old.ips if old else ()), *(new.ips if new else ())})
         self.status_runner.queue.add(key)
         return Result.OK
+
+    # -- BGP (native) -----------------------------------------------------------------------
+    def _reconcile_bgp(self, key: str, svc: Mapping[str, Any] | None) -> None:
+        if not self.bgp_native:
+            return
+        me = self._my_node()
+        decision: bgp.Decision | None = None
+        if svc is not None and self.config is not None and me is not None:
+            decision = bgp.decide(
+                self.config,
+                svc,
+                node=me,
+                slices=[
+                    as_dict(s, "discovery.k8s.io/v1", "EndpointSlice") for s in self._slices(key)
+                ],
+                lb_class=self.lb_class,
+                ignore_exclude_lb=self.ignore_exclude_lb,
+            )
+        new = decision if isinstance(decision, bgp.Announce) else None
+        old = self.bgp_announced.get(key)
+        if new == old:
+            return
+        if new is None:
+            del self.bgp_announced[key]
+            log.info("speaker: %s: not advertising over BGP (%s)", key, _reason(decision))
+        else:
+            self.bgp_announced[key] = new
+            log.info(
+                "speaker: %s: advertising %s over BGP to %s",
+                key,
+                ",".join(new.ips),
+                ",".join(new.peers) or "no peer",
+            )
+        self._bgp_changed()
+        self.bgp_status_runner.queue.add(key)
+
+    def _bgp_desired(self, key: str) -> bgp.Announce | None:
+        ann = self.bgp_announced.get(key)
+        return ann if ann is not None and ann.routes else None
+
+    def _bgp_changed(self) -> None:
+        """Give the sessions their tables once the current batch of reconciles is done."""
+        if not self._bgp_flush_pending:
+            self._bgp_flush_pending = True
+            asyncio.get_running_loop().call_soon(self._bgp_flush)
+
+    def _bgp_flush(self) -> None:
+        self._bgp_flush_pending = False
+        tables = bgp.peer_tables(self.bgp_announced.values())
+        for name, (_peer, session) in self.bgp_sessions.items():
+            table = tables.get(name, {})
+            session.set({prefix: advertisement(route) for prefix, route in table.items()})
+
+    def _sync_sessions(self) -> None:
+        """One session per BGPPeer selecting this node; a changed BGPPeer gets a new one."""
+        if not self.bgp_native:
+            return
+        me = self._my_node()
+        want = {p.name: p for p in bgp.sessions(self.config, me)} if self.config and me else {}
+        for name, (peer, session) in list(self.bgp_sessions.items()):
+            if want.get(name) != peer:
+                del self.bgp_sessions[name]
+                reason = "peer changed" if name in want else "peer removed"
+                log.info("speaker: BGP peer %s: closing the session (%s)", name, reason)
+                task = asyncio.create_task(session.close(reason, grace=BGP_CLOSE_GRACE))
+                self._bgp_closing.add(task)
+                task.add_done_callback(self._bgp_closing.discard)
+        created = False
+        for name, peer in want.items():
+            if name in self.bgp_sessions:
+                continue
+            options = peer_options(peer)
+            if options is None:
+                continue
+            session = Session(options)
+            session.start()
+            self.bgp_sessions[name] = (peer, session)
+            created = True
+            log.info("speaker: BGP peer %s: session to %s started", name, options.name)
+        if created:
+            self._bgp_changed()
+
+    def _my_node(self) -> election.Node | None:
+        return next((n for n in self._node_values() if n.name == self.node_name), None)
 
     def _apply(self, ips: set[str]) -> None:
         """Make the announcer's table hold, for ``ips``, what ``announced`` asks for."""
@@ -352,6 +518,53 @@ class Speaker:
         if self.membership is None:
             return None
         return frozenset(r.name for r in self.membership.members())
+
+
+def _reason(decision: bgp.Decision | None) -> str:
+    return decision.reason.value if isinstance(decision, bgp.Withdraw) else "deleted"
+
+
+def advertisement(route: bgp.Route) -> Advertisement:
+    """What the session says about ``route``: a classic community as its 32-bit value
+    (``asn << 16 | value``, :class:`~metallb.config.community.Community`'s first sort key
+    element), a large one as its three parts; local preference as decided (None for eBGP
+    peers); the next hop is the session's own address."""
+    return Advertisement(
+        communities=tuple(c.sort_key[0] for c in route.communities),
+        large_communities=tuple(LargeCommunity(*c.sort_key) for c in route.large_communities),
+        local_pref=route.local_pref,
+    )
+
+
+def peer_options(peer: Peer) -> PeerOptions | None:
+    """The native session's options for ``peer``; None (logged) where we cannot talk to it:
+    unnumbered (``interface``) peers and ``dynamicASN: external``."""
+    if not peer.address:
+        log.warning("speaker: BGP peer %s: interface peers need FRR; skipped", peer.name)
+        return None
+    asn = peer.asn or (peer.my_asn if peer.dynamic_asn == "internal" else 0)
+    if not asn:
+        log.warning("speaker: BGP peer %s: dynamicASN external needs FRR; skipped", peer.name)
+        return None
+    try:
+        return PeerOptions(
+            peer_address=ip_address(peer.address),
+            local_asn=peer.my_asn,
+            peer_asn=asn,
+            peer_port=peer.port or 179,
+            router_id=IPv4Address(peer.router_id) if peer.router_id else None,
+            hold_time=(
+                int(peer.hold_time.total_seconds())
+                if peer.hold_time is not None
+                else DEFAULT_HOLD_TIME
+            ),
+            source_address=ip_address(peer.source_address) if peer.source_address else None,
+            ebgp_multihop=peer.ebgp_multi_hop,
+            password=(peer.password or peer.secret_password) or None,
+        )
+    except ValueError as err:
+        log.error("speaker: BGP peer %s: %s; skipped", peer.name, err)
+        return None
 
 
 def _labels(selector: str) -> dict[str, Any]:

@@ -7,6 +7,11 @@ what the speaker announces, and the ``metallb_k8s_client_*`` family. Ours: the
 membership counters (``metallb_memberlist_*``) and
 ``metallb_speaker_layer2_reelections_total`` (full re-elections after membership or Node
 changes: each failover shows up there).
+
+BGP (native), per session with label ``peer`` (``address:port``):
+``metallb_bgp_session_up``, ``metallb_bgp_updates_total`` (UPDATEs sent),
+``metallb_bgp_announced_prefixes_total`` (prefixes the peer holds from us) and
+``metallb_bgp_pending_prefixes_total`` (prefixes we want it to hold).
 """
 
 from __future__ import annotations
@@ -82,6 +87,31 @@ class SpeakerCollector(Collector):
             yield _per_ip(f"metallb_layer2_{name}", text, counts)
         if self.membership_stats is not None:
             yield from _membership(self.membership_stats())
+        yield from _bgp(s)
+
+
+def _bgp(s: Speaker) -> Iterator[Metric]:
+    up = GaugeMetricFamily("metallb_bgp_session_up", "BGP session state.", labels=["peer"])
+    updates = CounterMetricFamily(
+        "metallb_bgp_updates", "BGP UPDATE messages sent.", labels=["peer"]
+    )
+    announced = GaugeMetricFamily(
+        "metallb_bgp_announced_prefixes_total",
+        "Prefixes the peer currently holds from this speaker.",
+        labels=["peer"],
+    )
+    pending = GaugeMetricFamily(
+        "metallb_bgp_pending_prefixes_total",
+        "Prefixes this speaker wants the peer to hold.",
+        labels=["peer"],
+    )
+    for _name, (_peer, session) in sorted(s.bgp_sessions.items()):
+        label, c = [session.options.name], session.counters
+        up.add_metric(label, int(c.session_up))
+        updates.add_metric(label, c.updates_sent)
+        announced.add_metric(label, c.announced_prefixes)
+        pending.add_metric(label, c.pending_prefixes)
+    yield from (up, updates, announced, pending)
 
 
 def _per_ip(

@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 ServiceL2Status = create_namespaced_resource(
     "metallb.io", "v1beta1", "ServiceL2Status", "servicel2statuses"
 )
+ServiceBGPStatus = create_namespaced_resource(
+    "metallb.io", "v1beta1", "ServiceBGPStatus", "servicebgpstatuses"
+)
 NODE_LABEL = "metallb.io/node"
 SERVICE_NAME_LABEL = "metallb.io/service-name"
 SERVICE_NAMESPACE_LABEL = "metallb.io/service-namespace"
@@ -67,8 +70,20 @@ def desired_status(node: str, key: str, ann: Announce) -> dict[str, Any]:
     return status
 
 
+def desired_bgp_status(node: str, key: str, ann: Any) -> dict[str, Any]:
+    """The status of this node's ServiceBGPStatus for a :class:`metallb.speaker.bgp.Announce`."""
+    ns, name = key.split("/", 1)
+    return {"node": node, "serviceName": name, "serviceNamespace": ns, "peers": list(ann.peers)}
+
+
 class StatusWriter:
-    """Keeps this node's ServiceL2Status objects and nodeAssigned Events in step."""
+    """Keeps this node's ServiceL2Status objects and nodeAssigned Events in step.
+
+    The defaults are Layer 2's; for BGP pass ``kind=ServiceBGPStatus``,
+    ``generate_name="bgp-"``, ``render=desired_bgp_status``, ``protocol="bgp"``,
+    ``exclusive=False`` (every advertising node keeps its own object; none deletes
+    another's) and ``clear=()``.
+    """
 
     def __init__(
         self,
@@ -78,10 +93,16 @@ class StatusWriter:
         node: str,
         pod_name: str,
         statuses: Informer[Any],
-        desired: Callable[[str], Announce | None],
+        desired: Callable[[str], Any | None],
         service: Callable[[str], Mapping[str, Any] | None],
         requeue: Callable[[str, float], None],
         clock: Callable[[], float] = time.monotonic,
+        kind: Any = ServiceL2Status,
+        generate_name: str = "l2-",
+        render: Callable[[str, str, Any], dict[str, Any]] = desired_status,
+        protocol: str = "layer2",
+        exclusive: bool = True,
+        clear: tuple[str, ...] = ("interfaces",),
     ) -> None:
         self.client = client
         self.namespace = namespace
@@ -92,6 +113,12 @@ class StatusWriter:
         self.service = service
         self.requeue = requeue
         self.clock = clock
+        self.kind = kind
+        self.generate_name = generate_name
+        self.render = render
+        self.protocol = protocol
+        self.exclusive = exclusive
+        self.clear = clear
         self._seen: dict[str, float] = {}  # other nodes' objects: when first seen
         self._owner: list[OwnerReference] | None = None
         # Objects this node created, by Service key: the informer may not show a
@@ -157,7 +184,7 @@ class StatusWriter:
                 continue
             if (obj.metadata.labels or {}).get(NODE_LABEL) == self.node:
                 stale.append(name)
-            elif ann is not None:
+            elif ann is not None and self.exclusive:
                 # Another node's: it may be a dead node's (delete it), or the other
                 # winner's during a partition, which deletes ours in turn. Only objects
                 # older than STALE_AGE go, so such a fight runs at one round per
@@ -174,7 +201,7 @@ class StatusWriter:
             self._seen.pop(name, None)
         if ann is None:
             return
-        want = desired_status(self.node, key, ann)
+        want = self.render(self.node, key, ann)
         if key in self._mine:
             name, have = self._mine[key]
             if have == want:
@@ -192,9 +219,9 @@ class StatusWriter:
     async def _create(self, key: str, status: dict[str, Any]) -> None:
         ns, name = key.split("/", 1)
         obj = await self.client.create(
-            ServiceL2Status(
+            self.kind(
                 metadata=ObjectMeta(
-                    generateName="l2-",
+                    generateName=self.generate_name,
                     namespace=self.namespace,
                     labels={
                         NODE_LABEL: self.node,
@@ -214,9 +241,9 @@ class StatusWriter:
 
     async def _patch(self, name: str, status: dict[str, Any]) -> None:
         # A merge patch would keep a stale interfaces list; send the whole status.
-        body = {"status": {"interfaces": None, **status}}
+        body = {"status": {**dict.fromkeys(self.clear), **status}}
         await self.client.patch(
-            ServiceL2Status.Status,
+            self.kind.Status,
             name,
             body,
             namespace=self.namespace,
@@ -227,7 +254,7 @@ class StatusWriter:
 
     async def _delete(self, name: str) -> None:
         try:
-            await self.client.delete(ServiceL2Status, name, namespace=self.namespace)
+            await self.client.delete(self.kind, name, namespace=self.namespace)
             self.writes += 1
         except ApiError as err:
             if err.status.code != 404:  # the other node deleted its own meanwhile
@@ -246,7 +273,7 @@ class StatusWriter:
             self.client,
             svc,
             reason="nodeAssigned",
-            message=f'announcing from node "{self.node}" with protocol "layer2"',
+            message=f'announcing from node "{self.node}" with protocol "{self.protocol}"',
         )
 
 
