@@ -22,16 +22,13 @@ so its round trip must not stretch the time every other Service waits for an IP.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from lightkube import ApiError, AsyncClient
 from lightkube.generic_resource import create_namespaced_resource
-from lightkube.models.core_v1 import EventSource, ObjectReference
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Event, Namespace, Service
 from lightkube.types import PatchType
@@ -45,6 +42,7 @@ from metallb.ipam.converge import Event as CoreEvent
 from metallb.ipam.from_config import pools_from_config
 from metallb.ipam.model import PoolCounters
 from metallb.k8s.cache import object_key
+from metallb.k8s.events import service_event
 from metallb.k8s.informer import Informer
 from metallb.k8s.runner import Result, Runner
 from metallb.k8s.source import LightkubeListWatch, strip_managed_fields
@@ -269,27 +267,8 @@ class Controller:
     # -- writes -----------------------------------------------------------------------
     async def _record(self, svc: dict[str, Any], ev: CoreEvent) -> None:
         """Queue an Event for the sender task (dropped, and counted, if the backlog is full)."""
-        meta = svc.get("metadata") or {}
-        now = dt.datetime.now(dt.UTC)
-        event = Event(
-            metadata=ObjectMeta(
-                name=f"{meta.get('name')}.{uuid.uuid4().hex[:16]}", namespace=meta.get("namespace")
-            ),
-            involvedObject=ObjectReference(
-                apiVersion="v1",
-                kind="Service",
-                name=meta.get("name"),
-                namespace=meta.get("namespace"),
-                uid=meta.get("uid"),
-                resourceVersion=meta.get("resourceVersion"),
-            ),
-            reason=ev.reason,
-            message=ev.message,
-            type=ev.type,
-            source=EventSource(component="metallb-controller"),
-            firstTimestamp=now,
-            lastTimestamp=now,
-            count=1,
+        event = service_event(
+            svc, reason=ev.reason, message=ev.message, type_=ev.type, component="metallb-controller"
         )
         try:
             self._events.put_nowait(event)

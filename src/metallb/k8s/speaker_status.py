@@ -21,20 +21,18 @@ that change nothing do not flood the Service's events.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from lightkube import ApiError, AsyncClient
 from lightkube.generic_resource import create_namespaced_resource
-from lightkube.models.core_v1 import EventSource, ObjectReference
 from lightkube.models.meta_v1 import ObjectMeta, OwnerReference
-from lightkube.resources.core_v1 import Event, Pod
+from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
+from metallb.k8s.events import service_event
 from metallb.k8s.informer import Informer
 from metallb.k8s.runner import Result
 from metallb.speaker.layer2 import Announce
@@ -286,28 +284,7 @@ async def record_event(
     type_: str = "Normal",
 ) -> None:
     """Record an Event on a Service; best effort (a failure is logged, never raised)."""
-    meta = svc.get("metadata") or {}
-    now = dt.datetime.now(dt.UTC)
-    event = Event(
-        metadata=ObjectMeta(
-            name=f"{meta.get('name')}.{uuid.uuid4().hex[:16]}", namespace=meta.get("namespace")
-        ),
-        involvedObject=ObjectReference(
-            apiVersion="v1",
-            kind="Service",
-            name=meta.get("name"),
-            namespace=meta.get("namespace"),
-            uid=meta.get("uid"),
-            resourceVersion=meta.get("resourceVersion"),
-        ),
-        reason=reason,
-        message=message,
-        type=type_,
-        source=EventSource(component=COMPONENT),
-        firstTimestamp=now,
-        lastTimestamp=now,
-        count=1,
-    )
+    event = service_event(svc, reason=reason, message=message, type_=type_, component=COMPONENT)
     try:
         await client.create(event)
     except ApiError as err:
