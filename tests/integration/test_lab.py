@@ -45,6 +45,7 @@ def test_lab_up_failover_and_down(tmp_path: Path) -> None:
         up = lab(labdir, "up")
         assert up.returncode == 0, up.stdout + up.stderr
         assert "lab: ready" in up.stdout
+        assert "the client fetched http://" in up.stdout
         state = json.loads((labdir / "state.json").read_text())
         ip = state["services"]["web"]
         assert (labdir / "kubeconfig").is_file()

@@ -59,8 +59,14 @@ def _print_ready(labdir: Path, state: dict[str, Any]) -> None:
     me = Path(sys.argv[0])
     metallb = os.path.relpath(me) if me.name == "metallb" else "metallb"
     print("lab: ready. MetalLB gave the demo Services these IPs:")
+    answers = state.get("answers") or {}
     for name, ip in services.items():
-        print(f"lab:   demo/{name}: {ip}")
+        seen = (
+            f"; the client fetched http://{ip}/ and node {answers[name]} answered"
+            if (name in answers)
+            else ""
+        )
+        print(f"lab:   demo/{name}: {ip}{seen}")
     v4 = next((ip for ip in services.values() if ":" not in ip), "")
     print(
         f"lab: try:\n"

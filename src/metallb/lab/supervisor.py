@@ -64,7 +64,15 @@ class Supervisor:
                 _log("creating an L2 IPAddressPool and two demo Services (IPv4, IPv6)")
                 names = deploy_demo(cluster.kube)
                 ips = {n: wait_for(partial(self._ip, n), 60, f"an IP for {n}") for n in names}
-                self.write_state(phase="ready", services=ips, server=cluster.cp.server)
+                # Show it working, as a user would check: a request from the client
+                # namespace through each service IP.
+                answers = {
+                    n: wait_for(partial(cluster.curl, ip), 30, f"HTTP via {ip}")
+                    for n, ip in ips.items()
+                }
+                self.write_state(
+                    phase="ready", services=ips, answers=answers, server=cluster.cp.server
+                )
                 _log("ready")
                 self._serve()
         except Exception as err:  # the CLI shows this line and the log
