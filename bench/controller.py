@@ -55,6 +55,7 @@ from lightkube.types import PatchType
 from metallb.k8s.controller import WORKERS
 from metallb.k8s.source import LightkubeListWatch
 from metallb.lab.controlplane import Binaries, ControlPlane
+from metallb.lab.daemon import Daemon
 from metallb.lab.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -268,32 +269,29 @@ def metric_value(text: str, name: str) -> float:
     return float("nan")
 
 
-class ControllerProcess:
+class ControllerProcess(Daemon):
+    """The controller under test; started without waiting, so readiness can be timed."""
+
     def __init__(self, kubeconfig: Path, log: Path) -> None:
-        self.kubeconfig, self.log = kubeconfig, log
         self.metrics_port, self.health_port = free_port(), free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def spawn(self) -> None:
         argv = [
             sys.executable,
             "-m",
             "metallb.cli.main",
             "controller",
-            f"--kubeconfig={self.kubeconfig}",
+            f"--kubeconfig={kubeconfig}",
             f"--namespace={NS}",
             f"--port={self.metrics_port}",
             f"--health-probe-port={self.health_port}",
             "--webhook-mode=disabled",
             "--log-level=info",
         ]
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        super().__init__("controller", argv, log)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
 
     async def wait_ready(self, limit: float = 900) -> float:
         """Seconds from now until /readyz answers 200."""
@@ -332,20 +330,6 @@ class ControllerProcess:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
-
-    def kill9(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 # -- setup ------------------------------------------------------------------------------
@@ -443,7 +427,7 @@ async def run(cp: ControlPlane, n: int, workdir: Path) -> None:
     kubeconfig = await controller_kubeconfig(cp, client)
     ctl = ControllerProcess(kubeconfig, workdir / "controller.log")
     progress(f"starting the controller (log: {ctl.log})")
-    ctl.spawn()
+    ctl.start()
     try:
         ready = await ctl.wait_ready()
         emit("controller_ready_no_pool", ready, "s", services=n)
@@ -489,8 +473,8 @@ async def run(cp: ControlPlane, n: int, workdir: Path) -> None:
         before = dict(watch.ips)
         writes_before = watch.modified
         progress("kill -9 and restart")
-        ctl.kill9()
-        ctl.spawn()
+        ctl.kill()
+        ctl.start()
         ready = await ctl.wait_ready()
         emit("restart_ready", ready, "s", services=n)
         await ctl.settled()

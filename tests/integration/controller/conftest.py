@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +23,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ServiceAccount
 
 from metallb.lab.controlplane import ControlPlane
+from metallb.lab.daemon import Daemon
 from metallb.lab.ports import free_port
 from tests.conftest import KUBECTL, REPO
 
@@ -68,63 +67,27 @@ def controller_kubeconfig(control_plane: ControlPlane, kube: Client, metallb_sys
     return control_plane.token_kubeconfig("metallb-controller", req.status.token)
 
 
-class ControllerProcess:
-    """One `metallb controller` process with a fixed set of flags."""
+class ControllerProcess(Daemon):
+    """One `metallb controller` process with a fixed set of flags, ready when /readyz is 200."""
 
     def __init__(self, kubeconfig: Path, lb_class: str, log: Path, extra: list[str]) -> None:
-        self.kubeconfig, self.lb_class, self.log, self.extra = kubeconfig, lb_class, log, extra
         self.health_port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 60) -> None:
         argv = [
             sys.executable,
             "-m",
             "metallb.cli.main",
             "controller",
-            f"--kubeconfig={self.kubeconfig}",
+            f"--kubeconfig={kubeconfig}",
             f"--namespace={NS}",
-            f"--lb-class={self.lb_class}",
+            f"--lb-class={lb_class}",
             "--port=0",
             f"--health-probe-port={self.health_port}",
             "--log-level=debug",
-            *self.extra,
+            *extra,
         ]
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        url = f"http://127.0.0.1:{self.health_port}/readyz"
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(f"controller exited {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"controller not ready in {timeout} s:\n{self.log_tail()}")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        super().__init__(
+            "controller", argv, log, ready_url=f"http://127.0.0.1:{self.health_port}/readyz"
+        )
 
 
 @pytest.fixture

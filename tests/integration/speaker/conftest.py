@@ -9,16 +9,12 @@ from typing import Any
 
 import pytest
 from lightkube import ApiError
-from lightkube.models.core_v1 import ServicePort, ServiceSpec
-from lightkube.models.discovery_v1 import Endpoint, EndpointConditions, EndpointPort
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
+from metallb.lab.demo import create_service
 from tests.integration.speaker.harness import (
-    DATA_IP,
-    DATA_IP6,
-    NODES,
     NS,
     L2Adv,
     L2Cluster,
@@ -80,38 +76,8 @@ class Services:
         assert kube is not None
         name = f"web-{uuid.uuid4().hex[:6]}"
         annotations = {"metallb.io/loadBalancerIPs": ips} if ips else None
-        kube.create(
-            Service(
-                metadata=ObjectMeta(name=name, namespace="default", annotations=annotations),
-                spec=ServiceSpec(
-                    type="LoadBalancer",
-                    ipFamilies=[family],
-                    ports=[ServicePort(port=80, protocol="TCP")],
-                    **spec,
-                ),
-            )
-        )
+        create_service(kube, name, "default", family, annotations, **spec)
         self.created.append(name)
-        addresses = DATA_IP if family == "IPv4" else DATA_IP6
-        kube.create(
-            EndpointSlice(
-                metadata=ObjectMeta(
-                    name=f"{name}-1",
-                    namespace="default",
-                    labels={"kubernetes.io/service-name": name},
-                ),
-                addressType=family,
-                endpoints=[
-                    Endpoint(
-                        addresses=[addresses[n]],
-                        nodeName=n,
-                        conditions=EndpointConditions(ready=True),
-                    )
-                    for n in NODES
-                ],
-                ports=[EndpointPort(port=80, protocol="TCP")],
-            )
-        )
         return name
 
     def ip(self, name: str, timeout: float = 30) -> str:
