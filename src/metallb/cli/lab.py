@@ -67,15 +67,34 @@ def _print_ready(labdir: Path, state: dict[str, Any]) -> None:
             else ""
         )
         print(f"lab:   demo/{name}: {ip}{seen}")
+    bgp = state.get("bgp") or {}
+    for name, ip in (bgp.get("services") or {}).items():
+        hops = len((bgp.get("next_hops") or {}).get(name) or [])
+        print(
+            f"lab:   demo/{name}: {ip} (BGP); the router has {hops} ECMP next hops for it, "
+            f"the remote client fetched http://{ip}/ through it and node "
+            f"{(bgp.get('answers') or {}).get(name, '?')} answered"
+        )
     v4 = next((ip for ip in services.values() if ":" not in ip), "")
-    print(
-        f"lab: try:\n"
-        f"  kubectl --kubeconfig {kubeconfig} get svc -A\n"
-        f"  {client} curl -s http://{v4}/          # the node that answered\n"
-        f"  {client} arping -c2 -I eth0 {v4}       # one MAC: the elected node's\n"
-        f"  {metallb} lab fail-node <node>   # then curl again: another node answers\n"
-        f"  {metallb} lab status | heal-node <node> | down"
-    )
+    lines = [
+        f"  kubectl --kubeconfig {kubeconfig} get svc -A",
+        f"  {client} curl -s http://{v4}/          # the node that answered",
+        f"  {client} arping -c2 -I eth0 {v4}       # one MAC: the elected node's",
+    ]
+    bgp_ip = next(iter((bgp.get("services") or {}).values()), "")
+    if bgp_ip:
+        remote = f"ip netns exec {bgp['remote']['netns']}"
+        vtysh = " ".join(bgp["vtysh"])
+        lines += [
+            f"  {remote} curl -s http://{bgp_ip}/   # through the FRR router",
+            f"  {vtysh} -c 'show ip route {bgp_ip}'   # ECMP: a next hop per node",
+            f"  {vtysh} -c 'show bgp ipv4 summary'",
+        ]
+    lines += [
+        f"  {metallb} lab fail-node <node>   # then curl again: another node answers",
+        f"  {metallb} lab status | heal-node <node> | down",
+    ]
+    print("lab: try:\n" + "\n".join(lines))
 
 
 def up(args: argparse.Namespace) -> int:
@@ -157,8 +176,16 @@ def status(args: argparse.Namespace) -> int:
     for name, ip in (reply["state"].get("services") or {}).items():
         who = ", ".join(n or "?" for n in reply["answering"].get(name, [])) or "-"
         print(
-            f"demo/{name:6} {ip:20} ARP answered by: {who:10} HTTP answered by: "
+            f"demo/{name:7} {ip:20} ARP answered by: {who:10} HTTP answered by: "
             f"{reply['http'].get(name) or 'no answer'}"
+        )
+    bgp_ips = (reply["state"].get("bgp") or {}).get("services") or {}
+    for name, ip in bgp_ips.items():
+        seen = reply.get("bgp", {}).get(name, {})
+        hops = ", ".join(seen.get("next_hops") or []) or "none"
+        print(
+            f"demo/{name:7} {ip:20} router next hops: {hops}; HTTP from remote answered by: "
+            f"{seen.get('http') or 'no answer'}"
         )
     for node, alive in sorted(reply["speakers"].items()):
         failed = " (failed by lab fail-node)" if node in reply["failed"] else ""

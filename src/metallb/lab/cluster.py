@@ -15,7 +15,10 @@ Shared by ``metallb lab``, the speaker integration tests and ``bench/l2_failover
   node namespace with a token of ServiceAccount ``speaker``;
 - what kube-proxy would do, per node: a ``local`` route for the service range on ``lo``
   and strict-ARP sysctls (``arp_ignore=1``, ``arp_announce=2``) so that only the speaker
-  answers ARP for a VIP, plus an HTTP server answering the node's name.
+  answers ARP for a VIP, plus an HTTP server answering the node's name;
+- with ``bgp_router=True``, :mod:`metallb.lab.bgplab`'s FRR router peering with every
+  node and a ``remote`` client behind it (off by default: tests that bring their own
+  router host, named ``router`` too, keep working).
 
 Everything is torn down on exit, also after a failure. Addresses are documentation ones.
 """
@@ -41,6 +44,7 @@ from lightkube.models.core_v1 import Container, PodSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Node, Pod, Secret, ServiceAccount
 
+from metallb.lab.bgplab import BGPLab, add_bgp_router
 from metallb.lab.controlplane import Binaries, ControlPlane
 from metallb.lab.daemon import Daemon, LabError
 from metallb.lab.netlab import Host, Netlab
@@ -105,6 +109,8 @@ class L2Cluster:
     speakers: dict[str, SpeakerProc] = field(default_factory=dict)
     controller: Daemon | None = None
     progress: Callable[[str], None] = field(default=lambda _m: None)
+    bgp_router: bool = False
+    bgp: BGPLab | None = None
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     # -- setup ---------------------------------------------------------------------------
@@ -135,6 +141,11 @@ class L2Cluster:
         self.lab.connect(
             client, data, "eth0", [f"{CLIENT_IP}/24", f"{CLIENT_IP6}/64"], mac=CLIENT_MAC
         )
+        if self.bgp_router:
+            self.progress(
+                "starting an FRR router peering with every node, a remote client behind it"
+            )
+            self.bgp = add_bgp_router(self.lab, DATA_IP, self.workdir / "frr", self._stack)
         self.progress("starting etcd, kube-apiserver and kube-controller-manager")
         self.cp = ControlPlane(Binaries.locate(), bind_address="0.0.0.0", extra_sans=(MGMT_ROOT,))
         self._stack.enter_context(self.cp)

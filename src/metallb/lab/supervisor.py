@@ -3,8 +3,12 @@
 ``metallb lab up`` starts this detached (its own session) so the lab outlives the
 command; ``lab down`` sends it SIGTERM. It writes ``<dir>/state.json`` (phase, pid,
 service IPs) and serves one-line JSON commands on ``<dir>/control.sock`` for ``status``,
-``fail-node`` and ``heal-node``. All work happens on the main thread: commands are
-handled between waits, so nothing touches the cluster concurrently.
+``fail-node`` and ``heal-node``. With the BGP router (the default; ``--no-bgp-router``
+leaves it out) it also shows a Service announced by BGP: the router must hold a next
+hop per node for its IP and the ``remote`` client behind the router must fetch a page
+through it before the lab is ready; ``state.json`` keeps that under ``bgp``. All work
+happens on the main thread: commands are handled between waits, so nothing touches the
+cluster concurrently.
 
 Run: ``python -m metallb.lab.supervisor --dir .lab``
 """
@@ -25,8 +29,9 @@ from typing import Any
 
 from lightkube.resources.core_v1 import Service
 
+from metallb.lab.bgplab import REMOTE_IP
 from metallb.lab.cluster import CLIENT_IP, DATA_IP, MGMT_ROOT, NODES, L2Cluster, wait_for
-from metallb.lab.demo import DEMO_NS, deploy_demo
+from metallb.lab.demo import DEMO_NS, deploy_bgp_demo, deploy_demo
 
 
 def _log(msg: str) -> None:
@@ -34,8 +39,9 @@ def _log(msg: str) -> None:
 
 
 class Supervisor:
-    def __init__(self, labdir: Path) -> None:
+    def __init__(self, labdir: Path, bgp_router: bool = True) -> None:
         self.dir = labdir
+        self.bgp_router = bgp_router
         self.state_file = labdir / "state.json"
         self.sock_path = labdir / "control.sock"
         self.stop = False
@@ -56,7 +62,7 @@ class Supervisor:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         try:
-            with L2Cluster(workdir=work, progress=_log) as cluster:
+            with L2Cluster(workdir=work, progress=_log, bgp_router=self.bgp_router) as cluster:
                 self.cluster = cluster
                 assert cluster.cp is not None
                 assert cluster.kube is not None
@@ -70,8 +76,9 @@ class Supervisor:
                     n: wait_for(partial(cluster.curl, ip), 30, f"HTTP via {ip}")
                     for n, ip in ips.items()
                 }
+                bgp = self._bgp_demo() if cluster.bgp else None
                 self.write_state(
-                    phase="ready", services=ips, answers=answers, server=cluster.cp.server
+                    phase="ready", services=ips, answers=answers, server=cluster.cp.server, bgp=bgp
                 )
                 _log("ready")
                 self._serve()
@@ -86,6 +93,43 @@ class Supervisor:
         self.write_state(phase="stopped")
         _log("stopped; every namespace and process removed")
         return 0
+
+    def _bgp_demo(self) -> dict[str, Any]:
+        """Deploy the BGP demo and check it end to end; the ``bgp`` part of the state."""
+        c, b = self.cluster, self.cluster.bgp
+        assert c.kube is not None
+        assert b is not None
+        _log("creating a BGPPeer for the router, a BGP IPAddressPool and demo/web-bgp")
+        started = time.monotonic()
+        names = deploy_bgp_demo(c.kube)
+        ips = {n: wait_for(partial(self._ip, n), 60, f"an IP for {n}") for n in names}
+
+        def all_paths(ip: str) -> list[str] | None:
+            hops = b.next_hops(ip)
+            return hops if len(hops) == len(NODES) else None
+
+        _log("waiting for the router to route each BGP Service IP to every node (ECMP)")
+        hops = {
+            n: wait_for(partial(all_paths, ip), 60, f"{ip} via every node") for n, ip in ips.items()
+        }
+        answers = {
+            n: wait_for(partial(b.curl, ip), 30, f"HTTP via {ip} from the remote client")
+            for n, ip in ips.items()
+        }
+        took = time.monotonic() - started
+        _log(f"the remote client got a page through the router {took:.1f} s after the BGP objects")
+        return {
+            "services": ips,
+            "answers": answers,
+            "next_hops": hops,
+            "router": {
+                "netns": b.router.host.netns,
+                "address": b.router.router_id,
+                "asn": b.router.asn,
+            },
+            "remote": {"netns": b.remote.netns, "address": REMOTE_IP},
+            "vtysh": b.vtysh_argv,
+        }
 
     def _ip(self, name: str) -> str | None:
         svc = self.cluster.kube.get(Service, name, namespace=DEMO_NS)  # type: ignore[union-attr]
@@ -137,6 +181,12 @@ class Supervisor:
                 "speakers": {n: sp.alive() for n, sp in c.speakers.items()},
                 "answering": answering,
                 "http": {n: c.curl(ip) for n, ip in (self.state.get("services") or {}).items()},
+                "bgp": {
+                    n: {"next_hops": c.bgp.next_hops(ip), "http": c.bgp.curl(ip)}
+                    for n, ip in ((self.state.get("bgp") or {}).get("services") or {}).items()
+                }
+                if c.bgp
+                else {},
             }
         return {"error": f"unknown command {cmd!r}"}
 
@@ -144,6 +194,12 @@ class Supervisor:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dir", default=".lab")
+    parser.add_argument(
+        "--no-bgp-router",
+        dest="bgp_router",
+        action="store_false",
+        help="leave out the FRR router, the remote client and the BGP demo",
+    )
     args = parser.parse_args()
     labdir = Path(args.dir).resolve()
     labdir.mkdir(parents=True, exist_ok=True)
@@ -152,7 +208,7 @@ def main() -> int:
         f"nodes {', '.join(f'{n}={DATA_IP[n]}' for n in NODES)}"
     )
     started = time.monotonic()
-    rc = Supervisor(labdir).run()
+    rc = Supervisor(labdir, bgp_router=args.bgp_router).run()
     _log(f"supervisor exits after {time.monotonic() - started:.0f} s")
     return rc
 
