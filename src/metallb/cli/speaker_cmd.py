@@ -27,10 +27,13 @@ from lightkube import AsyncClient, KubeConfig
 from prometheus_client import CollectorRegistry
 
 from metallb.cli.controller_cmd import namespace_of, setup_logging
+from metallb.config.types import BGPType
 from metallb.k8s.speaker import Speaker
+from metallb.k8s.speaker_bgp import FRRBGP, BGPDriver
 from metallb.k8s.speaker_metrics import SpeakerCollector
 from metallb.net import links
 from metallb.net.announcer import Announcer
+from metallb.net.frr import FRRBackend, FRRTarget
 from metallb.net.membership import MembershipNode
 from metallb.speaker.membership import DEFAULT_PORT
 from metallb.web.observe import add_health_routes, add_metrics_route
@@ -38,6 +41,18 @@ from metallb.web.observe import add_health_routes, add_metrics_route
 log = logging.getLogger("metallb.speaker")
 EXCLUDE_FILE = Path("/etc/metallb/excludel2.yaml")
 UNENCRYPTED_KEY = b"metallb-py: no memberlist secret configured"
+FRR_WORKDIR = Path("/var/lib/metallb/frr")
+
+
+def bgp_driver(args: argparse.Namespace) -> BGPDriver | None:
+    """The BGP back-end ``METALLB_BGP_TYPE`` asks for; None lets the speaker pick
+    (native) or say that the mode is not implemented (frr-k8s)."""
+    if args.bgp_type != BGPType.FRR.value:
+        return None
+    target = FRRTarget(workdir=Path(args.frr_workdir), pathspace=args.frr_pathspace)
+    backend = FRRBackend(target, debounce=args.bgp_debounce_timeout / 1000)
+    log.info("BGP through FRR (path space %r), files in %s", target.pathspace, target.workdir)
+    return FRRBGP(backend, poll=args.frr_status_interval)
 
 
 def add_flags(p: argparse.ArgumentParser) -> None:
@@ -57,6 +72,22 @@ def add_flags(p: argparse.ArgumentParser) -> None:
         type=float,
         default=10.0,
         help="seconds between interface rescans (upstream: 10)",
+    )
+    p.add_argument(
+        "--frr-workdir",
+        default=os.environ.get("METALLB_FRR_WORKDIR", str(FRR_WORKDIR)),
+        help="FRR mode: where the rendered frr.conf and vtysh's configuration are kept",
+    )
+    p.add_argument(
+        "--frr-pathspace",
+        default=os.environ.get("METALLB_FRR_PATHSPACE", ""),
+        help="FRR mode: FRR's -N path space (several FRRs on one machine)",
+    )
+    p.add_argument(
+        "--frr-status-interval",
+        type=float,
+        default=5.0,
+        help="FRR mode: seconds between readings of FRR's session state (metrics)",
     )
 
 
@@ -124,6 +155,7 @@ async def _main(args: argparse.Namespace) -> int:
             lb_class=args.lb_class,
             ignore_exclude_lb=args.ignore_exclude_lb,
             bgp_type=args.bgp_type,
+            bgp_driver=bgp_driver(args),
         )
         health = web.Application()
         add_health_routes(health, speaker.ready.is_set)

@@ -20,15 +20,14 @@ matching ``--ml-labels``, listed at start and every :data:`SEED_REFRESH` seconds
 IPs shared by several Services (``allow-shared-ip``) are announced while any of them
 needs it, on the union of their interfaces.
 
-BGP, native mode (``METALLB_BGP_TYPE`` unset or ``native``): the same reconcile also runs
-:func:`metallb.speaker.bgp.decide` for the Service and keeps the result per Service. One
-:class:`metallb.net.bgp.Session` runs per BGPPeer :func:`metallb.speaker.bgp.sessions`
-selects for this node; sessions are created and closed when the configuration or this
-node's labels change (a changed BGPPeer means a new session). After each batch of
-reconciles (one ``call_soon`` after the first change) every session is given its table
-from :func:`metallb.speaker.bgp.peer_tables`. ServiceBGPStatus objects (one per Service
-this node advertises to some peer) follow on a queue of their own, like ServiceL2Status.
-The FRR backends are not wired yet: with them the speaker does Layer 2 only and says so.
+BGP: the same reconcile also runs :func:`metallb.speaker.bgp.decide` for the Service and
+keeps the result per Service. A driver (:mod:`metallb.k8s.speaker_bgp`: our native
+sessions, or FRR for ``METALLB_BGP_TYPE=frr``) is told the configuration and this node
+whenever either changes, and, after each batch of reconciles (one ``call_soon`` after the
+first change), everything this node advertises. ServiceBGPStatus objects (one per
+Service this node advertises to some peer) follow on a queue of their own, like
+ServiceL2Status. ``frr-k8s`` mode (FRRConfiguration objects for a separate frr-k8s) is
+not implemented: the speaker then does Layer 2 only and says so.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from ipaddress import IPv4Address, ip_address
+from ipaddress import ip_address
 from typing import Any, Protocol
 
 from lightkube import ApiError, AsyncClient
@@ -44,15 +43,14 @@ from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.core_v1 import Namespace, Node, Pod, Secret, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from metallb.codec.bgp import LargeCommunity
-from metallb.codec.bgp.negotiated import DEFAULT_HOLD_TIME
 from metallb.config.build import build_config
 from metallb.config.errors import ConfigError
-from metallb.config.types import BGPType, Config, Peer
+from metallb.config.types import BGPType, Config
 from metallb.election import layer2 as election
 from metallb.k8s.informer import Informer
 from metallb.k8s.runner import Result, Runner
 from metallb.k8s.source import EventType, LightkubeListWatch
+from metallb.k8s.speaker_bgp import BGPDriver, NativeBGP
 from metallb.k8s.speaker_status import (
     ServiceBGPStatus,
     ServiceL2Status,
@@ -61,7 +59,6 @@ from metallb.k8s.speaker_status import (
     status_service_key,
 )
 from metallb.k8s.workqueue import WorkQueue
-from metallb.net.bgp import Advertisement, PeerOptions, Session
 from metallb.speaker import bgp, layer2
 from metallb.speaker.layer2 import Announce
 
@@ -71,7 +68,6 @@ CONFIG_KEY = "\x00config"
 SLICE_INDEX = "service"
 SEED_REFRESH = 60.0
 RECREATE_DELAY = 5.0  # upstream re-joins every minute (and relists pods every 5)
-BGP_CLOSE_GRACE = 2.0  # seconds a closing session may take to say Cease
 
 _CONFIG_KINDS = (
     ("v1beta1", "IPAddressPool", "ipaddresspools"),
@@ -126,6 +122,7 @@ class Speaker:
         lb_class: str = "",
         ignore_exclude_lb: bool = False,
         bgp_type: BGPType | str = BGPType.NATIVE,
+        bgp_driver: BGPDriver | None = None,
     ) -> None:
         self.client = client
         self.announcer = announcer
@@ -147,14 +144,14 @@ class Speaker:
         self.announced: dict[str, Announce] = {}
         self._table: dict[str, frozenset[str] | None] = {}
         self._nodes: tuple[election.Node, ...] | None = None
-        # BGP (native): decisions that advertise, by Service key; sessions by BGPPeer name.
-        self.bgp_native = str(bgp_type) == BGPType.NATIVE.value
-        if not self.bgp_native:
-            log.warning("speaker: METALLB_BGP_TYPE=%s is not wired yet: no BGP", bgp_type)
+        # BGP: decisions that advertise, by Service key; the driver that speaks BGP.
+        if bgp_driver is None and str(bgp_type) == BGPType.NATIVE.value:
+            bgp_driver = NativeBGP()
+        if bgp_driver is None:
+            log.warning("speaker: METALLB_BGP_TYPE=%s is not implemented: no BGP", bgp_type)
+        self.bgp: BGPDriver | None = bgp_driver
         self.bgp_announced: dict[str, bgp.Announce] = {}
-        self.bgp_sessions: dict[str, tuple[Peer, Session]] = {}
         self._bgp_flush_pending = False
-        self._bgp_closing: set[asyncio.Task[None]] = set()
 
         def inf(res: Any, name: str, ns: str | None = None, **kw: Any) -> Informer[Any]:
             return Informer(LightkubeListWatch(client, res, namespace=ns), name=name, **kw)
@@ -277,6 +274,8 @@ class Speaker:
             self.bgp_statuses,
         ]
         tasks = [asyncio.create_task(i.run(), name=f"informer-{i.name}") for i in informers]
+        if self.bgp is not None:
+            self.bgp.start()
         if self.membership is not None and self.ml_labels:
             tasks.append(asyncio.create_task(self._seed_loop(), name="membership-seeds"))
         try:
@@ -305,17 +304,8 @@ class Speaker:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await self.close_sessions()
-
-    async def close_sessions(self) -> None:
-        """Close every BGP session (Cease), bounded by :data:`BGP_CLOSE_GRACE`."""
-        sessions = [s for _, s in self.bgp_sessions.values()]
-        self.bgp_sessions.clear()
-        await asyncio.gather(
-            *(s.close("speaker stopping", grace=BGP_CLOSE_GRACE) for s in sessions),
-            *self._bgp_closing,
-            return_exceptions=True,
-        )
+            if self.bgp is not None:
+                await self.bgp.close()
 
     async def _seed_loop(self) -> None:
         assert self.membership is not None
@@ -380,9 +370,9 @@ class Speaker:
         self.status_runner.queue.add(key)
         return Result.OK
 
-    # -- BGP (native) -----------------------------------------------------------------------
+    # -- BGP ------------------------------------------------------------------------------
     def _reconcile_bgp(self, key: str, svc: Mapping[str, Any] | None) -> None:
-        if not self.bgp_native:
+        if self.bgp is None:
             return
         me = self._my_node()
         decision: bgp.Decision | None = None
@@ -427,39 +417,15 @@ class Speaker:
 
     def _bgp_flush(self) -> None:
         self._bgp_flush_pending = False
-        tables = bgp.peer_tables(self.bgp_announced.values())
-        for name, (_peer, session) in self.bgp_sessions.items():
-            table = tables.get(name, {})
-            session.set({prefix: advertisement(route) for prefix, route in table.items()})
+        if self.bgp is not None:
+            self.bgp.advertise(tuple(self.bgp_announced.values()))
 
     def _sync_sessions(self) -> None:
-        """One session per BGPPeer selecting this node; a changed BGPPeer gets a new one."""
-        if not self.bgp_native:
+        """Tell the BGP driver the configuration and this node (peers, labels)."""
+        if self.bgp is None:
             return
-        me = self._my_node()
-        want = {p.name: p for p in bgp.sessions(self.config, me)} if self.config and me else {}
-        for name, (peer, session) in list(self.bgp_sessions.items()):
-            if want.get(name) != peer:
-                del self.bgp_sessions[name]
-                reason = "peer changed" if name in want else "peer removed"
-                log.info("speaker: BGP peer %s: closing the session (%s)", name, reason)
-                task = asyncio.create_task(session.close(reason, grace=BGP_CLOSE_GRACE))
-                self._bgp_closing.add(task)
-                task.add_done_callback(self._bgp_closing.discard)
-        created = False
-        for name, peer in want.items():
-            if name in self.bgp_sessions:
-                continue
-            options = peer_options(peer)
-            if options is None:
-                continue
-            session = Session(options)
-            session.start()
-            self.bgp_sessions[name] = (peer, session)
-            created = True
-            log.info("speaker: BGP peer %s: session to %s started", name, options.name)
-        if created:
-            self._bgp_changed()
+        self.bgp.sync(self.config, self._my_node())
+        self._bgp_changed()
 
     def _my_node(self) -> election.Node | None:
         return next((n for n in self._node_values() if n.name == self.node_name), None)
@@ -522,49 +488,6 @@ class Speaker:
 
 def _reason(decision: bgp.Decision | None) -> str:
     return decision.reason.value if isinstance(decision, bgp.Withdraw) else "deleted"
-
-
-def advertisement(route: bgp.Route) -> Advertisement:
-    """What the session says about ``route``: a classic community as its 32-bit value
-    (``asn << 16 | value``, :class:`~metallb.config.community.Community`'s first sort key
-    element), a large one as its three parts; local preference as decided (None for eBGP
-    peers); the next hop is the session's own address."""
-    return Advertisement(
-        communities=tuple(c.sort_key[0] for c in route.communities),
-        large_communities=tuple(LargeCommunity(*c.sort_key) for c in route.large_communities),
-        local_pref=route.local_pref,
-    )
-
-
-def peer_options(peer: Peer) -> PeerOptions | None:
-    """The native session's options for ``peer``; None (logged) where we cannot talk to it:
-    unnumbered (``interface``) peers and ``dynamicASN: external``."""
-    if not peer.address:
-        log.warning("speaker: BGP peer %s: interface peers need FRR; skipped", peer.name)
-        return None
-    asn = peer.asn or (peer.my_asn if peer.dynamic_asn == "internal" else 0)
-    if not asn:
-        log.warning("speaker: BGP peer %s: dynamicASN external needs FRR; skipped", peer.name)
-        return None
-    try:
-        return PeerOptions(
-            peer_address=ip_address(peer.address),
-            local_asn=peer.my_asn,
-            peer_asn=asn,
-            peer_port=peer.port or 179,
-            router_id=IPv4Address(peer.router_id) if peer.router_id else None,
-            hold_time=(
-                int(peer.hold_time.total_seconds())
-                if peer.hold_time is not None
-                else DEFAULT_HOLD_TIME
-            ),
-            source_address=ip_address(peer.source_address) if peer.source_address else None,
-            ebgp_multihop=peer.ebgp_multi_hop,
-            password=(peer.password or peer.secret_password) or None,
-        )
-    except ValueError as err:
-        log.error("speaker: BGP peer %s: %s; skipped", peer.name, err)
-        return None
 
 
 def _labels(selector: str) -> dict[str, Any]:

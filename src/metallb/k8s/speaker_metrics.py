@@ -8,10 +8,15 @@ membership counters (``metallb_memberlist_*``) and
 ``metallb_speaker_layer2_reelections_total`` (full re-elections after membership or Node
 changes: each failover shows up there).
 
-BGP (native), per session with label ``peer`` (``address:port``):
-``metallb_bgp_session_up``, ``metallb_bgp_updates_total`` (UPDATEs sent),
-``metallb_bgp_announced_prefixes_total`` (prefixes the peer holds from us) and
-``metallb_bgp_pending_prefixes_total`` (prefixes we want it to hold).
+BGP, per session with label ``peer`` (``address:port``): ``metallb_bgp_session_up``,
+``metallb_bgp_updates_total`` (UPDATEs sent), ``metallb_bgp_announced_prefixes_total``
+(prefixes the peer holds from us) and ``metallb_bgp_pending_prefixes_total`` (prefixes we
+want it to hold); in FRR mode also label ``vrf`` and the message counters of upstream's
+FRR metrics sidecar (``metallb_bgp_opens_sent``, ``..._keepalives_received``, ...), read
+from FRR by :class:`metallb.k8s.speaker_bgp.FRRBGP`.
+
+Names are exactly upstream's, also for counters without a ``_total`` suffix
+(:func:`metallb.web.observe.counter_family`).
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ from prometheus_client.registry import Collector
 
 from metallb.k8s.speaker import Speaker
 from metallb.net.responder import L2Stats
+from metallb.speaker.frr_status import GAUGES
+from metallb.web.observe import ExactNameCounter, counter_family
 
 _LABELLED = re.compile(r"^(\w+)\{(\w+)=([^}]*)\}$")
-Metric = CounterMetricFamily | GaugeMetricFamily
+Metric = CounterMetricFamily | GaugeMetricFamily | ExactNameCounter
 
 
 class SpeakerCollector(Collector):
@@ -70,6 +77,9 @@ class SpeakerCollector(Collector):
         for key, ann in sorted(s.announced.items()):
             for ip in ann.ips:
                 announced.add_metric([key, "layer2", s.node_name, ip], 1)
+        for key, bgp_ann in sorted(s.bgp_announced.items()):
+            for ip in bgp_ann.ips if bgp_ann.routes else ():
+                announced.add_metric([key, "bgp", s.node_name, ip], 1)
         yield announced
         for name, text, counts in (
             (
@@ -91,33 +101,38 @@ class SpeakerCollector(Collector):
 
 
 def _bgp(s: Speaker) -> Iterator[Metric]:
-    up = GaugeMetricFamily("metallb_bgp_session_up", "BGP session state.", labels=["peer"])
-    updates = CounterMetricFamily(
-        "metallb_bgp_updates", "BGP UPDATE messages sent.", labels=["peer"]
-    )
-    announced = GaugeMetricFamily(
-        "metallb_bgp_announced_prefixes_total",
-        "Prefixes the peer currently holds from this speaker.",
-        labels=["peer"],
-    )
-    pending = GaugeMetricFamily(
-        "metallb_bgp_pending_prefixes_total",
-        "Prefixes this speaker wants the peer to hold.",
-        labels=["peer"],
-    )
-    for _name, (_peer, session) in sorted(s.bgp_sessions.items()):
-        label, c = [session.options.name], session.counters
-        up.add_metric(label, int(c.session_up))
-        updates.add_metric(label, c.updates_sent)
-        announced.add_metric(label, c.announced_prefixes)
-        pending.add_metric(label, c.pending_prefixes)
-    yield from (up, updates, announced, pending)
+    """Per-session families from the driver (native: label ``peer``; FRR: ``peer`` and
+    ``vrf``, as upstream's FRR metrics sidecar)."""
+    if s.bgp is None:
+        return
+    families: dict[str, Metric] = {}
+    for pm in s.bgp.peer_metrics():
+        labels = ["peer"] if pm.vrf is None else ["peer", "vrf"]
+        values = [pm.peer] if pm.vrf is None else [pm.peer, pm.vrf]
+        for name, value in sorted(pm.values.items()):
+            if name not in families:
+                families[name] = _family(name, labels)
+            families[name].add_metric(values, value)
+    yield from families.values()
 
 
-def _per_ip(
-    name: str, text: str, counts: Mapping[IPv4Address | IPv6Address, int]
-) -> CounterMetricFamily:
-    family = CounterMetricFamily(name, text, labels=["ip"])
+def _family(name: str, labels: list[str]) -> Metric:
+    text = _BGP_HELP.get(name, name.removeprefix("metallb_bgp_").replace("_", " ") + ".")
+    if name in GAUGES:
+        return GaugeMetricFamily(name, text, labels=labels)
+    return counter_family(name, text, labels)
+
+
+_BGP_HELP = {
+    "metallb_bgp_session_up": "BGP session state (1 established).",
+    "metallb_bgp_updates_total": "BGP UPDATE messages sent.",
+    "metallb_bgp_announced_prefixes_total": "Prefixes the peer currently holds from this node.",
+    "metallb_bgp_pending_prefixes_total": "Prefixes this node wants the peer to hold.",
+}
+
+
+def _per_ip(name: str, text: str, counts: Mapping[IPv4Address | IPv6Address, int]) -> Metric:
+    family = counter_family(name, text, ["ip"])
     for ip, n in sorted(counts.items(), key=lambda kv: str(kv[0])):
         family.add_metric([str(ip)], n)
     return family

@@ -9,12 +9,12 @@ collector, so the core never imports prometheus_client.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 
@@ -98,6 +98,32 @@ class ControllerCollector(Collector):
             ):
                 gauges[name].add_metric([pool], value)
         yield from gauges.values()
+
+
+class ExactNameCounter(Metric):
+    """A counter exposed under exactly the name it is given, typed ``untyped``.
+
+    prometheus_client exposes every counter as ``<name>_total``; Go's client (upstream)
+    does not add the suffix. For upstream names without it
+    (``metallb_layer2_requests_received``, ``metallb_bgp_opens_sent``) this keeps the
+    name that dashboards and alerts query, at the price of the type line.
+    """
+
+    def __init__(self, name: str, documentation: str, labels: Sequence[str]) -> None:
+        super().__init__(name, documentation, "unknown")
+        self._labelnames = tuple(labels)
+
+    def add_metric(self, labels: Sequence[str], value: float) -> None:
+        self.add_sample(self.name, dict(zip(self._labelnames, labels, strict=True)), value)
+
+
+def counter_family(
+    name: str, text: str, labels: Sequence[str]
+) -> CounterMetricFamily | ExactNameCounter:
+    """A counter family whose samples carry exactly upstream's ``name``."""
+    if name.endswith("_total"):
+        return CounterMetricFamily(name.removesuffix("_total"), text, labels=list(labels))
+    return ExactNameCounter(name, text, labels)
 
 
 def add_metrics_route(app: web.Application, registry: CollectorRegistry) -> None:

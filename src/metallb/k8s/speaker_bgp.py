@@ -1,0 +1,258 @@
+"""The speaker's BGP back-ends: who turns "this node advertises these routes" into BGP.
+
+:class:`metallb.k8s.speaker.Speaker` decides per Service what this node advertises
+(:func:`metallb.speaker.bgp.decide`) and hands two things to its driver: the
+configuration and this node (:meth:`BGPDriver.sync`, on every configuration or label
+change), and after each batch of reconciles the complete set of advertisements
+(:meth:`BGPDriver.advertise`). ``METALLB_BGP_TYPE`` picks the driver (metallb.md 1.1):
+
+- :class:`NativeBGP` (``native``, the default): one :class:`metallb.net.bgp.Session`
+  per BGPPeer selecting the node, each given its table from
+  :func:`metallb.speaker.bgp.peer_tables`; a changed BGPPeer gets a new session.
+- :class:`FRRBGP` (``frr``): FRR (bgpd, bfdd) runs next to the speaker; the driver renders
+  the node's whole FRR configuration (:func:`metallb.speaker.frr_render.desired`) and
+  :class:`metallb.net.frr.FRRBackend` applies it, debounced, without resetting
+  unchanged sessions. Session state comes from asking FRR every ``poll`` seconds.
+
+Both report per-session metrics with upstream's names (:meth:`BGPDriver.peer_metrics`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from ipaddress import IPv4Address, ip_address
+from typing import Protocol
+
+from metallb.codec.bgp import LargeCommunity
+from metallb.codec.bgp.negotiated import DEFAULT_HOLD_TIME
+from metallb.config.types import Config, Peer
+from metallb.election import layer2 as election
+from metallb.net.bgp import Advertisement, PeerOptions, Session
+from metallb.net.frr import ApplyError, FRRBackend
+from metallb.speaker import bgp, frr_render
+from metallb.speaker.frr_status import NeighborStatus, parse_neighbors
+
+log = logging.getLogger(__name__)
+
+CLOSE_GRACE = 2.0  # seconds a closing native session may take to say Cease
+FRR_POLL = 5.0  # seconds between two readings of FRR's session state
+
+
+@dataclass(frozen=True)
+class PeerMetrics:
+    """One session's values under upstream's metric names; ``vrf`` is None where
+    upstream has no such label (native mode)."""
+
+    peer: str
+    vrf: str | None
+    values: Mapping[str, float]
+
+
+class BGPDriver(Protocol):
+    def start(self) -> None: ...
+    def sync(self, config: Config | None, node: election.Node | None) -> None: ...
+    def advertise(self, announced: Collection[bgp.Announce]) -> None: ...
+    async def close(self) -> None: ...
+    def peer_metrics(self) -> list[PeerMetrics]: ...
+
+
+# -- native -----------------------------------------------------------------------------
+
+
+class NativeBGP:
+    """Our own asyncio BGP sessions, one per BGPPeer selecting this node."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, tuple[Peer, Session]] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+        self._tables: dict[str, dict[bgp.IPNetwork, bgp.Route]] = {}
+
+    def start(self) -> None:
+        """Sessions start as :meth:`sync` creates them."""
+
+    def sync(self, config: Config | None, node: election.Node | None) -> None:
+        want = {p.name: p for p in bgp.sessions(config, node)} if config and node else {}
+        for name, (peer, session) in list(self.sessions.items()):
+            if want.get(name) != peer:
+                del self.sessions[name]
+                reason = "peer changed" if name in want else "peer removed"
+                log.info("speaker: BGP peer %s: closing the session (%s)", name, reason)
+                task = asyncio.create_task(session.close(reason, grace=CLOSE_GRACE))
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+        for name, peer in want.items():
+            if name in self.sessions:
+                continue
+            options = peer_options(peer)
+            if options is None:
+                continue
+            session = Session(options)
+            session.start()
+            self.sessions[name] = (peer, session)
+            session.set(self._advertisements(name))
+            log.info("speaker: BGP peer %s: session to %s started", name, options.name)
+
+    def advertise(self, announced: Collection[bgp.Announce]) -> None:
+        self._tables = bgp.peer_tables(announced)
+        for name, (_peer, session) in self.sessions.items():
+            session.set(self._advertisements(name))
+
+    def _advertisements(self, name: str) -> dict[bgp.IPNetwork, Advertisement]:
+        table = self._tables.get(name, {})
+        return {prefix: advertisement(route) for prefix, route in table.items()}
+
+    async def close(self) -> None:
+        """Close every session (Cease), bounded by :data:`CLOSE_GRACE`."""
+        sessions = [s for _, s in self.sessions.values()]
+        self.sessions.clear()
+        await asyncio.gather(
+            *(s.close("speaker stopping", grace=CLOSE_GRACE) for s in sessions),
+            *self._closing,
+            return_exceptions=True,
+        )
+
+    def peer_metrics(self) -> list[PeerMetrics]:
+        out = []
+        for _name, (_peer, session) in sorted(self.sessions.items()):
+            c = session.counters
+            values = {
+                "metallb_bgp_session_up": float(c.session_up),
+                "metallb_bgp_updates_total": float(c.updates_sent),
+                "metallb_bgp_announced_prefixes_total": float(c.announced_prefixes),
+                "metallb_bgp_pending_prefixes_total": float(c.pending_prefixes),
+            }
+            out.append(PeerMetrics(session.options.name, None, values))
+        return out
+
+
+def advertisement(route: bgp.Route) -> Advertisement:
+    """What the session says about ``route``: a classic community as its 32-bit value
+    (``asn << 16 | value``, :class:`~metallb.config.community.Community`'s first sort key
+    element), a large one as its three parts; local preference as decided (None for eBGP
+    peers); the next hop is the session's own address."""
+    return Advertisement(
+        communities=tuple(c.sort_key[0] for c in route.communities),
+        large_communities=tuple(LargeCommunity(*c.sort_key) for c in route.large_communities),
+        local_pref=route.local_pref,
+    )
+
+
+def peer_options(peer: Peer) -> PeerOptions | None:
+    """The native session's options for ``peer``; None (logged) where we cannot talk to it:
+    unnumbered (``interface``) peers and ``dynamicASN: external``."""
+    if not peer.address:
+        log.warning("speaker: BGP peer %s: interface peers need FRR; skipped", peer.name)
+        return None
+    asn = peer.asn or (peer.my_asn if peer.dynamic_asn == "internal" else 0)
+    if not asn:
+        log.warning("speaker: BGP peer %s: dynamicASN external needs FRR; skipped", peer.name)
+        return None
+    try:
+        return PeerOptions(
+            peer_address=ip_address(peer.address),
+            local_asn=peer.my_asn,
+            peer_asn=asn,
+            peer_port=peer.port or 179,
+            router_id=IPv4Address(peer.router_id) if peer.router_id else None,
+            hold_time=(
+                int(peer.hold_time.total_seconds())
+                if peer.hold_time is not None
+                else DEFAULT_HOLD_TIME
+            ),
+            source_address=ip_address(peer.source_address) if peer.source_address else None,
+            ebgp_multihop=peer.ebgp_multi_hop,
+            password=(peer.password or peer.secret_password) or None,
+        )
+    except ValueError as err:
+        log.error("speaker: BGP peer %s: %s; skipped", peer.name, err)
+        return None
+
+
+# -- FRR ----------------------------------------------------------------------------------
+
+
+class FRRBGP:
+    """The node's FRR, configured as a whole through :class:`FRRBackend`.
+
+    Nothing is pushed before the first configuration is known: an empty rendering would
+    remove whatever FRR holds from the previous speaker run and reset its sessions.
+    """
+
+    def __init__(self, backend: FRRBackend, *, poll: float = FRR_POLL) -> None:
+        self.backend = backend
+        self.poll = poll
+        self.neighbors: list[NeighborStatus] = []
+        self.poll_errors = 0
+        self._config: Config | None = None
+        self._node: election.Node | None = None
+        self._announced: tuple[bgp.Announce, ...] = ()
+        self._ports: dict[tuple[str, str], int] = {}
+        self._poller: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.backend.start()
+        if self._poller is None and self.poll > 0:
+            self._poller = asyncio.create_task(self._poll_loop(), name="frr-status")
+
+    def sync(self, config: Config | None, node: election.Node | None) -> None:
+        self._config, self._node = config, node
+        self._push()
+
+    def advertise(self, announced: Collection[bgp.Announce]) -> None:
+        self._announced = tuple(announced)
+        self._push()
+
+    def _push(self) -> None:
+        if self._config is None or self._node is None:
+            return
+        state = frr_render.desired(self._config, self._node, self._announced)
+        self._ports = {
+            (r.vrf or "default", n.key): n.port for r in state.routers for n in r.neighbors
+        }
+        self.backend.set(state)
+
+    async def close(self) -> None:
+        """Stop applying; FRR keeps its configuration (and its sessions) on purpose: a
+        speaker restart must not withdraw the node's routes."""
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        await self.backend.close()
+
+    async def _poll_loop(self) -> None:
+        while True:
+            await self.refresh()
+            await asyncio.sleep(self.poll)
+
+    async def refresh(self) -> None:
+        """Read the sessions' state from FRR now (errors are counted and logged)."""
+        try:
+            out = await self.backend.show("show bgp vrf all neighbors json")
+            doc = json.loads(out or "{}")
+        except (ApplyError, OSError, ValueError) as err:
+            self.poll_errors += 1
+            log.debug("speaker: reading BGP state from FRR failed: %s", err)
+            return
+        self.neighbors = parse_neighbors(doc, self._ports) if isinstance(doc, dict) else []
+
+    def peer_metrics(self) -> list[PeerMetrics]:
+        pending: dict[tuple[str, str], int] = {}
+        if self._config is not None and self._node is not None:
+            tables = bgp.peer_tables(self._announced)
+            for p in bgp.sessions(self._config, self._node):
+                pending[(p.vrf or "default", p.address or p.interface)] = len(
+                    tables.get(p.name, {})
+                )
+        out = []
+        for n in self.neighbors:
+            values = dict(n.metrics)
+            values["metallb_bgp_pending_prefixes_total"] = float(pending.get((n.vrf, n.address), 0))
+            out.append(PeerMetrics(n.peer, n.vrf, values))
+        return out

@@ -1,0 +1,115 @@
+"""FRR's view of the node's BGP sessions, read from ``show bgp vrf all neighbors json``.
+
+In FRR mode (``METALLB_BGP_TYPE=frr``) the sessions live in bgpd, not in the speaker; the
+speaker learns their state by asking FRR, as upstream's metrics sidecar does
+(``frr-tools/metrics``, metallb.md section 8). This module only parses: the adapter runs
+vtysh and publishes the result, so the shape of FRR's JSON is tested here on a captured
+sample without a running FRR.
+
+The metric names are upstream's; each neighbour is labelled ``peer`` (``address:port``, as
+the native speaker's sessions are) and ``vrf`` (``default`` for the default VRF).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from ipaddress import ip_address
+from typing import Any
+
+ESTABLISHED = "Established"
+DEFAULT_PORT = 179
+
+# FRR's messageStats keys and the upstream metric each one feeds (all counters).
+_MESSAGE_COUNTERS = {
+    "opensSent": "metallb_bgp_opens_sent",
+    "opensRecv": "metallb_bgp_opens_received",
+    "notificationsSent": "metallb_bgp_notifications_sent",
+    "updatesSent": "metallb_bgp_updates_total",
+    "updatesRecv": "metallb_bgp_updates_total_received",
+    "keepalivesSent": "metallb_bgp_keepalives_sent",
+    "keepalivesRecv": "metallb_bgp_keepalives_received",
+    "routeRefreshSent": "metallb_bgp_route_refresh_sent",
+    "totalSent": "metallb_bgp_total_sent",
+    "totalRecv": "metallb_bgp_total_received",
+}
+# Gauges among the names above and the native speaker's; the rest are counters.
+GAUGES = frozenset(
+    {
+        "metallb_bgp_session_up",
+        "metallb_bgp_announced_prefixes_total",
+        "metallb_bgp_pending_prefixes_total",
+    }
+)
+
+
+@dataclass(frozen=True)
+class NeighborStatus:
+    """One neighbour of one VRF as FRR reports it."""
+
+    address: str
+    port: int
+    vrf: str
+    state: str  # FRR's bgpState: Idle, Connect, Active, OpenSent, OpenConfirm, Established
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def established(self) -> bool:
+        return self.state == ESTABLISHED
+
+    @property
+    def peer(self) -> str:
+        """``address:port``, bracketed for IPv6: the ``peer`` metric label."""
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{host}:{self.port}"
+
+
+def _is_address(key: str) -> bool:
+    try:
+        ip_address(key)
+    except ValueError:
+        return False
+    return True
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def parse_neighbors(
+    doc: Mapping[str, Any], ports: Mapping[tuple[str, str], int] | None = None
+) -> list[NeighborStatus]:
+    """Every neighbour in ``show bgp vrf all neighbors json`` (VRF name -> neighbours).
+
+    FRR reports the remote port only while a connection exists; ``ports`` (VRF,
+    address) -> configured port fills it in otherwise, and 179 is the last resort.
+    Unnumbered neighbours are keyed by interface name and reported with their
+    ``hostForeign`` address once connected; those without one are skipped (no label).
+    """
+    ports = ports or {}
+    out: list[NeighborStatus] = []
+    for vrf_key, vrf_doc in sorted(doc.items()):
+        if not isinstance(vrf_doc, Mapping):
+            continue
+        vrf = str(vrf_doc.get("vrfName") or vrf_key)
+        for key, n in sorted(vrf_doc.items()):
+            if not isinstance(n, Mapping) or "bgpState" not in n:
+                continue
+            address = key if _is_address(key) else str(n.get("hostForeign") or "")
+            if not address:
+                continue
+            port = n.get("portForeign")
+            if not isinstance(port, int):
+                port = ports.get((vrf, key), DEFAULT_PORT)
+            state = str(n.get("bgpState"))
+            stats = n.get("messageStats") or {}
+            metrics = {name: _number(stats.get(src)) for src, name in _MESSAGE_COUNTERS.items()}
+            families = n.get("addressFamilyInfo") or {}
+            metrics["metallb_bgp_session_up"] = float(state == ESTABLISHED)
+            metrics["metallb_bgp_announced_prefixes_total"] = sum(
+                _number(f.get("sentPrefixCounter"))
+                for f in families.values()
+                if isinstance(f, Mapping)
+            )
+            out.append(NeighborStatus(address, port, vrf, state, metrics))
+    return out
