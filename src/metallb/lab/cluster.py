@@ -110,6 +110,9 @@ class L2Cluster:
     controller: Daemon | None = None
     progress: Callable[[str], None] = field(default=lambda _m: None)
     bgp_router: bool = False
+    # Extra environment and flags for every speaker (e.g. METALLB_BGP_TYPE=frr, per node).
+    speaker_env: dict[str, str] = field(default_factory=dict)
+    speaker_args: Callable[[str], list[str]] = field(default=lambda _node: [])
     bgp: BGPLab | None = None
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
@@ -280,7 +283,9 @@ class L2Cluster:
         log = self.workdir / f"speaker-{node}.log"
         with log.open("a") as f:
             f.write(f"--- start {time.monotonic()}\n")
+        env = [f"{k}={v}" for k, v in sorted(self.speaker_env.items())]
         proc = self.lab.hosts[node].start(
+            *(["env", *env] if env else []),
             sys.executable,
             "-m",
             "metallb.cli.main",
@@ -296,6 +301,7 @@ class L2Cluster:
             "--interface-scan-interval=1",
             "--port=9120",
             "--log-level=debug",
+            *self.speaker_args(node),
             log=log,
         )
         self.speakers[node] = SpeakerProc(node, proc, log)
