@@ -21,7 +21,10 @@ from metallb.config.build import build_config
 from metallb.config.errors import ConfigError
 from metallb.config.types import BGPType, Config
 from metallb.ipam.service import is_handled
+from metallb.plan.announce import BGPNode, Layer2View, bgp_view, layer2_view
+from metallb.plan.candidates import PoolVerdict, pool_verdicts
 from metallb.plan.core import ServicePlan, plan_objects
+from metallb.speaker import layer2
 
 
 class Level(StrEnum):
@@ -69,6 +72,26 @@ def _status_of(statuses: Iterable[Mapping[str, Any]], kind: str, ns: str, name: 
     ]
 
 
+def speaker_members(
+    pods: Sequence[Mapping[str, Any]] | None, nodes: Iterable[str]
+) -> frozenset[str] | None:
+    """Nodes with a speaker Pod that is not finished or being deleted.
+
+    The live membership itself is inside the speakers; from outside, a speaker Pod bound
+    to the node is the closest sign. None (every node counts) when no speaker Pod is
+    known at all: then the tool cannot tell, and says nothing rather than "all dead".
+    """
+    if not pods:
+        return None
+    live = {
+        str((p.get("spec") or {}).get("nodeName"))
+        for p in pods
+        if (p.get("status") or {}).get("phase") not in ("Failed", "Succeeded")
+        and not _meta(p).get("deletionTimestamp")
+    }
+    return frozenset(n for n in nodes if n in live)
+
+
 def explain(
     namespace: str,
     name: str,
@@ -76,6 +99,7 @@ def explain(
     objects: Sequence[Mapping[str, Any]],
     statuses: Sequence[Mapping[str, Any]] = (),
     events: Sequence[Mapping[str, Any]] = (),
+    speaker_pods: Sequence[Mapping[str, Any]] | None = None,
     lb_class: str = "",
     bgp_type: BGPType | str = BGPType.NATIVE,
 ) -> list[Finding]:
@@ -113,7 +137,7 @@ def explain(
                 f"controller keeps its last valid one (if any):\n{err}",
             )
         )
-        return out
+        return out + _events(events, namespace, name)
     if not config.pools:
         out.append(
             Finding(
@@ -121,7 +145,7 @@ def explain(
                 "there is no IPAddressPool: create one in the MetalLB namespace (metallb-system)",
             )
         )
-        return out
+        return out + _events(events, namespace, name)
     for state in (s for s in statuses if s.get("kind") == "ConfigurationState"):
         st = state.get("status") or {}
         if st.get("result") == "Invalid":
@@ -138,20 +162,61 @@ def explain(
         if (s.namespace, s.name) == (namespace, name)
     )
     out += _allocation(plan, _ingress(svc))
+    verdicts = pool_verdicts(
+        config, objects, namespace, name, got_pool=plan.pool if plan.ips else None,
+        lb_class=lb_class,
+    )  # fmt: skip
+    out += _pools(verdicts, has_ip=bool(plan.ips))
     if plan.ips:
-        out += _announcement(plan, config, statuses, namespace, name)
-    warnings = [
-        e
-        for e in events
-        if e.get("type") == "Warning"
-        and (e.get("involvedObject") or {}).get("name") == name
-        and (e.get("involvedObject") or {}).get("namespace") == namespace
-    ]
-    for e in warnings[-5:]:
-        out.append(
-            Finding(Level.INFO, f"recent Warning event {e.get('reason')}: {e.get('message')}")
+        out += _announcement(
+            plan,
+            config,
+            svc,
+            objects=objects,
+            statuses=statuses,
+            speaker_pods=speaker_pods,
         )
-    return out
+    return out + _events(events, namespace, name)
+
+
+def _event_time(e: Mapping[str, Any]) -> str:
+    # RFC 3339 texts in UTC sort as times; eventTime has microseconds, compare the prefix.
+    for key in ("lastTimestamp", "eventTime", "firstTimestamp"):
+        if e.get(key):
+            return str(e[key])[:19]
+    return str(_meta(e).get("creationTimestamp") or "")[:19]
+
+
+def _events(events: Sequence[Mapping[str, Any]], namespace: str, name: str) -> list[Finding]:
+    """The Service's last five Events, oldest first, whatever their source."""
+    mine = sorted(
+        (
+            e
+            for e in events
+            if (e.get("involvedObject") or {}).get("kind", "Service") == "Service"
+            and (e.get("involvedObject") or {}).get("name") == name
+            and (e.get("involvedObject") or {}).get("namespace") == namespace
+        ),
+        key=_event_time,
+    )
+    if not mine:
+        return []
+    lines = []
+    for e in mine[-5:]:
+        count = f" (x{e['count']})" if (e.get("count") or 1) > 1 else ""
+        lines.append(
+            f"{_event_time(e) or '-'} {e.get('type')} {e.get('reason')}{count}: {e.get('message')}"
+        )
+    return [Finding(Level.INFO, "recent events:\n" + "\n".join(lines))]
+
+
+def _pools(verdicts: Sequence[PoolVerdict], *, has_ip: bool) -> list[Finding]:
+    if has_ip:
+        return [Finding(Level.INFO, f"pool {v.pool}: {v.reason}") for v in verdicts if v.used]
+    if not verdicts:
+        return []
+    lines = [f"pool {v.pool}: {v.reason}" for v in verdicts]
+    return [Finding(Level.INFO, "why each pool did not give an IP:\n" + "\n".join(lines))]
 
 
 def _allocation(plan: ServicePlan, actual: list[str]) -> list[Finding]:
@@ -182,11 +247,14 @@ def _allocation(plan: ServicePlan, actual: list[str]) -> list[Finding]:
 def _announcement(
     plan: ServicePlan,
     config: Config,
+    svc: Mapping[str, Any],
+    *,
+    objects: Sequence[Mapping[str, Any]],
     statuses: Sequence[Mapping[str, Any]],
-    namespace: str,
-    name: str,
+    speaker_pods: Sequence[Mapping[str, Any]] | None,
 ) -> list[Finding]:
     pool = plan.pool or ""
+    namespace, name = plan.namespace, plan.name
     l2ads, bgpads = config.l2_advertisements_for(pool), config.bgp_advertisements_for(pool)
     if not l2ads and not bgpads:
         return [
@@ -197,43 +265,97 @@ def _announcement(
                 "it is unreachable. Create an L2Advertisement for the pool.",
             )
         ]
+    nodes = [layer2.node(o) for o in objects if o.get("kind") == "Node"]
+    slices = [o for o in objects if o.get("kind") == "EndpointSlice"]
+    members = speaker_members(speaker_pods, (n.name for n in nodes))
     out: list[Finding] = []
     if l2ads:
-        actual = [
-            (s.get("status") or {}).get("node")
-            for s in _status_of(statuses, "ServiceL2Status", namespace, name)
-        ]
-        if plan.layer2 is None:
-            out.append(Finding(Level.WARN, f"Layer 2: no node announces it ({plan.layer2_note})"))
-        else:
-            where = ", ".join(plan.layer2.interfaces) or "all interfaces"
-            out.append(
-                Finding(
-                    Level.OK, f"Layer 2: node {plan.layer2.node} answers ARP/NDP for it on {where}"
-                )
-            )
-            if actual and actual != [plan.layer2.node]:
-                out.append(
-                    Finding(
-                        Level.WARN,
-                        f"but ServiceL2Status says {actual}: a speaker "
-                        "may be down or not yet converged",
-                    )
-                )
+        view = layer2_view(
+            config, svc, ips=plan.ips, pool=pool, nodes=nodes, members=members, slices=slices
+        )
+        assert view is not None
+        out += _layer2(view, _status_of(statuses, "ServiceL2Status", namespace, name))
     if bgpads:
-        if not plan.bgp:
-            out.append(
-                Finding(
-                    Level.WARN,
-                    "BGP: no node advertises it (no selected node, no peer, or no ready endpoint)",
-                )
+        bview = bgp_view(config, svc, ips=plan.ips, pool=pool, nodes=nodes, slices=slices)
+        assert bview is not None
+        out += _bgp(bview, _status_of(statuses, "ServiceBGPStatus", namespace, name), members)
+    return out
+
+
+def _layer2(view: Layer2View, actual_statuses: Sequence[Mapping[str, Any]]) -> list[Finding]:
+    out: list[Finding] = []
+    actual = sorted(str((s.get("status") or {}).get("node")) for s in actual_statuses)
+    if view.blocked:
+        out.append(Finding(Level.WARN, f"Layer 2: no node announces it: {view.blocked}"))
+    elif view.owner is None:
+        out.append(
+            Finding(Level.WARN, "Layer 2: no node announces it: no node is eligible (see below)")
+        )
+    else:
+        where = ", ".join(view.interfaces) or "all interfaces"
+        out.append(
+            Finding(Level.OK, f"Layer 2: node {view.owner} answers ARP/NDP for it on {where}")
+        )
+    if view.ranking:
+        lines = []
+        for i, v in enumerate(view.ranking, 1):
+            state = "owner" if v.owner else "eligible" if v.eligible else "not eligible"
+            why = f": {'; '.join(v.why_not)}" if v.why_not else ""
+            lines.append(f"{i}. {v.node}: {state}{why}")
+        out.append(
+            Finding(
+                Level.INFO,
+                f"Layer 2 candidates for {view.ip}, in election order:\n" + "\n".join(lines),
             )
-        else:
-            for b in plan.bgp:
-                out.append(
-                    Finding(
-                        Level.OK,
-                        f"BGP: node {b.node} advertises it to {', '.join(b.peers) or 'no peer'}",
-                    )
-                )
+        )
+    expected = [view.owner] if view.owner else []
+    if actual != expected:
+        said = ", ".join(actual) or "no node"
+        out.append(
+            Finding(
+                Level.WARN,
+                f"but the ServiceL2Status objects say {said} announces it: a speaker "
+                "may be down or not yet converged",
+            )
+        )
+    return out
+
+
+def _bgp(
+    view: Sequence[BGPNode],
+    actual_statuses: Sequence[Mapping[str, Any]],
+    members: frozenset[str] | None,
+) -> list[Finding]:
+    out: list[Finding] = []
+    advertising = [b for b in view if b.peers]
+    if not advertising:
+        out.append(Finding(Level.WARN, "BGP: no node advertises it (see below)"))
+    for b in advertising:
+        down = members is not None and b.node not in members
+        out.append(
+            Finding(
+                Level.WARN if down else Level.OK,
+                f"BGP: node {b.node} advertises it to {', '.join(b.peers)}"
+                + (" (but no speaker runs there)" if down else ""),
+            )
+        )
+    quiet = [f"{b.node}: {b.why_not}" for b in view if not b.peers]
+    if quiet:
+        out.append(Finding(Level.INFO, "BGP: nodes not advertising it:\n" + "\n".join(quiet)))
+    actual = {
+        str((s.get("status") or {}).get("node")): tuple(
+            sorted((s.get("status") or {}).get("peers") or ())
+        )
+        for s in actual_statuses
+    }
+    expected = {b.node: tuple(sorted(b.peers)) for b in advertising}
+    if actual != expected:
+        said = "; ".join(f"{n} -> {', '.join(p)}" for n, p in sorted(actual.items()))
+        out.append(
+            Finding(
+                Level.WARN,
+                f"but the ServiceBGPStatus objects say: {said or 'nothing'}: a speaker may "
+                "be down or not yet converged",
+            )
+        )
     return out

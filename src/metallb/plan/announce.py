@@ -1,0 +1,207 @@
+"""Who announces a Service, node by node, and why each other node does not.
+
+Pure. Layer 2: every Node in election order (the order of
+:func:`metallb.election.layer2.rank`: preference score, then SHA-256 of ``node#ip``),
+each with its eligibility as the election decides it
+(:func:`~metallb.election.layer2.candidates` on that node alone) and, when it is not
+eligible, the causes named: no speaker, NetworkUnavailable, the exclude label, no
+L2Advertisement selecting it, no local endpoint under ``externalTrafficPolicy: Local``.
+The owner is the first eligible node, which is what :func:`~metallb.election.layer2.owner`
+returns; the two are checked against each other so that this view cannot silently drift
+from the speakers' code.
+
+BGP: each node's :func:`metallb.speaker.bgp.decide`, in words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from metallb.config.types import Config
+from metallb.election import layer2 as election
+from metallb.speaker import bgp as bgp_core
+from metallb.speaker import layer2
+
+
+@dataclass(frozen=True)
+class NodeVerdict:
+    """One node in election order: eligible or not (and why), and whether it owns the IP."""
+
+    node: str
+    eligible: bool
+    owner: bool = False
+    why_not: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Layer2View:
+    """The election for one Service: ``blocked`` when nobody may announce at all."""
+
+    ip: str
+    ranking: tuple[NodeVerdict, ...]
+    owner: str | None
+    interfaces: tuple[str, ...] = ()
+    blocked: str = ""
+
+
+def _causes(
+    node: election.Node,
+    esvc: election.Service,
+    ads: Sequence[election.Advertisement],
+    members: Collection[str] | None,
+    ignore_exclude_lb: bool,
+) -> tuple[str, ...]:
+    """Every cause, not only the first: fixing one should not reveal another by surprise."""
+    out = []
+    if members is not None and node.name not in members:
+        out.append("no running speaker on this node")
+    if node.network_unavailable:
+        out.append("its NetworkUnavailable condition is True")
+    if not ignore_exclude_lb and election.EXCLUDE_LB_LABEL in node.labels:
+        out.append(f"it is labelled {election.EXCLUDE_LB_LABEL}")
+    if not any(ad.selects_node(node) for ad in ads):
+        names = ", ".join(ad.name for ad in ads)
+        out.append(f"the nodeSelectors of L2Advertisement {names} do not select it")
+    if esvc.local_traffic_policy and not any(
+        ep.can_serve and ep.node_name == node.name for ep in esvc.endpoints
+    ):
+        out.append("externalTrafficPolicy is Local and it hosts no ready endpoint")
+    return tuple(out)
+
+
+def layer2_view(
+    config: Config,
+    service: Mapping[str, Any],
+    *,
+    ips: Sequence[str],
+    pool: str,
+    nodes: Sequence[election.Node],
+    members: Collection[str] | None,
+    slices: Sequence[Mapping[str, Any]],
+    ignore_exclude_lb: bool = False,
+) -> Layer2View | None:
+    """The Layer 2 election for the Service's IPs; None when its pool has no L2Advertisement.
+
+    ``members``: nodes with a live speaker; None when unknown (every Node counts, as
+    upstream does with memberlist disabled).
+    """
+    cfg_ads = config.l2_advertisements_for(pool)
+    if not cfg_ads or not ips:
+        return None
+    esvc = layer2.election_service(service, ips, slices)
+    all_ads = [layer2.advertisement(a) for a in cfg_ads]
+    ads = election.applicable_advertisements(esvc, all_ads)
+    by_name = {n.name: n for n in nodes}
+    scores = election.preference_scores(ads, nodes)
+    order = election.rank(by_name, esvc.ip, scores)
+    blocked = ""
+    if not any(ep.can_serve for ep in esvc.endpoints):
+        blocked = (
+            "no endpoint can serve (no ready endpoint in any EndpointSlice of the Service): "
+            "no node announces it until a backend is ready"
+        )
+    elif not ads:
+        blocked = (
+            "no L2Advertisement of pool "
+            f"{pool} applies: their serviceSelectors do not match the Service's labels"
+        )
+    elif esvc.shared_ip and any(ad.service_selectors for ad in ads):
+        blocked = (
+            "the Service shares its IP (allow-shared-ip) and an L2Advertisement for it has "
+            "serviceSelectors: refused, as upstream, since two nodes could announce one IP"
+        )
+    verdicts: list[NodeVerdict] = []
+    found_owner = None
+    for name in order:
+        node = by_name[name]
+        eligible = bool(
+            election.candidates(
+                esvc, ads, {name: node}, members, ignore_exclude_lb=ignore_exclude_lb
+            )
+        )
+        why = () if eligible else _causes(node, esvc, ads, members, ignore_exclude_lb)
+        if not eligible and not why:
+            why = ("not eligible",)
+        owns = not blocked and eligible and found_owner is None
+        if owns:
+            found_owner = name
+        verdicts.append(NodeVerdict(name, eligible, owns, why))
+    core_owner = election.owner(
+        esvc,
+        advertisements=all_ads,
+        nodes=nodes,
+        members=members,
+        ignore_exclude_lb=ignore_exclude_lb,
+    )
+    # The ranking shown must be the speakers' ranking; a mismatch is a bug here.
+    assert core_owner == found_owner, (core_owner, found_owner)
+    interfaces: tuple[str, ...] = ()
+    if found_owner is not None:
+        interfaces = layer2.interfaces_for(cfg_ads, esvc.labels, by_name[found_owner])
+    return Layer2View(str(ips[0]), tuple(verdicts), found_owner, interfaces, blocked)
+
+
+BGP_REASONS: Mapping[bgp_core.Reason, str] = {
+    bgp_core.Reason.NOT_OWNER: "no BGPAdvertisement of the pool selects this node (nodeSelectors)",
+    bgp_core.Reason.NO_MATCHING_ADVERTISEMENT: (
+        "the serviceSelectors of the pool's BGPAdvertisements selecting this node do not "
+        "match the Service"
+    ),
+    bgp_core.Reason.CONFLICTING_ADVERTISEMENTS: (
+        "two BGPAdvertisements apply with different localPref to the same peers"
+    ),
+    bgp_core.Reason.NETWORK_UNAVAILABLE: "its NetworkUnavailable condition is True",
+    bgp_core.Reason.EXCLUDED: f"it is labelled {election.EXCLUDE_LB_LABEL}",
+    bgp_core.Reason.NO_LOCAL_ENDPOINTS: (
+        "externalTrafficPolicy is Local and it hosts no ready endpoint"
+    ),
+    bgp_core.Reason.NO_ENDPOINTS: "the Service has no ready endpoint anywhere",
+}
+
+
+@dataclass(frozen=True)
+class BGPNode:
+    """One node's BGP decision: the peers it advertises to, or why it does not."""
+
+    node: str
+    peers: tuple[str, ...] = ()
+    why_not: str = ""
+
+
+def bgp_view(
+    config: Config,
+    service: Mapping[str, Any],
+    *,
+    ips: Sequence[str],
+    pool: str,
+    nodes: Sequence[election.Node],
+    slices: Sequence[Mapping[str, Any]],
+) -> tuple[BGPNode, ...] | None:
+    """Per node (by name): advertising to which peers, or why not; None without
+    BGPAdvertisements for the pool."""
+    if not ips or not config.bgp_advertisements_for(pool):
+        return None
+    out = []
+    for node in sorted(nodes, key=lambda n: n.name):
+        decision = bgp_core.decide(config, service, node=node, slices=slices, ips=ips)
+        if isinstance(decision, bgp_core.Announce):
+            if decision.peers:
+                out.append(BGPNode(node.name, decision.peers))
+            else:
+                sessions = bgp_core.sessions(config, node)
+                out.append(
+                    BGPNode(
+                        node.name,
+                        why_not="no BGPPeer selects this node"
+                        if not sessions
+                        else "the applicable BGPAdvertisements name none of its peers "
+                        f"({', '.join(p.name for p in sessions)})",
+                    )
+                )
+        else:
+            out.append(
+                BGPNode(node.name, why_not=BGP_REASONS.get(decision.reason, decision.reason))
+            )
+    return tuple(out)
