@@ -89,9 +89,6 @@ def _build(
             ctx,
             peers=peer_crs,
             bfd=bfd_crs,
-            community_crs=community_crs,
-            ads=ads_with_refs,
-            pools=pools,
         )
     elif bgp_type is not None:
         modes.check_frr(ctx, [(peer_refs[p.name], p) for p in peers])

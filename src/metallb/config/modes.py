@@ -1,10 +1,13 @@
 """Rules that depend on the BGP implementation (``METALLB_BGP_TYPE``), and the one
 cross-object rule upstream checks after parsing (BFD echo with IPv6 pools).
 
-The native speaker implements a small subset of BGP: no BFD, no VRFs, no unnumbered or
-dynamic-ASN peers, IPv4 only, classic communities only. FRR supports all of that but
-runs one routing instance per node, so peers that land on the same node must agree on
-router ID and local ASN (per VRF) and must not repeat an address.
+The native speaker implements a subset of BGP: no BFD, no VRFs, no unnumbered or
+dynamic-ASN peers. Unlike upstream's native speaker (IPv4 and classic communities
+only), ours advertises IPv6 prefixes (multiprotocol, over either transport) and large
+communities, so IPv6 pools and ``large:`` communities are accepted in native mode too:
+a deliberate difference. FRR supports all of that but runs one routing instance per
+node, so peers that land on the same node must agree on router ID and local ASN (per
+VRF) and must not repeat an address.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from collections.abc import Sequence
 from metallb.config.context import Context
 from metallb.config.crd_bgppeer import BGPPeerV1beta2
 from metallb.config.crd_v1beta1 import BFDProfile as BFDProfileCR
-from metallb.config.crd_v1beta1 import Community as CommunityCR
 from metallb.config.errors import ObjectRef
 from metallb.config.goduration import parse_duration
 from metallb.config.types import BFDProfile, BGPAdvertisement, Peer, Pool
@@ -38,9 +40,6 @@ def check_native(
     *,
     peers: Sequence[tuple[ObjectRef, BGPPeerV1beta2]],
     bfd: Sequence[tuple[ObjectRef, BFDProfileCR]],
-    community_crs: Sequence[tuple[ObjectRef, CommunityCR]],
-    ads: Sequence[tuple[ObjectRef, BGPAdvertisement]],
-    pools: Sequence[Pool],
 ) -> None:
     for ref, p in peers:
         for attr, field, what in _NATIVE_UNSUPPORTED:
@@ -51,34 +50,6 @@ def check_native(
             ctx.add(ref, "spec.keepaliveTime", "keepalive-time set on native bgp mode")
     for ref, _ in bfd:
         ctx.add(ref, "", "bfd profiles are not supported in native bgp mode")
-    by_name = {p.name: p for p in pools}
-    for ref, ad in ads:
-        for pool_name in ad.pools:
-            pool = by_name.get(pool_name)
-            for rng in pool.ranges if pool else ():
-                if rng.version == 6:
-                    ctx.add(
-                        ref,
-                        "spec.ipAddressPools",
-                        f"pool {pool_name!r} has ipv6 CIDR {rng.source}, native bgp mode does "
-                        "not support ipv6",
-                    )
-                    break
-        for i, c in enumerate(ad.communities):
-            if c.large:
-                ctx.add(
-                    ref,
-                    f"spec.communities[{i}]",
-                    f"native BGP mode only supports legacy communities, not {c}",
-                )
-    for ref, cr in community_crs:
-        for i, alias in enumerate(cr.spec.communities or ()):
-            if (alias.value or "").startswith("large:"):
-                ctx.add(
-                    ref,
-                    f"spec.communities[{i}].value",
-                    "native BGP mode only supports legacy communities",
-                )
 
 
 def check_frr(ctx: Context, peers: Sequence[tuple[ObjectRef, Peer]]) -> None:
