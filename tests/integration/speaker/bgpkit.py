@@ -1,0 +1,105 @@
+"""What the BGP speaker tests share: the metallb.io kinds they create, a router on the
+data LAN of an :class:`L2Cluster`, and the questions they ask the router and the API."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, cast
+
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.discovery_v1 import EndpointSlice
+
+from metallb.lab.routers import FRR, Neighbor
+from tests.integration.speaker.harness import DATA_IP, NODES, NS, L2Cluster, wait_for
+
+ROUTER_IP, ROUTER_ASN, NODE_ASN = "192.0.2.1", 64512, 64513
+WAIT = 40.0  # seconds any single convergence may take
+
+BGPPeer = create_namespaced_resource("metallb.io", "v1beta2", "BGPPeer", "bgppeers")
+BGPAdv = create_namespaced_resource(
+    "metallb.io", "v1beta1", "BGPAdvertisement", "bgpadvertisements"
+)
+BGPStatus = create_namespaced_resource(
+    "metallb.io", "v1beta1", "ServiceBGPStatus", "servicebgpstatuses"
+)
+BFDProfile = create_namespaced_resource("metallb.io", "v1beta1", "BFDProfile", "bfdprofiles")
+
+
+def add_router(
+    cluster: L2Cluster,
+    workdir: Path,
+    *,
+    name: str = "router",
+    address: str = ROUTER_IP,
+    password: str | None = None,
+    kind: type[FRR] = FRR,
+) -> FRR:
+    """An FRR router on the data LAN accepting every node, ECMP over three paths."""
+    host = cluster.lab.add_host(name)
+    cluster.lab.connect(host, cluster.lab.lans["data"], "eth0", [f"{address}/24"])
+    router = kind(
+        host,
+        workdir,
+        ROUTER_ASN,
+        address,
+        [Neighbor(DATA_IP[n], NODE_ASN, password) for n in NODES],
+        maximum_paths=3,
+    )
+    router.start()
+    return router
+
+
+def create(cluster: L2Cluster, res: Any, name: str, spec: dict[str, Any]) -> None:
+    assert cluster.kube is not None
+    cluster.kube.create(res(metadata=ObjectMeta(name=name, namespace=NS), spec=spec))
+
+
+def paths(router: FRR, prefix: str, want: int) -> list[str] | None:
+    """The next hops of ``prefix`` in the router's BGP table once there are ``want``."""
+    family = 6 if ":" in prefix else 4
+    hops = sorted(r.next_hop for r in router.routes(family).get(prefix, []))
+    return hops if len(hops) == want else None
+
+
+def wait_paths(router: FRR, prefix: str, want: int, timeout: float = WAIT) -> list[str]:
+    if want == 0:
+        return wait_for(
+            lambda: [] if paths(router, prefix, 0) is not None else None,
+            timeout,
+            f"{prefix} withdrawn",
+            step=0.2,
+        )
+    return wait_for(
+        lambda: paths(router, prefix, want), timeout, f"{want} paths for {prefix}", step=0.2
+    )
+
+
+def kernel_hops(router: FRR, prefix: str) -> list[str]:
+    """Next hops the router's kernel installed for ``prefix`` (ECMP: several)."""
+    out = router.host.run("ip", "route", "show", prefix)
+    return sorted(set(re.findall(r"nexthop via (\S+)", out)))
+
+
+def bgp_statuses(cluster: L2Cluster, service: str) -> list[dict[str, Any]]:
+    assert cluster.kube is not None
+    return [
+        dict(cast(dict[str, Any], o.status or {}))
+        for o in cluster.kube.list(
+            BGPStatus, namespace=NS, labels={"metallb.io/service-name": service}
+        )
+    ]
+
+
+def keep_endpoints_on(cluster: L2Cluster, service: str, nodes: set[str]) -> None:
+    """Shrink the Service's EndpointSlice (made by ``create_service``) to ``nodes``."""
+    assert cluster.kube is not None
+    es = cluster.kube.get(EndpointSlice, f"{service}-1", namespace="default")
+    es.endpoints = [e for e in es.endpoints or [] if e.nodeName in nodes]
+    cluster.kube.replace(es)
+
+
+def metrics(cluster: L2Cluster, node: str) -> str:
+    """The node's speaker metrics (port 9120 in the lab), as text."""
+    return cluster.lab.hosts[node].run("curl", "-sf", "http://127.0.0.1:9120/metrics")
