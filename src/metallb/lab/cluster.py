@@ -110,8 +110,9 @@ class L2Cluster:
     controller: Daemon | None = None
     progress: Callable[[str], None] = field(default=lambda _m: None)
     bgp_router: bool = False
-    # Extra environment and flags for every speaker (e.g. METALLB_BGP_TYPE=frr, per node).
-    speaker_env: dict[str, str] = field(default_factory=dict)
+    # Extra environment of the controller and the speakers (e.g. METALLB_BGP_TYPE=frr),
+    # and extra flags for each speaker (per node).
+    env: dict[str, str] = field(default_factory=dict)
     speaker_args: Callable[[str], list[str]] = field(default=lambda _node: [])
     bgp: BGPLab | None = None
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
@@ -177,6 +178,7 @@ class L2Cluster:
         self.controller = Daemon(
             "controller",
             [
+                *self._env_argv(),
                 sys.executable,
                 "-m",
                 "metallb.cli.main",
@@ -279,13 +281,16 @@ class L2Cluster:
         return base64.b64decode((secret.data or {})["secretkey"])
 
     # -- speakers ------------------------------------------------------------------------
+    def _env_argv(self) -> list[str]:
+        """``env K=V ...`` in front of a daemon's command line, or nothing."""
+        return ["env", *(f"{k}={v}" for k, v in sorted(self.env.items()))] if self.env else []
+
     def start_speaker(self, node: str) -> SpeakerProc:
         log = self.workdir / f"speaker-{node}.log"
         with log.open("a") as f:
             f.write(f"--- start {time.monotonic()}\n")
-        env = [f"{k}={v}" for k, v in sorted(self.speaker_env.items())]
         proc = self.lab.hosts[node].start(
-            *(["env", *env] if env else []),
+            *self._env_argv(),
             sys.executable,
             "-m",
             "metallb.cli.main",
