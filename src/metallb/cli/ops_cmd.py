@@ -1,20 +1,38 @@
-"""``metallb explain``, ``status`` and ``doctor``: read the cluster, print findings."""
+"""``metallb explain``, ``status`` and ``doctor``: read the cluster, print findings.
+
+The reading (API objects, a dry-run create, the speakers' metrics, this machine's
+sysctls) happens here and in :mod:`metallb.k8s.snapshot` / :mod:`metallb.k8s.scrape`;
+every judgement is in the pure :mod:`metallb.plan` modules.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
+from pathlib import Path
 
+import yaml
 from lightkube import ApiError, Client, KubeConfig
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.admissionregistration_v1 import ValidatingWebhookConfiguration
 from lightkube.resources.core_v1 import ConfigMap, Secret
 
+from metallb.k8s.scrape import scrape_speakers
 from metallb.k8s.snapshot import read_cluster
+from metallb.net.links import DEFAULT_EXCLUDE
 from metallb.plan.doctor import Facts, doctor
+from metallb.plan.doctor_checks import ARP_ANNOUNCE, ARP_IGNORE, NodeFacts
 from metallb.plan.explain import Finding, Level, explain
+from metallb.plan.status import render
 
 MARK = {Level.OK: "ok   ", Level.INFO: "info ", Level.WARN: "WARN ", Level.ERROR: "ERROR"}
+EXCLUDE_CONFIGMAP, EXCLUDE_KEY = "metallb-excludel2", "excludel2.yaml"
+PROC_CONF = Path("/proc/sys/net/ipv4/conf")
+DRY_RUN_POOL = "metallb-doctor-dry-run"
+_Pool = create_namespaced_resource("metallb.io", "v1beta1", "IPAddressPool", "ipaddresspools")
 
 
 def add_flags(p: argparse.ArgumentParser) -> None:
@@ -24,6 +42,21 @@ def add_flags(p: argparse.ArgumentParser) -> None:
         help="the MetalLB namespace",
     )
     p.add_argument("--lb-class", default="", help="the loadBalancerClass MetalLB serves")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=9120,
+        help="status: the speakers' metrics port (their --port; upstream uses 7472)",
+    )
+    p.add_argument(
+        "--scrape-timeout", type=float, default=2.0, help="status: seconds per speaker scrape"
+    )
+    p.add_argument(
+        "--node",
+        action="store_true",
+        help="doctor: also check this machine (ARP sysctls, excluded interfaces); run it on "
+        "a node, or in the node's network namespace",
+    )
 
 
 def _client(args: argparse.Namespace) -> Client:
@@ -40,6 +73,10 @@ def _print(findings: list[Finding]) -> int:
     return 1 if any(f.level is Level.ERROR for f in findings) else 0
 
 
+def _bgp_type() -> str:
+    return os.environ.get("METALLB_BGP_TYPE", "") or "native"
+
+
 def run_explain(args: argparse.Namespace) -> int:
     words = [w for w in args.words if w not in ("service", "svc")]
     if len(words) != 1:
@@ -47,7 +84,6 @@ def run_explain(args: argparse.Namespace) -> int:
         return 2
     ns, _, name = words[0].rpartition("/")
     snap = read_cluster(_client(args), args.namespace)
-    bgp_type = os.environ.get("METALLB_BGP_TYPE", "") or "native"
     return _print(
         explain(
             ns or "default",
@@ -55,10 +91,63 @@ def run_explain(args: argparse.Namespace) -> int:
             objects=snap.objects,
             statuses=snap.statuses,
             events=snap.events,
+            speaker_pods=snap.speaker_pods,
             lb_class=args.lb_class,
-            bgp_type=bgp_type,
+            bgp_type=_bgp_type(),
         )
     )
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def read_node_facts(conf: Path = PROC_CONF) -> NodeFacts:
+    """This network namespace's ARP sysctls and interfaces (from /proc/sys/net/ipv4/conf,
+    which lists the interfaces of the namespace the process runs in)."""
+    sysctls: dict[str, dict[str, int]] = {}
+    names = sorted(p.name for p in conf.iterdir()) if conf.is_dir() else []
+    for name in names:
+        values = {k: _read_int(conf / name / k) for k in (ARP_IGNORE, ARP_ANNOUNCE)}
+        sysctls[name] = {k: v for k, v in values.items() if v is not None}
+    ifaces = tuple(n for n in names if n not in ("all", "default"))
+    return NodeFacts(socket.gethostname(), sysctls, ifaces)
+
+
+def _exclusions(client: Client, namespace: str) -> tuple[list[str], str]:
+    """The speakers' interface exclusion regexes and where they come from."""
+    try:
+        cm = client.get(ConfigMap, EXCLUDE_CONFIGMAP, namespace=namespace)
+    except ApiError as err:
+        if err.status.code != 404:
+            raise
+        return list(DEFAULT_EXCLUDE), "the speakers' default exclusion list (no ConfigMap)"
+    source = f"ConfigMap {namespace}/{EXCLUDE_CONFIGMAP}"
+    try:
+        doc = yaml.safe_load((cm.data or {}).get(EXCLUDE_KEY) or "") or {}
+    except yaml.YAMLError:
+        doc = {}
+    patterns = doc.get("announcedInterfacesToExclude") if isinstance(doc, dict) else None
+    return [str(p) for p in patterns or ()], source
+
+
+def _dry_run(client: Client, namespace: str) -> str:
+    """ "" when a harmless IPAddressPool passes admission (not stored), else the message."""
+    pool = _Pool(
+        metadata=ObjectMeta(name=DRY_RUN_POOL, namespace=namespace),
+        # A documentation address, never assigned: dry-run stores nothing anyway.
+        spec={"addresses": ["203.0.113.255/32"], "autoAssign": False},
+    )
+    try:
+        client.create(pool, dry_run=True)
+    except ApiError as err:
+        if err.status.code == 409:  # exists already: admission was not reached, but harmless
+            return ""
+        return str(err.status.message or err)
+    return ""
 
 
 def run_doctor(args: argparse.Namespace) -> int:
@@ -81,6 +170,7 @@ def run_doctor(args: argparse.Namespace) -> int:
         memberlist = True
     except ApiError:
         memberlist = False
+    patterns, source = _exclusions(client, args.namespace)
     facts = Facts(
         objects=snap.objects,
         statuses=snap.statuses,
@@ -89,44 +179,26 @@ def run_doctor(args: argparse.Namespace) -> int:
         kube_proxy_config=proxy,
         memberlist_secret=memberlist,
         lb_class=args.lb_class,
+        namespace=args.namespace,
+        webhook_dry_run=None if snap.missing else _dry_run(client, args.namespace),
+        speaker_pods=snap.speaker_pods,
+        speaker_daemonsets=snap.speaker_daemonsets,
+        exclude_patterns=patterns,
+        exclude_source=source,
+        node=read_node_facts() if args.node else None,
     )
-    return _print(doctor(facts, bgp_type=os.environ.get("METALLB_BGP_TYPE", "") or "native"))
+    return _print(doctor(facts, bgp_type=_bgp_type()))
 
 
 def run_status(args: argparse.Namespace) -> int:
-    """Pools with their counters, then every LoadBalancer Service with IP and announcer."""
+    """Pools, Services, announcements per node, and the speakers' BGP sessions."""
     snap = read_cluster(_client(args), args.namespace)
     if snap.missing:
         print(f"metallb.io CRDs missing: {', '.join(snap.missing)}", file=sys.stderr)
         return 1
-    print(f"{'POOL':24} {'ASSIGNED V4':>11} {'AVAILABLE V4':>12} {'ASSIGNED V6':>11}")
-    for pool in (o for o in snap.objects if o.get("kind") == "IPAddressPool"):
-        st = pool.get("status") or {}
-        print(
-            f"{pool['metadata']['name']:24} {st.get('assignedIPv4', '-'):>11} "
-            f"{st.get('availableIPv4', '-'):>12} {st.get('assignedIPv6', '-'):>11}"
-        )
-    l2 = {
-        (
-            (s.get("status") or {}).get("serviceNamespace"),
-            (s.get("status") or {}).get("serviceName"),
-        ): (s.get("status") or {}).get("node")
-        for s in snap.statuses
-        if s.get("kind") == "ServiceL2Status"
-    }
-    print(f"\n{'SERVICE':40} {'IPS':32} {'LAYER2 NODE':16}")
-    for svc in (o for o in snap.objects if o.get("kind") == "Service"):
-        if (svc.get("spec") or {}).get("type") != "LoadBalancer":
-            continue
-        meta = svc["metadata"]
-        ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-        ips = ",".join(i.get("ip", "") for i in ingress) or "<pending>"
-        node = l2.get((meta.get("namespace"), meta.get("name"))) or "-"
-        print(f"{meta.get('namespace') + '/' + meta.get('name'):40} {ips:32} {node:16}")
-    for state in (s for s in snap.statuses if s.get("kind") == "ConfigurationState"):
-        st = state.get("status") or {}
-        print(
-            f"\nConfigurationState {state['metadata']['name']}: {st.get('result', 'Unknown')}"
-            + (f" ({st.get('errorSummary')})" if st.get("errorSummary") else "")
-        )
+    scrapes = None
+    if snap.speaker_pods is not None:
+        scrapes = scrape_speakers(snap.speaker_pods, args.metrics_port, args.scrape_timeout)
+    for line in render(snap.objects, snap.statuses, scrapes):
+        print(line)
     return 0

@@ -2,7 +2,8 @@
 
 Used by the operator tools (``metallb explain``, ``status``, ``doctor``), which feed the
 same pure core as ``metallb plan``: Services, Namespaces, Nodes, EndpointSlices, the
-metallb.io objects of the MetalLB namespace (configuration and statuses), and Events.
+metallb.io objects of the MetalLB namespace (configuration and statuses), Events, and
+the speaker Pods and DaemonSet (who runs where).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 
 from lightkube import ApiError, Client
 from lightkube.generic_resource import create_namespaced_resource
-from lightkube.resources.core_v1 import Event, Namespace, Node, Service
+from lightkube.resources.apps_v1 import DaemonSet
+from lightkube.resources.core_v1 import Event, Namespace, Node, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from metallb.config.kinds import KINDS
@@ -28,6 +30,7 @@ CONFIG_KINDS = (
 )
 RETRY_429_FOR = 30.0
 STATUS_KINDS = ("ServiceL2Status", "ServiceBGPStatus", "ConfigurationState")
+SPEAKER_LABELS = {"app": "metallb", "component": "speaker"}
 
 
 def _resource(kind: str) -> Any:
@@ -48,6 +51,10 @@ class ClusterSnapshot:
     statuses: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    # The speaker Pods and DaemonSets (labels app=metallb,component=speaker) of the
+    # MetalLB namespace; None when the reader may not list them.
+    speaker_pods: list[dict[str, Any]] | None = None
+    speaker_daemonsets: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _list(client: Client, res: Any, **kwargs: Any) -> list[Any]:
@@ -86,4 +93,13 @@ def read_cluster(client: Client, namespace: str) -> ClusterSnapshot:
             raise
         (snap.statuses if kind in STATUS_KINDS else snap.objects).extend(items)
     snap.events = [_dict(e, "v1", "Event") for e in _list(client, Event, namespace="*")]
+    try:
+        pods = _list(client, Pod, namespace=namespace, labels=SPEAKER_LABELS)
+        snap.speaker_pods = [_dict(p, "v1", "Pod") for p in pods]
+        sets = _list(client, DaemonSet, namespace=namespace, labels=SPEAKER_LABELS)
+        snap.speaker_daemonsets = [_dict(d, "apps/v1", "DaemonSet") for d in sets]
+    except ApiError as err:
+        # A reader without access to Pods still gets everything else.
+        if err.status.code != 403:
+            raise
     return snap

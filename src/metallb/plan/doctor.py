@@ -19,7 +19,9 @@ from metallb.config.errors import ConfigError
 from metallb.config.types import BGPType
 from metallb.election.layer2 import EXCLUDE_LB_LABEL
 from metallb.ipam.service import is_handled
+from metallb.plan import doctor_checks as checks
 from metallb.plan.core import plan_objects
+from metallb.plan.doctor_checks import NodeFacts
 from metallb.plan.explain import Finding, Level
 
 
@@ -34,6 +36,14 @@ class Facts:
     kube_proxy_config: str | None = None  # kube-system/kube-proxy ConfigMap's config.conf
     memberlist_secret: bool = True
     lb_class: str = ""
+    namespace: str = "metallb-system"
+    # None: not checked (not gathered); see metallb.plan.doctor_checks for each.
+    webhook_dry_run: str | None = None
+    speaker_pods: Sequence[Mapping[str, Any]] | None = None
+    speaker_daemonsets: Sequence[Mapping[str, Any]] = ()
+    exclude_patterns: Sequence[str] | None = None
+    exclude_source: str = "the metallb-excludel2 ConfigMap"
+    node: NodeFacts | None = None
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -98,7 +108,14 @@ def doctor(facts: Facts, *, bgp_type: BGPType | str = BGPType.NATIVE) -> list[Fi
                 f"{', '.join(facts.missing_kinds)}): kubectl apply -k deploy/crds",
             )
         ]
-    out = _webhook(facts) + _kube_proxy(facts.kube_proxy_config)
+    out = _webhook(facts) + checks.webhook_dry_run(facts.webhook_dry_run)
+    out += _kube_proxy(facts.kube_proxy_config)
+    if facts.node is not None:
+        mode, _ = checks.kube_proxy_mode(facts.kube_proxy_config)
+        out += checks.arp_sysctls(mode, facts.node)
+    if facts.speaker_pods is not None:
+        nodes = [o for o in facts.objects if o.get("kind") == "Node"]
+        out += checks.speakers(nodes, facts.speaker_pods, facts.speaker_daemonsets, facts.namespace)
     if not facts.memberlist_secret:
         out.append(
             Finding(
@@ -119,7 +136,11 @@ def doctor(facts: Facts, *, bgp_type: BGPType | str = BGPType.NATIVE) -> list[Fi
     try:
         config = build_config(facts.objects, bgp_type=bgp_type)
     except ConfigError as err:
+        if facts.exclude_patterns is not None and facts.node is not None:
+            out += checks.interfaces(None, facts.exclude_patterns, facts.node, facts.exclude_source)
         return [*out, Finding(Level.ERROR, f"the configuration is invalid:\n{err}")]
+    if facts.exclude_patterns is not None:
+        out += checks.interfaces(config, facts.exclude_patterns, facts.node, facts.exclude_source)
     if not config.pools:
         out.append(Finding(Level.WARN, "no IPAddressPool: no Service can get an IP"))
     for pool in config.pools:
