@@ -35,7 +35,7 @@ from metallb.election import layer2 as election
 from metallb.net.bgp import Advertisement, PeerOptions, Session
 from metallb.net.frr import ApplyError, FRRBackend
 from metallb.speaker import bgp, frr_render
-from metallb.speaker.frr_status import NeighborStatus, parse_neighbors
+from metallb.speaker.frr_status import BFDStatus, NeighborStatus, parse_bfd, parse_neighbors
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +187,7 @@ class FRRBGP:
         self.backend = backend
         self.poll = poll
         self.neighbors: list[NeighborStatus] = []
+        self.bfd: list[BFDStatus] = []
         self.poll_errors = 0
         self._config: Config | None = None
         self._node: election.Node | None = None
@@ -233,14 +234,25 @@ class FRRBGP:
 
     async def refresh(self) -> None:
         """Read the sessions' state from FRR now (errors are counted and logged)."""
+        doc = await self._show_json("show bgp vrf all neighbors json")
+        if doc is not None:
+            self.neighbors = parse_neighbors(doc, self._ports) if isinstance(doc, dict) else []
+        if self._config is not None and self._config.bfd_profiles:
+            peers = await self._show_json("show bfd peers json")
+            counters = await self._show_json("show bfd peers counters json")
+            if peers is not None:
+                self.bfd = parse_bfd(peers, counters)
+        else:
+            self.bfd = []
+
+    async def _show_json(self, command: str) -> object | None:
         try:
-            out = await self.backend.show("show bgp vrf all neighbors json")
-            doc = json.loads(out or "{}")
+            doc: object = json.loads(await self.backend.show(command) or "null")
         except (ApplyError, OSError, ValueError) as err:
             self.poll_errors += 1
-            log.debug("speaker: reading BGP state from FRR failed: %s", err)
-            return
-        self.neighbors = parse_neighbors(doc, self._ports) if isinstance(doc, dict) else []
+            log.debug("speaker: %r on FRR failed: %s", command, err)
+            return None
+        return doc
 
     def peer_metrics(self) -> list[PeerMetrics]:
         pending: dict[tuple[str, str], int] = {}
@@ -255,4 +267,5 @@ class FRRBGP:
             values = dict(n.metrics)
             values["metallb_bgp_pending_prefixes_total"] = float(pending.get((n.vrf, n.address), 0))
             out.append(PeerMetrics(n.peer, n.vrf, values))
+        out += [PeerMetrics(b.peer, b.vrf, b.metrics) for b in self.bfd]
         return out

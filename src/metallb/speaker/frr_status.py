@@ -7,7 +7,9 @@ vtysh and publishes the result, so the shape of FRR's JSON is tested here on a c
 sample without a running FRR.
 
 The metric names are upstream's; each neighbour is labelled ``peer`` (``address:port``, as
-the native speaker's sessions are) and ``vrf`` (``default`` for the default VRF).
+the native speaker's sessions are) and ``vrf`` (``default`` for the default VRF). BFD
+sessions (``show bfd peers [counters] json``) are labelled with the bare peer address,
+as upstream's sidecar does.
 """
 
 from __future__ import annotations
@@ -33,12 +35,23 @@ _MESSAGE_COUNTERS = {
     "totalSent": "metallb_bgp_total_sent",
     "totalRecv": "metallb_bgp_total_received",
 }
+# ``show bfd peers counters json`` keys and upstream's BFD metrics (all counters).
+_BFD_COUNTERS = {
+    "control-packet-input": "metallb_bfd_control_packet_input",
+    "control-packet-output": "metallb_bfd_control_packet_output",
+    "echo-packet-input": "metallb_bfd_echo_packet_input",
+    "echo-packet-output": "metallb_bfd_echo_packet_output",
+    "session-up": "metallb_bfd_session_up_events",
+    "session-down": "metallb_bfd_session_down_events",
+    "zebra-notifications": "metallb_bfd_zebra_notifications",
+}
 # Gauges among the names above and the native speaker's; the rest are counters.
 GAUGES = frozenset(
     {
         "metallb_bgp_session_up",
         "metallb_bgp_announced_prefixes_total",
         "metallb_bgp_pending_prefixes_total",
+        "metallb_bfd_session_up",
     }
 )
 
@@ -113,3 +126,33 @@ def parse_neighbors(
             )
             out.append(NeighborStatus(address, port, vrf, state, metrics))
     return out
+
+
+@dataclass(frozen=True)
+class BFDStatus:
+    """One BFD session: ``peer`` is the bare address (upstream's label)."""
+
+    peer: str
+    vrf: str
+    up: bool
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+
+def parse_bfd(peers: Any, counters: Any) -> list[BFDStatus]:
+    """BFD sessions from ``show bfd peers json`` and ``show bfd peers counters json``
+    (each a list of sessions with ``peer`` and ``vrf``); counters join by both."""
+    by_key: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for c in counters if isinstance(counters, list) else ():
+        if isinstance(c, Mapping) and c.get("peer"):
+            by_key[(str(c["peer"]), str(c.get("vrf") or "default"))] = c
+    out = []
+    for p in peers if isinstance(peers, list) else ():
+        if not isinstance(p, Mapping) or not p.get("peer"):
+            continue
+        key = (str(p["peer"]), str(p.get("vrf") or "default"))
+        up = p.get("status") == "up"
+        c = by_key.get(key, {})
+        metrics = {name: _number(c.get(src)) for src, name in _BFD_COUNTERS.items()}
+        metrics["metallb_bfd_session_up"] = float(up)
+        out.append(BFDStatus(key[0], key[1], up, metrics))
+    return sorted(out, key=lambda b: (b.vrf, b.peer))

@@ -6,8 +6,8 @@ the data LAN.
 - A BGPPeer with a BFDProfile: every node's FRR establishes a session and a BFD session
   with the router; a Service's /32 arrives from three nodes with its communities and
   large communities and the router's kernel installs three ECMP next hops.
-- The speakers read their sessions back from FRR: ``metallb_bgp_session_up`` with
-  upstream's FRR labels (``peer``, ``vrf``).
+- The speakers read their sessions back from FRR: ``metallb_bgp_session_up`` and
+  ``metallb_bfd_session_up`` with upstream's FRR labels (``peer``, ``vrf``).
 - A node whose data link goes down is withdrawn by the router through BFD (the elapsed
   time is printed: the figure belongs to the benchmarks, not to an assertion).
 - Killing a speaker leaves its FRR's routes in place (FRR keeps the configuration);
@@ -136,7 +136,12 @@ def test_frr_mode_advertises_with_bfd_and_survives_a_speaker_restart(
             "three ServiceBGPStatus objects",
         )
         up = f'metallb_bgp_session_up{{peer="{ROUTER_IP}:179",vrf="default"}} 1.0'
-        wait_for(lambda: True if up in metrics(cluster, "n1") else None, WAIT, "session metric")
+        bfd = f'metallb_bfd_session_up{{peer="{ROUTER_IP}",vrf="default"}} 1.0'
+        wait_for(
+            lambda: True if up in (text := metrics(cluster, "n1")) and bfd in text else None,
+            WAIT,
+            "BGP and BFD session metrics read from FRR",
+        )
 
         # A node's link dies: BFD tells the router long before the hold timer would.
         n1 = cluster.lab.hosts["n1"]

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from metallb.speaker.frr_status import parse_neighbors
+from metallb.speaker.frr_status import parse_bfd, parse_neighbors
 
-SAMPLE = json.loads((Path(__file__).parent / "data" / "frr_neighbors.json").read_text())
+DATA = Path(__file__).parent / "data"
+SAMPLE = json.loads((DATA / "frr_neighbors.json").read_text())
+BFD = json.loads((DATA / "frr_bfd.json").read_text())  # captured from bfdd, one made down
 
 
 def test_an_established_neighbour_reports_upstream_metric_names() -> None:
@@ -55,3 +57,17 @@ def test_vrfs_and_unnumbered_neighbours() -> None:
 
 def test_garbage_is_skipped_not_fatal() -> None:
     assert parse_neighbors({"default": "nope", "x": {"1.2.3.4": 5}}) == []
+
+
+def test_bfd_sessions_with_their_counters() -> None:
+    up, down = parse_bfd(BFD["peers"], BFD["counters"])
+    assert (up.peer, up.vrf, up.up) == ("192.0.2.1", "default", True)
+    assert up.metrics["metallb_bfd_session_up"] == 1.0
+    assert up.metrics["metallb_bfd_control_packet_input"] == 7.0
+    assert up.metrics["metallb_bfd_session_up_events"] == 1.0
+    assert up.metrics["metallb_bfd_zebra_notifications"] == 2.0
+    # No counters for the down session (other VRF): zeros, still reported as down.
+    assert (down.peer, down.vrf, down.up) == ("2001:db8::1", "red", False)
+    assert down.metrics["metallb_bfd_session_up"] == 0.0
+    assert down.metrics["metallb_bfd_control_packet_input"] == 0.0
+    assert parse_bfd({"not": "a list"}, None) == []
