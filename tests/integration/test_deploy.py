@@ -140,17 +140,31 @@ def test_values_reach_the_workloads() -> None:
     assert s["image"].startswith("quay.io/metallb-py/speaker-frr:")
     assert {"name": "METALLB_BGP_TYPE", "value": "frr"} in s["env"]
     assert not [e for e in s["env"] if e["name"].startswith("METALLB_ML_")]
+    # FRR mode: FRR runs beside the speaker (watchfrr), sockets and work dir shared.
+    pod = ds["spec"]["template"]["spec"]
+    frr = next(x for x in pod["containers"] if x["name"] == "frr")
+    assert frr["image"] == s["image"]
+    assert frr["command"][0] == "/usr/lib/frr/watchfrr"
+    assert {"bgpd", "bfdd", "zebra"} <= set(frr["command"])
+    mounts = {m["name"]: m["mountPath"] for m in s["volumeMounts"]}
+    assert mounts["frr-sockets"] == "/var/run/frr"
+    assert mounts["frr-work"] == "/var/lib/metallb/frr"  # the speaker's --frr-workdir default
+    assert {"name": "frr-sockets", "mountPath": "/var/run/frr"} in frr["volumeMounts"]
+    assert {v["name"] for v in pod["volumes"]} >= {"frr-sockets", "frr-work"}
 
 
 @pytest.mark.controlplane
 @pytest.mark.usefixtures("metallb_crds")
-@pytest.mark.parametrize("source", ["kustomize", "helm"])
+@pytest.mark.parametrize("source", ["kustomize", "helm", "helm-frr"])
 def test_server_side_dry_run(control_plane: ControlPlane, tmp_path: Path, source: str) -> None:
     """The real apiserver accepts every object of both installs (schemas, RBAC, webhook)."""
     # A dry run creates nothing, so the namespace the objects go into must exist for real.
     kube = [KUBECTL, f"--kubeconfig={control_plane.kubeconfig}"]
     run(*kube, "apply", "-f", str(REPO / "deploy" / "namespace.yaml"))
-    objs = kustomize() if source == "kustomize" else helm_template()
+    if source == "kustomize":
+        objs = kustomize()
+    else:
+        objs = helm_template(*(["--set", "speaker.frr.enabled=true"] if "frr" in source else []))
     manifest = tmp_path / "all.yaml"
     manifest.write_text(yaml.safe_dump_all(objs))
     out = run(*kube, "apply", "--dry-run=server", "-f", str(manifest))
