@@ -112,7 +112,14 @@ def up(args: argparse.Namespace) -> int:
     log = labdir / "lab.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "metallb.lab.supervisor", "--dir", str(labdir)],
+            [
+                sys.executable,
+                "-m",
+                "metallb.lab.supervisor",
+                "--dir",
+                str(labdir),
+                *(["--no-bgp-router"] if getattr(args, "no_bgp_router", False) else []),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -170,6 +170,12 @@ def _lab_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         q.add_argument("--dir", default=".lab", help="where the lab keeps its state")
         if name.endswith("-node"):
             q.add_argument("node", metavar="NAME")
+        if name == "up":
+            q.add_argument(
+                "--no-bgp-router",
+                action="store_true",
+                help="Layer 2 only: no FRR router, remote client or BGP pool",
+            )
         q.set_defaults(handler=handler)
 
 
