@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Secret
+from lightkube.resources.core_v1 import Event, Secret
 
 from metallb.lab.daemon import LabError
 from metallb.lab.routers import FRR, FRR_BIN, remove_frr_rundirs
@@ -117,6 +117,18 @@ def test_three_nodes_advertise_one_service_ip_as_three_ecmp_paths(
                 "default",
                 ["router"],
             )
+        assert cluster.kube is not None
+
+        def assigned() -> list[str] | None:
+            events = cluster.kube.list(  # type: ignore[union-attr]
+                Event, namespace="default", fields={"involvedObject.name": name}
+            )
+            msgs = sorted(e.message or "" for e in events if e.reason == "nodeAssigned")
+            return msgs if len(msgs) == 3 else None
+
+        assert wait_for(assigned, WAIT, "three nodeAssigned events") == [
+            f'announcing from node "{n}" with protocol "bgp"' for n in NODES
+        ]
         text = metrics(cluster, "n1")
         ip = prefix.split("/", maxsplit=1)[0]
         assert f'metallb_bgp_session_up{{peer="{ROUTER_IP}:179"}} 1.0' in text
