@@ -342,7 +342,14 @@ def test_doctor(lab: Lab) -> None:
         )
     )
     _set_speaker_pods(lab, not_ready="n3")
+    lab.service("silent", labels={"app": "web"}, endpoints_on=(), local=True, port=87)
+    silent_ip = lab.ip("silent")
     out = lab.metallb("doctor")
+    assert (
+        f"WARN  Service {lab.ns}/silent has {silent_ip} but no node announces it in Layer 2: "
+        "no ready endpoint" in out
+    ), out
+    assert "default/kubernetes" not in out, out  # a ClusterIP Service is never "pending"
     assert "ERROR kube-proxy runs in IPVS mode without strictARP" in out, out
     assert "ERROR node n3: speaker Pod speaker-n3 is Running, not Ready" in out, out
     assert "node n1: speaker" not in out, out

@@ -171,10 +171,25 @@ def doctor(facts: Facts, *, bgp_type: BGPType | str = BGPType.NATIVE) -> list[Fi
     for svc in (o for o in facts.objects if o.get("kind") == "Service"):
         meta = _meta(svc)
         ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress")
-        if not is_handled(svc, facts.lb_class) or ingress:
+        if (svc.get("spec") or {}).get("type") != "LoadBalancer":
+            continue  # a ClusterIP Service (default/kubernetes...) is never "pending"
+        if not is_handled(svc, facts.lb_class):
             continue
         key = (str(meta.get("namespace") or "default"), str(meta.get("name") or ""))
         plan = plans.get(key)
+        if ingress:
+            # An IP nobody announces is as unreachable as no IP, and quieter about it.
+            silent = plan is not None and plan.ips and plan.pool and plan.layer2 is None
+            if silent and plan and plan.pool and config.l2_advertisements_for(plan.pool):
+                out.append(
+                    Finding(
+                        Level.WARN,
+                        f"Service {key[0]}/{key[1]} has {', '.join(plan.ips)} but no node "
+                        f"announces it in Layer 2: {plan.layer2_note} "
+                        f"(metallb explain {key[0]}/{key[1]})",
+                    )
+                )
+            continue
         why = (
             plan.error if plan and plan.error else "an IP is available: is the controller running?"
         )

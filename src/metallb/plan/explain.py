@@ -201,12 +201,15 @@ def _events(events: Sequence[Mapping[str, Any]], namespace: str, name: str) -> l
     )
     if not mine:
         return []
-    lines = []
-    for e in mine[-5:]:
-        count = f" (x{e['count']})" if (e.get("count") or 1) > 1 else ""
-        lines.append(
-            f"{_event_time(e) or '-'} {e.get('type')} {e.get('reason')}{count}: {e.get('message')}"
-        )
+    # Repeats of one event (the same text, several Event objects or a count) are one line.
+    merged: list[tuple[str, str, int]] = []
+    for e in mine:
+        what = f"{e.get('type')} {e.get('reason')}: {e.get('message')}"
+        count = int(e.get("count") or 1)
+        if merged and merged[-1][1] == what:
+            count += merged.pop()[2]
+        merged.append((_event_time(e) or "-", what, count))
+    lines = [f"{t} {what}" + (f" (x{n})" if n > 1 else "") for t, what, n in merged[-5:]]
     return [Finding(Level.INFO, "recent events:\n" + "\n".join(lines))]
 
 

@@ -252,10 +252,13 @@ def test_events_are_listed_oldest_first() -> None:
         for t, r, m, ts in (
             ("Warning", "AllocationFailed", "second", "2026-01-01T00:00:02Z"),
             ("Normal", "IPAllocated", "first", "2026-01-01T00:00:01Z"),
+            ("Warning", "AllocationFailed", "second", "2026-01-01T00:00:03Z"),
         )
     ]
     found = explain("default", "web", objects=objects, events=events)
     block = found[-1].text.splitlines()
     assert block[0] == "recent events:"
     assert block[1].endswith("Normal IPAllocated: first")
-    assert block[2].endswith("Warning AllocationFailed: second")
+    # The same event twice is one line with its count and latest time.
+    assert block[2] == "2026-01-01T00:00:03 Warning AllocationFailed: second (x2)"
+    assert len(block) == 3

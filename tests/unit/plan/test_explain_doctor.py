@@ -252,10 +252,17 @@ def test_doctor_findings(facts: Facts, level: Level, says: str) -> None:
 
 def test_doctor_healthy_cluster_has_no_warning() -> None:
     """A correct setup produces only ok/info lines (the checks can tell the difference)."""
+    objects = [pool("p", "192.0.2.0/28"), l2ad("l", "p"), svc("web", ips=("192.0.2.0",))]
     facts = Facts(
-        objects=[pool("p", "192.0.2.0/28"), l2ad("l", "p"), svc("web", ips=("192.0.2.0",))],
+        objects=[*objects, NODE, SLICE],
         webhook_configuration=WEBHOOK_OK,
         kube_proxy_config="mode: ipvs\nipvs:\n  strictARP: true\n",
     )
     found = doctor(facts)
     assert all(f.level in (Level.OK, Level.INFO) for f in found), levels(found)
+    # Without a ready endpoint the IP is announced by nobody: that is worth a warning.
+    silent = doctor(Facts(objects=[*objects, NODE], webhook_configuration=WEBHOOK_OK))
+    assert any(
+        f.level is Level.WARN and "no node announces it in Layer 2: no ready endpoint" in f.text
+        for f in silent
+    ), levels(silent)

@@ -189,3 +189,10 @@ def test_speakers_running() -> None:
 
 def test_findings_keep_their_type() -> None:
     assert all(isinstance(f, Finding) for f in doctor(Facts(objects=[svc("web")])))
+
+
+def test_cluster_ip_service_is_never_pending() -> None:
+    """default/kubernetes has no ingress and is not a LoadBalancer: not reported."""
+    objects = [pool("p", "192.0.2.0/28"), l2ad("l", "p"), svc("kubernetes", type_="ClusterIP")]
+    out = found(Facts(objects=objects, webhook_configuration=WEBHOOK_OK))
+    assert not any("pending" in t for _, t in out), out
