@@ -244,8 +244,12 @@ def pool_verdicts(
     req = next((r for r in requests if (r.namespace, r.name) == (namespace, name)), None)
     if req is None:
         return []
-    # The controller converges a Service from scratch when it has no IP: its stale
-    # status must not make the probe "keep" an address.
+    if got_pool is not None:
+        for pool in pools_from_config(config):
+            if pool.name == got_pool:
+                why = _chosen(PoolInfo.load(pool, namespaces), req)
+                return [PoolVerdict(got_pool, True, why)]
+    # Only a Service without an IP needs the (costlier) probe of every pool.
     probe = _Probe(config, requests, req, namespaces)
     infos = list(probe.infos.values())
     pinned = sorted(
@@ -259,8 +263,6 @@ def pool_verdicts(
         + sorted(fallback, key=lambda i: i.pool.name)
         + sorted(rest, key=lambda i: i.pool.name)
     )
-    if got_pool is not None and got_pool in probe.infos:
-        return [PoolVerdict(got_pool, True, _chosen(probe.infos[got_pool], req))]
     out = []
     if req.requested_pool and req.requested_pool not in probe.infos:
         out.append(

@@ -110,9 +110,18 @@ def doctor(facts: Facts, *, bgp_type: BGPType | str = BGPType.NATIVE) -> list[Fi
         ]
     out = _webhook(facts) + checks.webhook_dry_run(facts.webhook_dry_run)
     out += _kube_proxy(facts.kube_proxy_config)
+    mode, _ = checks.kube_proxy_mode(facts.kube_proxy_config)
     if facts.node is not None:
-        mode, _ = checks.kube_proxy_mode(facts.kube_proxy_config)
         out += checks.arp_sysctls(mode, facts.node)
+    elif mode == "ipvs":
+        # The sysctls are per node: only a run on the node itself can read them.
+        out.append(
+            Finding(
+                Level.INFO,
+                "kube-proxy uses IPVS: run `metallb doctor --node` on each node (or in its "
+                "network namespace) to check arp_ignore/arp_announce there",
+            )
+        )
     if facts.speaker_pods is not None:
         nodes = [o for o in facts.objects if o.get("kind") == "Node"]
         out += checks.speakers(nodes, facts.speaker_pods, facts.speaker_daemonsets, facts.namespace)

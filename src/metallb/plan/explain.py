@@ -8,6 +8,11 @@ cover that pool, whether any endpoint is ready, and which node announces it. Whe
 cluster disagrees with what the core computes (no status although an IP is due, a
 different announcing node), it says so: that points at a controller or speaker that is
 not running or not healthy.
+
+The details come from two helpers that call the core rather than restate it:
+:mod:`metallb.plan.candidates` (each pool's verdict, probed on the allocator) and
+:mod:`metallb.plan.announce` (the Layer 2 ranking with each node's eligibility, and each
+node's BGP decision). The Service's recent Events close the answer.
 """
 
 from __future__ import annotations

@@ -103,6 +103,10 @@ def test_arp_sysctls_under_ipvs() -> None:
     assert not has(iptables, Level.ERROR, "arp_ignore")
     assert has(iptables, Level.INFO, "fine unless kube-proxy uses IPVS")
     assert kube_proxy_mode("{}") == ("iptables", False)
+    # Without --node the sysctls are not read, and doctor says how to check them.
+    remote = found(Facts(objects=[], kube_proxy_config=IPVS_OFF))
+    assert has(remote, Level.INFO, "metallb doctor --node")
+    assert not has(remote, Level.OK, "arp_ignore>=1")
 
 
 def test_read_node_facts(tmp_path: Path) -> None:
