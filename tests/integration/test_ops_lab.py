@@ -9,7 +9,8 @@ doctor and the per-speaker scrape of status.
 
 Pools (documentation addresses inside the lab's service range): ``web``
 (192.0.2.200-207) serves only Services labelled ``app=web``; ``one`` (192.0.2.208, a
-single IP) is manual. There is no pool for anything else.
+single IP) is manual; ``bgp`` (the lab's BGP range, manual) is advertised to the lab's
+FRR router, which every node peers with. There is no pool for anything else.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.admissionregistration_v1 import (
     RuleWithOperations,
     ServiceReference,
@@ -35,11 +38,15 @@ from lightkube.resources.core_v1 import ConfigMap, Event, Namespace, Node, Pod, 
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from metallb.election.layer2 import EXCLUDE_LB_LABEL
+from metallb.lab.bgplab import BGP_RANGE, NODE_ASN, ROUTER_ASN, ROUTER_IP, BGPAdv, BGPPeer
 from metallb.lab.cluster import DATA_IP, MGMT_ROOT, NODES, NS, L2Adv, L2Cluster, Pool, wait_for
 
 pytestmark = [pytest.mark.controlplane]
 
 SHARE = "metallb.io/allow-shared-ip"
+BGPStatus = create_namespaced_resource(
+    "metallb.io", "v1beta1", "ServiceBGPStatus", "servicebgpstatuses"
+)
 T = 30  # seconds any convergence may take here
 
 
@@ -153,7 +160,7 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    with L2Cluster() as cluster:
+    with L2Cluster(bgp_router=True) as cluster:
         lab = Lab(cluster, tmp_path_factory.mktemp("ops-lab"))
         kube = lab.kube
         kube.create(Namespace(metadata=ObjectMeta(name=lab.ns)))
@@ -177,6 +184,22 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                 metadata=ObjectMeta(name="all", namespace=NS),
                 spec={"ipAddressPools": ["web", "one"]},
             )
+        )
+        # BGP: the lab's FRR router peers with every node; a manual pool for it.
+        kube.create(
+            BGPPeer(
+                metadata=ObjectMeta(name="router", namespace=NS),
+                spec={"myASN": NODE_ASN, "peerASN": ROUTER_ASN, "peerAddress": ROUTER_IP},
+            )
+        )
+        kube.create(
+            Pool(
+                metadata=ObjectMeta(name="bgp", namespace=NS),
+                spec={"addresses": [BGP_RANGE], "autoAssign": False},
+            )
+        )
+        kube.create(
+            BGPAdv(metadata=ObjectMeta(name="bgp", namespace=NS), spec={"ipAddressPools": ["bgp"]})
         )
         yield lab
 
@@ -386,9 +409,10 @@ def test_doctor(lab: Lab) -> None:
 
 
 def test_status(lab: Lab) -> None:
-    """Pools with usage, announcements per node, and per speaker its BGP sessions or why it
-    could not be scraped. Run inside node n1, so that scrapes stay on the lab's data LAN
-    (from the root namespace the speakers' addresses are not routed inside the lab)."""
+    """Pools with usage, announcements per node, and per speaker its BGP session to the
+    lab's router or why it could not be scraped. Run inside node n1, so that scrapes stay
+    on the lab's data LAN (from the root namespace the speakers' addresses are not routed
+    inside the lab)."""
     lab.service("st", labels={"app": "web"}, port=86)
     ip = lab.ip("st")
     owner = lab.l2_node("st")
@@ -400,9 +424,53 @@ def test_status(lab: Lab) -> None:
     mine = block[block.index(f"{owner}:") + 1 :]
     assert any(line.split()[:3] == ["layer2", f"{lab.ns}/st", ip] for line in mine), out
     for n in NODES:
-        assert f"{n} (speaker-{n}, http://{DATA_IP[n]}:9120/metrics): no BGP session" in out, out
+        # Reached: its sessions to the lab's router (up or not yet), never "unreachable".
+        head = f"{n} (speaker-{n}, http://{DATA_IP[n]}:9120/metrics): router ({ROUTER_IP}:179) "
+        assert any(line.startswith(head) for line in lines), out
     # Nothing listens on port 9: every speaker is reported unreachable, the command works.
     wrong = lab.metallb("status", "--metrics-port=9", "--scrape-timeout=1", node="n1")
     for n in NODES:
         assert f"{n} (speaker-{n}, http://{DATA_IP[n]}:9/metrics): unreachable" in wrong, wrong
     assert "ANNOUNCEMENTS PER NODE" in wrong
+
+
+def test_bgp_nodes_peers_and_sessions(lab: Lab) -> None:
+    """Local policy with endpoints on n1 and n2: explain names both advertising nodes and
+    their peer, and why n3 does not; status shows the sessions up and the announcements,
+    as the speakers' ServiceBGPStatus objects and metrics say."""
+    pinned = {"metallb.io/address-pool": "bgp"}
+    lab.service("bgp", annotations=pinned, endpoints_on=("n1", "n2"), local=True, port=88)
+    ip = lab.ip("bgp")
+
+    def advertised() -> set[str] | None:
+        objs = lab.kube.list(BGPStatus, namespace=NS, labels={"metallb.io/service-name": "bgp"})
+        found = {str(cast(dict[str, Any], o.status or {}).get("node")) for o in objs}
+        return found if found == {"n1", "n2"} else None
+
+    wait_for(advertised, T, "ServiceBGPStatus on n1 and n2", step=0.2)
+    out = lab.explain("bgp")
+    assert "ok    BGP: node n1 advertises it to router" in out, out
+    assert "ok    BGP: node n2 advertises it to router" in out, out
+    assert "n3: externalTrafficPolicy is Local and it hosts no ready endpoint" in out, out
+    assert "ServiceBGPStatus objects say" not in out, out
+    assert "Layer 2" not in out, out  # the bgp pool has no L2Advertisement
+
+    def sessions_up() -> str | None:
+        text = lab.metallb("status", "--metrics-port=9120", node="n1")
+        ok = all(
+            f"{n} (speaker-{n}, http://{DATA_IP[n]}:9120/metrics): router ({ROUTER_IP}:179) up"
+            in text
+            for n in NODES
+        )
+        return text if ok else None
+
+    status = wait_for(sessions_up, 60, "every speaker's session to the router up", step=1)
+    lines = status.splitlines()
+    block = lines[lines.index("ANNOUNCEMENTS PER NODE") :]
+    for n in ("n1", "n2"):
+        mine = block[block.index(f"{n}:") + 1 :]
+        assert any(
+            line.split() == ["bgp", f"{lab.ns}/bgp", ip, "to", "router"]
+            for line in mine[: next((i for i, x in enumerate(mine) if not x.startswith(" ")),
+                                    len(mine))]
+        ), status  # fmt: skip

@@ -66,6 +66,23 @@ def _ingress(svc: Mapping[str, Any]) -> list[str]:
     return [str(i.get("ip")) for i in ingress if isinstance(i, Mapping) and i.get("ip")]
 
 
+def _peer_name(label: str, objects: Sequence[Mapping[str, Any]]) -> str:
+    """The metric's ``addr:port`` with the BGPPeer names it belongs to, when known."""
+    names = sorted(
+        str(_meta(o).get("name"))
+        for o in objects
+        if o.get("kind") == "BGPPeer"
+        and _peer_label((o.get("spec") or {}).get("peerAddress"), (o.get("spec") or {})) == label
+    )
+    return f"{'/'.join(names)} ({label})" if names else label
+
+
+def _peer_label(address: object, spec: Mapping[str, Any]) -> str:
+    host = str(address or "")
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{spec.get('peerPort') or 179}"
+
+
 def render(
     objects: Sequence[Mapping[str, Any]],
     statuses: Sequence[Mapping[str, Any]],
@@ -129,7 +146,8 @@ def render(
                 out.append(f"{head}: no BGP session")
             else:
                 state = ", ".join(
-                    f"{p} {'up' if up else 'DOWN'}" for p, up in sorted(sc.sessions.items())
+                    f"{_peer_name(p, objects)} {'up' if up else 'DOWN'}"
+                    for p, up in sorted(sc.sessions.items())
                 )
                 out.append(f"{head}: {state}")
     for cs in (s for s in statuses if s.get("kind") == "ConfigurationState"):

@@ -46,6 +46,12 @@ def test_status_blocks() -> None:
         {"kind": "Node", "metadata": {"name": "n1"}},
         {"kind": "Node", "metadata": {"name": "n2"}},
         {"kind": "Node", "metadata": {"name": "n3"}},
+        {"kind": "BGPPeer", "metadata": {"name": "r1"}, "spec": {"peerAddress": "192.0.2.1"}},
+        {
+            "kind": "BGPPeer",
+            "metadata": {"name": "r6"},
+            "spec": {"peerAddress": "2001:db8::1", "peerPort": 1179},
+        },
     ]
     statuses = [
         l2status("n1", "web", interfaces=[{"name": "eth0"}]),
@@ -57,7 +63,12 @@ def test_status_blocks() -> None:
     ]  # fmt: skip
     scrapes = [
         SpeakerScrape("speaker-a", "n1", "http://192.0.2.11:9120/metrics", error="timed out"),
-        SpeakerScrape("speaker-b", "n2", "http://192.0.2.12:9120/metrics", {"r1": True}),
+        SpeakerScrape(
+            "speaker-b",
+            "n2",
+            "http://192.0.2.12:9120/metrics",
+            {"192.0.2.1:179": True, "[2001:db8::1]:1179": False},
+        ),
         SpeakerScrape("speaker-c", "n3", "http://192.0.2.13:9120/metrics", {}),
     ]
     lines = render(objects, statuses, scrapes)
@@ -71,7 +82,10 @@ def test_status_blocks() -> None:
     assert block[4].split() == ["bgp", "default/api", "192.0.2.2", "to", "r1,", "r2"]
     assert "n3: nothing" in block
     assert "n1 (speaker-a, http://192.0.2.11:9120/metrics): unreachable: timed out" in lines
-    assert "n2 (speaker-b, http://192.0.2.12:9120/metrics): r1 up" in lines
+    assert (
+        "n2 (speaker-b, http://192.0.2.12:9120/metrics): r1 (192.0.2.1:179) up, "
+        "r6 ([2001:db8::1]:1179) DOWN" in lines
+    )
     assert "n3 (speaker-c, http://192.0.2.13:9120/metrics): no BGP session" in lines
 
 
