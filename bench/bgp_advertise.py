@@ -18,12 +18,26 @@ IPv6 /128s from 2001:db8:100::/48: the IPv4 documentation ranges hold only 768
 addresses. BIRD is polled as fast as `birdc` answers (a few ms), which bounds the
 resolution.
 
-The FRR-backend column (`speaker=frr`): the node runs FRR (zebra, bgpd) configured only
-through :class:`metallb.net.frr.FRRBackend` (frr-reload.py, no debounce) over the same
-iBGP session to BIRD. `start=set`: the session is up with nothing configured to send,
-then one apply() of the node state with all N prefixes; seconds from the apply() call
-until BIRD holds all N, with the time the reload itself took. `withdraw_seconds`: one
-apply() of the empty state until BIRD holds none.
+The FRR-backend columns (`speaker=frr`): the node runs FRR (zebra, bgpd) configured only
+through :class:`metallb.net.frr.FRRBackend` (incremental vtysh deltas, no debounce) over
+the same iBGP session to BIRD. Each apply() is timed (`apply_seconds`, with the `mode`
+it took), and each phase until BIRD holds the expected count:
+
+- `phase=initial`: session up with nothing to send, then one apply() of all N prefixes;
+- `phase=add_one` / `phase=remove_one`: one prefix more, then one less, on the full table;
+- `phase=restart`: a new backend (a restarted speaker, FRR still holding the N
+  prefixes) applies the same N: it reads and diffs `show running-config`;
+- `phase=withdraw`: one apply() of the empty state until BIRD holds none.
+
+Two renderings: `render=prefix-list` is what the speaker ships
+(:func:`metallb.speaker.frr_render.render`: per-neighbour prefix lists matched by the
+outbound route map). FRR 8.4 adds a prefix-list entry in time linear in the list's
+length (a duplicate check over the list's YANG entries), so N entries cost O(N^2):
+16 s for 1,000, 154 s for 3,000, about half an hour for 10,000. That column runs at
+`--prefix-list-prefixes` (1,000 by default). `render=tag` is the proposed rendering
+(:func:`tagged`, a prototype valid for these one-neighbour states): each `network`
+statement sets a route tag through a route map, and the outbound route map matches
+the tag instead of a prefix list; it runs at the full N.
 """
 
 from __future__ import annotations
@@ -37,6 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from ipaddress import IPv6Address, ip_network
 from pathlib import Path
 
@@ -150,13 +165,43 @@ def one_run(count: int, run: int, workdir: Path) -> None:
         emit("withdraw_update_messages", withdrawals, "count", **params)
 
 
-def node_state(count: int) -> frr_render.NodeConfig:
+def node_state(count: int, first: int = 0) -> frr_render.NodeConfig:
     """The node's FRR state: one iBGP neighbour (BIRD) carrying ``count`` /128s."""
-    routes = tuple(Route(ip_network(p)) for p in prefixes(count))
+    routes = tuple(Route(ip_network(p)) for p in prefixes(first + count)[first:])
     peer = frr_render.Neighbor(
         "bird", ROUTER, "", str(ASN), hold_time=90, dual_stack=True, routes=routes
     )
     return frr_render.NodeConfig("node", (frr_render.Router(ASN, "", NODE, (peer,)),))
+
+
+def tagged(text: str) -> str:
+    """The proposed rendering, from the shipped one: no prefix lists; each prefix-list
+    name becomes a route tag that the prefix's ``network`` statement sets (through a
+    route map of its own) and the outbound route map matches. A prototype: it assumes
+    each prefix is in one list (one neighbour), as in this benchmark's states."""
+    tags: dict[str, int] = {}
+    owner: dict[str, str] = {}
+    out: list[str] = []
+    for line in text.splitlines():
+        m = re.fullmatch(r"ipv6? prefix-list (\S+) seq \d+ permit (\S+)", line)
+        if m:
+            tags.setdefault(m.group(1), zlib.crc32(m.group(1).encode()) or 1)
+            owner[m.group(2)] = m.group(1)
+            continue
+        m = re.fullmatch(r" match ipv6? address prefix-list (\S+)", line)
+        if m:
+            out.append(f" match tag {tags[m.group(1)]}")
+            continue
+        m = re.fullmatch(r"  network (\S+)", line)
+        if m and m.group(1) in owner:
+            out.append(f"{line} route-map mlb-tag-{tags[owner[m.group(1)]]}")
+            continue
+        out.append(line)
+    head = [
+        f"route-map mlb-tag-{t} permit 1\n set tag {t}\nexit\n!" for t in sorted(set(tags.values()))
+    ]
+    at = out.index("!") + 1
+    return "\n".join([*out[:at], *head, *out[at:]]) + "\n"
 
 
 def start_node_frr(node: Host, workdir: Path) -> None:
@@ -175,15 +220,30 @@ def start_node_frr(node: Host, workdir: Path) -> None:
     wait_for("bgpd socket", (rundir / "bgpd.vty").exists, 10)
 
 
-async def timed_apply(backend: FRRBackend, state: frr_render.NodeConfig) -> tuple[float, float]:
-    """Apply ``state`` now; the monotonic time it started and how long the reload took."""
-    t0 = time.monotonic()
-    await backend.apply(frr_render.render(state))
-    return t0, time.monotonic() - t0
+class FRRColumn:
+    """One FRR-backend measurement: a backend, BIRD, and a rendering."""
+
+    def __init__(self, backend: FRRBackend, bird: BIRD, render: str, params: dict[str, object]):
+        self.backend, self.bird, self.render = backend, bird, render
+        self.params = {**params, "speaker": "frr", "render": render}
+
+    def text(self, state: frr_render.NodeConfig) -> str:
+        text = frr_render.render(state)
+        return tagged(text) if self.render == "tag" else text
+
+    def phase(self, phase: str, state: frr_render.NodeConfig, count: int) -> None:
+        """Apply ``state`` now; report the apply and the time until BIRD holds ``count``."""
+        t0 = time.monotonic()
+        asyncio.run(self.backend.apply(self.text(state)))
+        applied = time.monotonic() - t0
+        done = wait_count(self.bird, count)
+        p = {**self.params, "phase": phase, "mode": self.backend.mode}
+        emit("apply_seconds", round(applied, 4), "s", **p)
+        emit("seconds_to_bird", round(done - t0, 4), "s", **p)
 
 
-def frr_run(count: int, run: int, workdir: Path) -> None:
-    """The FRR-backend column: same LAN, same BIRD, FRR on the node."""
+def frr_run(count: int, run: int, workdir: Path, render: str) -> None:
+    """An FRR-backend column: same LAN, same BIRD, FRR on the node."""
     workdir.mkdir(parents=True)
     with Netlab() as lab:
         try:
@@ -195,20 +255,18 @@ def frr_run(count: int, run: int, workdir: Path) -> None:
             bird.start()
             start_node_frr(node, workdir)
             params = {"prefixes": count, "peer": "bird", "family": "ipv6", "run": run}
-            backend = FRRBackend(
-                FRRTarget(workdir / "backend", node.netns, timeout=1800), debounce=0
-            )
-            backend.target.workdir.mkdir()
-            backend.target.prepare()
-            asyncio.run(timed_apply(backend, node_state(0)))
+            target = FRRTarget(workdir / "backend", node.netns, timeout=3600)
+            target.workdir.mkdir()
+            target.prepare()
+            col = FRRColumn(FRRBackend(target, debounce=0), bird, render, params)
+            asyncio.run(col.backend.apply(col.text(node_state(0))))
             wait_for("BIRD session", lambda: bird.established(NODE), 30)
-            t0, reload = asyncio.run(timed_apply(backend, node_state(count)))
-            done = wait_count(bird, count)
-            emit("seconds_to_full_table", done - t0, "s", speaker="frr", start="set", **params)
-            emit("reload_seconds", reload, "s", speaker="frr", start="set", **params)
-            t0, reload = asyncio.run(timed_apply(backend, node_state(0)))
-            gone = wait_count(bird, 0)
-            emit("withdraw_seconds", gone - t0, "s", speaker="frr", **params)
+            col.phase("initial", node_state(count), count)
+            col.phase("add_one", node_state(count + 1), count + 1)
+            col.phase("remove_one", node_state(count, first=1), count)
+            col.backend = FRRBackend(target, debounce=0)  # a restarted speaker
+            col.phase("restart", node_state(count, first=1), count)
+            col.phase("withdraw", node_state(0), 0)
         finally:
             lab.close()
             remove_frr_rundirs(lab.tag)
@@ -218,8 +276,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--prefixes", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--no-frr", action="store_true", help="skip the FRR-backend column")
+    parser.add_argument("--no-frr", action="store_true", help="skip the FRR-backend columns")
+    parser.add_argument(
+        "--prefix-list-prefixes",
+        type=int,
+        default=1_000,
+        help="N for the shipped (prefix-list) rendering (quadratic in FRR); 0 skips it",
+    )
     args = parser.parse_args()
+    columns = [("tag", args.prefixes)]
+    if args.prefix_list_prefixes:
+        columns.append(("prefix-list", args.prefix_list_prefixes))
     with tempfile.TemporaryDirectory(prefix="bench-bgp-") as tmp:
         Path(tmp).chmod(0o755)
         for run in range(args.runs):
@@ -229,10 +296,13 @@ def main() -> None:
                 emit("error", 1, "count", run=run, reason=str(err))
             if args.no_frr:
                 continue
-            try:
-                frr_run(args.prefixes, run, Path(tmp) / f"frr{run}")
-            except (TimeoutError, subprocess.SubprocessError, OSError) as err:
-                emit("error", 1, "count", run=run, speaker="frr", reason=str(err))
+            for render, count in columns:
+                try:
+                    frr_run(count, run, Path(tmp) / f"frr-{render}{run}", render)
+                except (TimeoutError, subprocess.SubprocessError, OSError) as err:
+                    emit(
+                        "error", 1, "count", run=run, speaker="frr", render=render, reason=str(err)
+                    )
 
 
 if __name__ == "__main__":
