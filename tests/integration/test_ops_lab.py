@@ -385,6 +385,8 @@ def test_doctor(lab: Lab) -> None:
     # Inside node n1: the lab set arp_ignore=1/arp_announce=2 there, as strictARP would.
     node = lab.metallb("doctor", "--node", node="n1")
     assert "arp_ignore>=1 and arp_announce>=2 on every interface" in node, node
+    # It says where it looked: the machine's host name, and n1's network namespace.
+    assert f"network namespace {lab.c.lab.hosts['n1'].netns}" in node, node
     assert "interfaces excluded by ConfigMap" in node, node
     assert "eth1" in node.split("interfaces excluded by", 1)[1].splitlines()[0], node
     host = lab.c.lab.hosts["n1"]

@@ -31,6 +31,7 @@ from metallb.plan.status import render
 MARK = {Level.OK: "ok   ", Level.INFO: "info ", Level.WARN: "WARN ", Level.ERROR: "ERROR"}
 EXCLUDE_CONFIGMAP, EXCLUDE_KEY = "metallb-excludel2", "excludel2.yaml"
 PROC_CONF = Path("/proc/sys/net/ipv4/conf")
+NETNS_DIR = Path("/run/netns")  # where `ip netns add` binds named network namespaces
 DRY_RUN_POOL = "metallb-doctor-dry-run"
 _Pool = create_namespaced_resource("metallb.io", "v1beta1", "IPAddressPool", "ipaddresspools")
 
@@ -114,7 +115,25 @@ def read_node_facts(conf: Path = PROC_CONF) -> NodeFacts:
         values = {k: _read_int(conf / name / k) for k in (ARP_IGNORE, ARP_ANNOUNCE)}
         sysctls[name] = {k: v for k, v in values.items() if v is not None}
     ifaces = tuple(n for n in names if n not in ("all", "default"))
-    return NodeFacts(socket.gethostname(), sysctls, ifaces)
+    return NodeFacts(_where(), sysctls, ifaces)
+
+
+def _where() -> str:
+    """A name for the place the node checks ran: the node name if the environment gives
+    one, else the host name, plus the named network namespace if the process is in one
+    (under `ip netns exec` the host name is the machine's, not the node's)."""
+    name = os.environ.get("METALLB_NODE_NAME") or os.environ.get("NODE_NAME")
+    name = name or socket.gethostname()
+    try:
+        mine = os.stat("/proc/self/ns/net")
+        named = sorted(NETNS_DIR.iterdir()) if NETNS_DIR.is_dir() else []
+        for path in named:
+            st = path.stat()
+            if (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino):
+                return f"{name}, network namespace {path.name}"
+    except OSError:
+        pass
+    return name
 
 
 def _exclusions(client: Client, namespace: str) -> tuple[list[str], str]:

@@ -206,15 +206,16 @@ def _events(events: Sequence[Mapping[str, Any]], namespace: str, name: str) -> l
     )
     if not mine:
         return []
-    # Repeats of one event (the same text, several Event objects or a count) are one line.
-    merged: list[tuple[str, str, int]] = []
+    # Repeats of one event (the same text: several Event objects, or a count) are one
+    # line, at the time of the latest.
+    merged: dict[str, tuple[str, int]] = {}
     for e in mine:
         what = f"{e.get('type')} {e.get('reason')}: {e.get('message')}"
-        count = int(e.get("count") or 1)
-        if merged and merged[-1][1] == what:
-            count += merged.pop()[2]
-        merged.append((_event_time(e) or "-", what, count))
-    lines = [f"{t} {what}" + (f" (x{n})" if n > 1 else "") for t, what, n in merged[-5:]]
+        count = int(e.get("count") or 1) + (merged.pop(what)[1] if what in merged else 0)
+        merged[what] = (_event_time(e) or "-", count)
+    lines = [
+        f"{t} {what}" + (f" (x{n})" if n > 1 else "") for what, (t, n) in list(merged.items())[-5:]
+    ]
     return [Finding(Level.INFO, "recent events:\n" + "\n".join(lines))]
 
 

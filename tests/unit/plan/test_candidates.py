@@ -253,12 +253,13 @@ def test_events_are_listed_oldest_first() -> None:
             ("Warning", "AllocationFailed", "second", "2026-01-01T00:00:02Z"),
             ("Normal", "IPAllocated", "first", "2026-01-01T00:00:01Z"),
             ("Warning", "AllocationFailed", "second", "2026-01-01T00:00:03Z"),
+            ("Normal", "IPAllocated", "first", "2026-01-01T00:00:04Z"),
         )
     ]
     found = explain("default", "web", objects=objects, events=events)
     block = found[-1].text.splitlines()
     assert block[0] == "recent events:"
-    assert block[1].endswith("Normal IPAllocated: first")
-    # The same event twice is one line with its count and latest time.
-    assert block[2] == "2026-01-01T00:00:03 Warning AllocationFailed: second (x2)"
+    # The same event twice is one line with its count, placed at its latest time.
+    assert block[1] == "2026-01-01T00:00:03 Warning AllocationFailed: second (x2)"
+    assert block[2] == "2026-01-01T00:00:04 Normal IPAllocated: first (x2)"
     assert len(block) == 3
