@@ -39,7 +39,17 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 
 from metallb.election.layer2 import EXCLUDE_LB_LABEL
 from metallb.lab.bgplab import BGP_RANGE, NODE_ASN, ROUTER_ASN, ROUTER_IP, BGPAdv, BGPPeer
-from metallb.lab.cluster import DATA_IP, MGMT_ROOT, NODES, NS, L2Adv, L2Cluster, Pool, wait_for
+from metallb.lab.cluster import (
+    DATA_IP,
+    MGMT_IP,
+    MGMT_ROOT,
+    NODES,
+    NS,
+    L2Adv,
+    L2Cluster,
+    Pool,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.controlplane]
 
@@ -297,16 +307,15 @@ def test_local_policy_without_local_endpoint(lab: Lab) -> None:
     assert "WARN  Layer 2: no node announces it: no endpoint can serve" in out, out
 
 
-def _set_speaker_pods(lab: Lab, not_ready: str | None) -> None:
-    """What a kubelet would write: Running, Ready except ``not_ready`` (the lab has none)."""
-    for n in NODES:
-        ready = "False" if n == not_ready else "True"
-        lab.kube.patch(
-            Pod.Status,
-            f"speaker-{n}",
-            {"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": ready}]}},
-            namespace=NS,
-        )
+def _set_speaker_ready(lab: Lab, node: str, ready: bool) -> None:
+    """What a kubelet would write when the speaker's readiness probe fails or passes."""
+    status = "True" if ready else "False"
+    lab.kube.patch(
+        Pod.Status,
+        f"speaker-{node}",
+        {"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": status}]}},
+        namespace=NS,
+    )
 
 
 def _webhook_without_backend() -> ValidatingWebhookConfiguration:
@@ -351,20 +360,15 @@ def test_doctor(lab: Lab) -> None:
             data={"config.conf": "mode: ipvs\nipvs:\n  strictARP: false\n"},
         )
     )
-    # The lab's speakers read these patterns from a file; doctor reads the ConfigMap.
-    kube.create(
-        ConfigMap(
-            metadata=ObjectMeta(name="metallb-excludel2", namespace=NS),
-            data={"excludel2.yaml": "announcedInterfacesToExclude: ['^eth1$', '^lo$', '^veth.*']"},
-        )
-    )
     kube.create(
         L2Adv(
             metadata=ObjectMeta(name="mgmt-only", namespace=NS),
             spec={"ipAddressPools": ["one"], "interfaces": ["eth1"]},
         )
     )
-    _set_speaker_pods(lab, not_ready="n3")
+    # The lab reports its speakers Running and Ready, as a kubelet would.
+    assert "ok    a Running and Ready speaker Pod on each of the 3 nodes" in lab.metallb("doctor")
+    _set_speaker_ready(lab, "n3", ready=False)
     lab.service("silent", labels={"app": "web"}, endpoints_on=(), local=True, port=87)
     silent_ip = lab.ip("silent")
     out = lab.metallb("doctor")
@@ -406,19 +410,22 @@ def test_doctor(lab: Lab) -> None:
         kube.delete(ValidatingWebhookConfiguration, "metallb-webhook-configuration")
         kube.delete(L2Adv, "mgmt-only", namespace=NS)
         kube.delete(ConfigMap, "kube-proxy", namespace="kube-system")
+        _set_speaker_ready(lab, "n3", ready=True)
     assert "ERROR the apiserver cannot call MetalLB's validating webhook" in out, out
     assert "failed calling webhook" in out, out
 
 
 def test_status(lab: Lab) -> None:
     """Pools with usage, announcements per node, and per speaker its BGP session to the
-    lab's router or why it could not be scraped. Run inside node n1, so that scrapes stay
-    on the lab's data LAN (from the root namespace the speakers' addresses are not routed
-    inside the lab)."""
+    lab's router or why it could not be scraped. Run from the root namespace, as a user
+    would: the speakers are scraped at their Pods' host IPs on the management LAN."""
     lab.service("st", labels={"app": "web"}, port=86)
     ip = lab.ip("st")
     owner = lab.l2_node("st")
-    out = lab.metallb("status", "--metrics-port=9120", node="n1")
+    out = lab.metallb(
+        "status",
+        "--metrics-port=9120",
+    )
     lines = out.splitlines()
     web = next(line for line in lines if line.startswith("web "))
     assert int(web.split()[1]) >= 1, out  # assignedIPv4 from the pool's status
@@ -427,12 +434,12 @@ def test_status(lab: Lab) -> None:
     assert any(line.split()[:3] == ["layer2", f"{lab.ns}/st", ip] for line in mine), out
     for n in NODES:
         # Reached: its sessions to the lab's router (up or not yet), never "unreachable".
-        head = f"{n} (speaker-{n}, http://{DATA_IP[n]}:9120/metrics): router ({ROUTER_IP}:179) "
+        head = f"{n} (speaker-{n}, http://{MGMT_IP[n]}:9120/metrics): router ({ROUTER_IP}:179) "
         assert any(line.startswith(head) for line in lines), out
     # Nothing listens on port 9: every speaker is reported unreachable, the command works.
-    wrong = lab.metallb("status", "--metrics-port=9", "--scrape-timeout=1", node="n1")
+    wrong = lab.metallb("status", "--metrics-port=9", "--scrape-timeout=1")
     for n in NODES:
-        assert f"{n} (speaker-{n}, http://{DATA_IP[n]}:9/metrics): unreachable" in wrong, wrong
+        assert f"{n} (speaker-{n}, http://{MGMT_IP[n]}:9/metrics): unreachable" in wrong, wrong
     assert "ANNOUNCEMENTS PER NODE" in wrong
 
 
@@ -458,9 +465,9 @@ def test_bgp_nodes_peers_and_sessions(lab: Lab) -> None:
     assert "Layer 2" not in out, out  # the bgp pool has no L2Advertisement
 
     def sessions_up() -> str | None:
-        text = lab.metallb("status", "--metrics-port=9120", node="n1")
+        text = lab.metallb("status", "--metrics-port=9120")
         ok = all(
-            f"{n} (speaker-{n}, http://{DATA_IP[n]}:9120/metrics): router ({ROUTER_IP}:179) up"
+            f"{n} (speaker-{n}, http://{MGMT_IP[n]}:9120/metrics): router ({ROUTER_IP}:179) up"
             in text
             for n in NODES
         )

@@ -42,7 +42,7 @@ from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.authentication_v1 import TokenRequestSpec
 from lightkube.models.core_v1 import Container, PodSpec
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Node, Pod, Secret, ServiceAccount
+from lightkube.resources.core_v1 import ConfigMap, Node, Pod, Secret, ServiceAccount
 
 from metallb.lab.bgplab import BGPLab, add_bgp_router
 from metallb.lab.controlplane import Binaries, ControlPlane
@@ -64,6 +64,7 @@ CLIENT_IP, CLIENT_IP6, CLIENT_MAC = "192.0.2.50", "2001:db8::50", "02:00:00:00:0
 # Every VIP the tests use lies in these: the nodes deliver them locally.
 SERVICE_RANGE, SERVICE_RANGE6 = "192.0.2.192/27", "2001:db8::200/120"
 SPEAKER_LABELS = "app=metallb,component=speaker"
+EXCLUDE_L2 = "announcedInterfacesToExclude: ['^eth1$', '^lo$', '^veth.*']\n"
 T = TypeVar("T")
 
 Pool = create_namespaced_resource("metallb.io", "v1beta1", "IPAddressPool", "ipaddresspools")
@@ -199,9 +200,15 @@ class L2Cluster:
         secret = wait_for(self._memberlist_key, 30, "the memberlist Secret")
         (self.workdir / "memberlist").mkdir(exist_ok=True)
         (self.workdir / "memberlist" / "secretkey").write_bytes(secret)
-        (self.workdir / "excludel2.yaml").write_text(
-            # Upstream's defaults plus the management interface: no ARP on that LAN.
-            "announcedInterfacesToExclude: ['^eth1$', '^lo$', '^veth.*']\n"
+        # Upstream's defaults plus the management interface: no ARP on that LAN. The
+        # speakers read the file (as the mounted ConfigMap); the ConfigMap is what
+        # `metallb doctor` reads.
+        (self.workdir / "excludel2.yaml").write_text(EXCLUDE_L2)
+        self.kube.create(
+            ConfigMap(
+                metadata=ObjectMeta(name="metallb-excludel2", namespace=NS),
+                data={"excludel2.yaml": EXCLUDE_L2},
+            )
         )
         server = self.cp.server_at(MGMT_ROOT)
         self.speaker_kubeconfig = self.cp.token_kubeconfig(
@@ -265,10 +272,28 @@ class L2Cluster:
                 spec=PodSpec(nodeName=node, containers=[Container(name="speaker", image="none")]),
             )
         )
+        self._pod_status(node, ready=False)
+
+    def _pod_status(self, node: str, *, ready: bool) -> None:
+        """What a kubelet would report for the speaker Pod. The pod IP is the data
+        address (the membership join target); the host IP the management one, where
+        ``metallb status`` scrapes the speaker's metrics from the root namespace (on a
+        real cluster both are the node's address: the speaker uses the host network)."""
+        assert self.kube is not None
+        condition = {"type": "Ready", "status": "True" if ready else "False"}
         self.kube.patch(
             Pod.Status,
             f"speaker-{node}",
-            {"status": {"podIP": DATA_IP[node], "podIPs": [{"ip": DATA_IP[node]}]}},
+            {
+                "status": {
+                    "phase": "Running",
+                    "podIP": DATA_IP[node],
+                    "podIPs": [{"ip": DATA_IP[node]}],
+                    "hostIP": MGMT_IP[node],
+                    "hostIPs": [{"ip": MGMT_IP[node]}],
+                    "conditions": [condition],
+                }
+            },
             namespace=NS,
         )
 
@@ -332,11 +357,13 @@ class L2Cluster:
             return True if "caches synced" in text else None
 
         wait_for(ready, timeout, f"speaker {node} ready", step=0.1)
+        self._pod_status(node, ready=True)
 
     def kill_speaker(self, node: str) -> None:
         sp = self.speakers[node]
         sp.proc.kill()
         sp.proc.wait(10)
+        self._pod_status(node, ready=False)
 
     def log_tail(self, node: str, lines: int = 60) -> str:
         text = self.speakers[node].log.read_text(errors="replace")
