@@ -124,16 +124,25 @@ def parse(text: str) -> Config:
     return Config({k: tuple(dict.fromkeys(v)) for k, v in contexts.items()})
 
 
-def owned(running: Config) -> Config:
-    """The part of FRR's ``show running-config`` the backend manages, in the form it
+def owned(running: Config, bfdd: Config | None = None) -> Config:
+    """The part of FRR's running configuration the backend manages, in the form it
     renders it: prefix lists, ``log file``, ``router bgp``, route maps and ``bfd``.
 
     Diffing a new rendering against this (the first apply after a start, when the
     speaker does not know what a previous run left) removes the stale parts of ours and
     leaves alone what FRR or its packaging configured (interfaces, forwarding).
+
+    Read ``running`` from bgpd alone (``show running-config bgpd``) and the ``bfd``
+    block from bfdd (``bfdd``): vtysh's plain ``show running-config`` merges all
+    daemons, so after bgpd restarts it still lists the prefix lists and route maps
+    zebra holds, and bgpd would never get them back.
     """
     out: dict[Key, tuple[str, ...]] = {}
-    for key, lines in running.contexts.items():
+    merged = dict(running.contexts)
+    if bfdd is not None:
+        merged = {k: v for k, v in merged.items() if not (k and k[0] == "bfd")}
+        merged |= {k: v for k, v in bfdd.contexts.items() if k and k[0] == "bfd"}
+    for key, lines in merged.items():
         if key and not key[0].startswith(OWNED_BLOCKS):
             continue
         mine = [line for line in lines if key or line.startswith(OWNED_LINES)]

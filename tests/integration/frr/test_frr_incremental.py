@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import time
 from collections.abc import Iterable
 from ipaddress import IPv6Address, ip_network
 from typing import Any
@@ -18,7 +21,7 @@ from typing import Any
 import pytest
 
 from metallb.config.types import BFDProfile
-from metallb.lab.routers import wait_for
+from metallb.lab.routers import FRR_BIN, FRR_RUN, wait_for
 from metallb.net.frr import FRRBackend, FRRTarget
 from metallb.speaker import frr_render
 from metallb.speaker.bgp import Route
@@ -83,6 +86,15 @@ def received(net: FrrNet) -> set[str]:
 def wait_table(net: FrrNet, want: Iterable[str]) -> None:
     goal = set(want)
     wait_for(f"{len(goal)} prefixes at the router", lambda: received(net) == goal, WAIT)
+
+
+async def await_table(net: FrrNet, want: Iterable[str]) -> None:
+    """wait_table that lets the event loop (the backend's task) run meanwhile."""
+    goal = set(want)
+    deadline = time.monotonic() + WAIT
+    while (got := received(net)) != goal:
+        assert time.monotonic() < deadline, f"router holds {len(got)}, not {len(goal)}"
+        await asyncio.sleep(0.1)
 
 
 def unchanged_session(net: FrrNet, before: dict[str, Any]) -> None:
@@ -189,3 +201,29 @@ async def test_refused_delta_falls_back_to_a_resync(frrnet: FrrNet) -> None:
     await apply(b, state(table[1:]))
     assert b.mode == "delta"
     wait_table(frrnet, table[1:])
+
+
+@pytest.mark.asyncio
+async def test_restarted_bgpd_gets_its_configuration_back(frrnet: FrrNet) -> None:
+    """bgpd dies and comes back with only its startup file: the running backend notices
+    (its pid file changed) and applies the whole configuration again, unasked."""
+    b = FRRBackend(FRRTarget(frrnet.workdir, frrnet.node.netns), debounce=0, watch=0.5)
+    table = prefixes(1, 50)
+    async with b:
+        b.set(state(table))
+        async with asyncio.timeout(WAIT):
+            await b.settled()
+        frrnet.router.wait_established(NODE_V4, WAIT)
+        wait_table(frrnet, table)
+
+        bgpd = frrnet.node_procs[1]
+        os.killpg(bgpd.pid, signal.SIGKILL)
+        bgpd.wait(5)
+        rundir = FRR_RUN / frrnet.node.netns
+        argv = [str(FRR_BIN / "bgpd"), "-N", frrnet.node.netns, "-f", str(rundir / "frr.conf")]
+        argv += ["-i", str(rundir / "bgpd.pid")]
+        await await_table(frrnet, [])  # the session went with the old bgpd
+        frrnet.node_procs[1] = frrnet.node.start(*argv, log=frrnet.workdir.parent / "bgpd.out")
+        await await_table(frrnet, table)
+        assert b.mode == "running"
+        assert b.reloads >= 2
