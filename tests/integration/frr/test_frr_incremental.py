@@ -22,7 +22,7 @@ import pytest
 
 from metallb.config.types import BFDProfile
 from metallb.lab.routers import FRR_BIN, FRR_RUN, wait_for
-from metallb.net.frr import FRRBackend, FRRTarget
+from metallb.net.frr import ApplyError, FRRBackend, FRRTarget
 from metallb.speaker import frr_render
 from metallb.speaker.bgp import Route
 from metallb.speaker.frr_diff import delta, owned, parse
@@ -227,3 +227,22 @@ async def test_restarted_bgpd_gets_its_configuration_back(frrnet: FrrNet) -> Non
         await await_table(frrnet, table)
         assert b.mode == "running"
         assert b.reloads >= 2
+
+
+@pytest.mark.asyncio
+async def test_configuration_frr_refuses_fails_then_recovers(frrnet: FrrNet) -> None:
+    """A line FRR refuses fails the delta, the resync and frr-reload.py alike: apply()
+    raises; the next good configuration goes through (from the running config)."""
+    b = backend(frrnet)
+    table = prefixes(1, 10)
+    await apply(b, state(table))
+    frrnet.router.wait_established(NODE_V4, WAIT)
+    wait_table(frrnet, table)
+    bad = frr_render.render(state(table[:5])) + "router bgp 64512\n no such command here\nexit\n"
+    with pytest.raises(ApplyError):
+        await b.apply(bad)
+    assert b.fallbacks == 1
+    assert b.mode == "reload"
+    await apply(b, state(table[:3]))
+    assert b.mode == "running"
+    wait_table(frrnet, table[:3])

@@ -343,6 +343,20 @@ def test_owned_keeps_only_what_the_backend_writes() -> None:
     assert " no neighbor 192.0.2.1 ebgp-multihop" in script
 
 
+def test_owned_takes_the_bfd_block_from_bfdd() -> None:
+    bgpd = parse("router bgp 64512\n neighbor 192.0.2.1 remote-as 64512\nexit\n")
+    bfdd = parse(
+        "ip prefix-list x seq 1 permit 198.51.100.1/32\n"
+        "bfd\n profile fast\n  echo-mode\n exit\nexit\n"
+    )
+    c = owned(bgpd, bfdd)
+    assert c.contexts == {
+        ("router bgp 64512",): ("neighbor 192.0.2.1 remote-as 64512",),
+        ("bfd",): (),
+        ("bfd", "profile fast"): ("echo-mode",),
+    }
+
+
 # -- the property -----------------------------------------------------------------------
 
 PREFIXES = [ip_network(p) for p in ("198.51.100.1/32", "198.51.100.2/32", "198.51.100.128/25")]
