@@ -21,19 +21,22 @@ resolution.
 The FRR-backend columns (`speaker=frr`): the node runs FRR (zebra, bgpd) configured only
 through :class:`metallb.net.frr.FRRBackend` (incremental vtysh deltas, no debounce) over
 the same iBGP session to BIRD. Each apply() is timed (`apply_seconds`, with the `mode`
-it took), and each phase until BIRD holds the expected count:
+it took; `render_seconds` is the rendering before it, which the speaker does in the
+backend's task), and each phase from the apply() call until BIRD holds the expected
+count (`seconds_to_bird`):
 
 - `phase=initial`: session up with nothing to send, then one apply() of all N prefixes;
 - `phase=add_one` / `phase=remove_one`: one prefix more, then one less, on the full table;
 - `phase=restart`: a new backend (a restarted speaker, FRR still holding the N
-  prefixes) applies the same N: it reads and diffs `show running-config`;
+  prefixes) applies the same N: it reads and diffs bgpd's running configuration;
 - `phase=withdraw`: one apply() of the empty state until BIRD holds none.
 
 Two renderings: `render=prefix-list` is what the speaker ships
 (:func:`metallb.speaker.frr_render.render`: per-neighbour prefix lists matched by the
 outbound route map). FRR 8.4 adds a prefix-list entry in time linear in the list's
-length (a duplicate check over the list's YANG entries), so N entries cost O(N^2):
-16 s for 1,000, 154 s for 3,000, about half an hour for 10,000. That column runs at
+length (measured; the same entries spread over lists of 10 take 0.6 s per 1,000), so N
+entries in one list cost O(N^2): 16 s for 1,000, 154 s for 3,000, about half an hour
+extrapolated for 10,000. That column runs at
 `--prefix-list-prefixes` (1,000 by default). `render=tag` is the proposed rendering
 (:func:`tagged`, a prototype valid for these one-neighbour states): each `network`
 statement sets a route tag through a route map, and the outbound route map matches
@@ -234,12 +237,15 @@ class FRRColumn:
     def phase(self, phase: str, state: frr_render.NodeConfig, count: int) -> None:
         """Apply ``state`` now; report the apply and the time until BIRD holds ``count``."""
         t0 = time.monotonic()
-        asyncio.run(self.backend.apply(self.text(state)))
-        applied = time.monotonic() - t0
+        text = self.text(state)
+        t1 = time.monotonic()
+        asyncio.run(self.backend.apply(text))
+        applied = time.monotonic() - t1
         done = wait_count(self.bird, count)
         p = {**self.params, "phase": phase, "mode": self.backend.mode}
+        emit("render_seconds", round(t1 - t0, 4), "s", **p)
         emit("apply_seconds", round(applied, 4), "s", **p)
-        emit("seconds_to_bird", round(done - t0, 4), "s", **p)
+        emit("seconds_to_bird", round(done - t1, 4), "s", **p)
 
 
 def frr_run(count: int, run: int, workdir: Path, render: str) -> None:
