@@ -35,7 +35,7 @@ Two renderings: `render=prefix-list` is what the speaker ships
 (:func:`metallb.speaker.frr_render.render`: per-neighbour prefix lists matched by the
 outbound route map). FRR 8.4 adds a prefix-list entry in time linear in the list's
 length (measured; the same entries spread over lists of 10 take 0.6 s per 1,000), so N
-entries in one list cost O(N^2): 16 s for 1,000, 154 s for 3,000, about half an hour
+entries in one list cost O(N^2): 16 s for 1,000, 63 s for 2,000, 154 s for 3,000, 27 min
 extrapolated for 10,000. That column runs at
 `--prefix-list-prefixes` (1,000 by default). `render=tag` is the proposed rendering
 (:func:`tagged`, a prototype valid for these one-neighbour states): each `network`
