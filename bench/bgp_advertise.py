@@ -31,16 +31,11 @@ count (`seconds_to_bird`):
   prefixes) applies the same N: it reads and diffs bgpd's running configuration;
 - `phase=withdraw`: one apply() of the empty state until BIRD holds none.
 
-Two renderings: `render=prefix-list` is what the speaker ships
-(:func:`metallb.speaker.frr_render.render`: per-neighbour prefix lists matched by the
-outbound route map). FRR 8.4 adds a prefix-list entry in time linear in the list's
-length (measured; the same entries spread over lists of 10 take 0.6 s per 1,000), so N
-entries in one list cost O(N^2): 16 s for 1,000, 63 s for 2,000, 154 s for 3,000, 27 min
-extrapolated for 10,000. That column runs at
-`--prefix-list-prefixes` (1,000 by default). `render=tag` is the proposed rendering
-(:func:`tagged`, a prototype valid for these one-neighbour states): each `network`
-statement sets a route tag through a route map, and the outbound route map matches
-the tag instead of a prefix list; it runs at the full N.
+The rendering is the shipped one (:func:`metallb.speaker.frr_render.render`): each
+`network` statement sets a route tag through a route map, and the outbound route map
+matches the tag. (The earlier layout, a prefix list per attribute set, cost O(N^2) in
+FRR 8.4, which adds a prefix-list entry in time linear in the list's length: 16 s for
+1,000 prefixes, 63 s for 2,000, 154 s for 3,000, about 27 min extrapolated for 10,000.)
 """
 
 from __future__ import annotations
@@ -54,7 +49,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from ipaddress import IPv6Address, ip_network
 from pathlib import Path
 
@@ -177,36 +171,6 @@ def node_state(count: int, first: int = 0) -> frr_render.NodeConfig:
     return frr_render.NodeConfig("node", (frr_render.Router(ASN, "", NODE, (peer,)),))
 
 
-def tagged(text: str) -> str:
-    """The proposed rendering, from the shipped one: no prefix lists; each prefix-list
-    name becomes a route tag that the prefix's ``network`` statement sets (through a
-    route map of its own) and the outbound route map matches. A prototype: it assumes
-    each prefix is in one list (one neighbour), as in this benchmark's states."""
-    tags: dict[str, int] = {}
-    owner: dict[str, str] = {}
-    out: list[str] = []
-    for line in text.splitlines():
-        m = re.fullmatch(r"ipv6? prefix-list (\S+) seq \d+ permit (\S+)", line)
-        if m:
-            tags.setdefault(m.group(1), zlib.crc32(m.group(1).encode()) or 1)
-            owner[m.group(2)] = m.group(1)
-            continue
-        m = re.fullmatch(r" match ipv6? address prefix-list (\S+)", line)
-        if m:
-            out.append(f" match tag {tags[m.group(1)]}")
-            continue
-        m = re.fullmatch(r"  network (\S+)", line)
-        if m and m.group(1) in owner:
-            out.append(f"{line} route-map mlb-tag-{tags[owner[m.group(1)]]}")
-            continue
-        out.append(line)
-    head = [
-        f"route-map mlb-tag-{t} permit 1\n set tag {t}\nexit\n!" for t in sorted(set(tags.values()))
-    ]
-    at = out.index("!") + 1
-    return "\n".join([*out[:at], *head, *out[at:]]) + "\n"
-
-
 def start_node_frr(node: Host, workdir: Path) -> None:
     """zebra and bgpd in the node namespace, with a path space of their own."""
     rundir = FRR_RUN / node.netns
@@ -224,15 +188,14 @@ def start_node_frr(node: Host, workdir: Path) -> None:
 
 
 class FRRColumn:
-    """One FRR-backend measurement: a backend, BIRD, and a rendering."""
+    """One FRR-backend measurement: a backend and BIRD."""
 
-    def __init__(self, backend: FRRBackend, bird: BIRD, render: str, params: dict[str, object]):
-        self.backend, self.bird, self.render = backend, bird, render
-        self.params = {**params, "speaker": "frr", "render": render}
+    def __init__(self, backend: FRRBackend, bird: BIRD, params: dict[str, object]):
+        self.backend, self.bird = backend, bird
+        self.params = {**params, "speaker": "frr"}
 
     def text(self, state: frr_render.NodeConfig) -> str:
-        text = frr_render.render(state)
-        return tagged(text) if self.render == "tag" else text
+        return frr_render.render(state)
 
     def phase(self, phase: str, state: frr_render.NodeConfig, count: int) -> None:
         """Apply ``state`` now; report the apply and the time until BIRD holds ``count``."""
@@ -248,7 +211,7 @@ class FRRColumn:
         emit("seconds_to_bird", round(done - t1, 4), "s", **p)
 
 
-def frr_run(count: int, run: int, workdir: Path, render: str) -> None:
+def frr_run(count: int, run: int, workdir: Path) -> None:
     """An FRR-backend column: same LAN, same BIRD, FRR on the node."""
     workdir.mkdir(parents=True)
     with Netlab() as lab:
@@ -264,7 +227,7 @@ def frr_run(count: int, run: int, workdir: Path, render: str) -> None:
             target = FRRTarget(workdir / "backend", node.netns, timeout=3600)
             target.workdir.mkdir()
             target.prepare()
-            col = FRRColumn(FRRBackend(target, debounce=0), bird, render, params)
+            col = FRRColumn(FRRBackend(target, debounce=0), bird, params)
             asyncio.run(col.backend.apply(col.text(node_state(0))))
             wait_for("BIRD session", lambda: bird.established(NODE), 30)
             col.phase("initial", node_state(count), count)
@@ -283,16 +246,7 @@ def main() -> None:
     parser.add_argument("--prefixes", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-frr", action="store_true", help="skip the FRR-backend columns")
-    parser.add_argument(
-        "--prefix-list-prefixes",
-        type=int,
-        default=1_000,
-        help="N for the shipped (prefix-list) rendering (quadratic in FRR); 0 skips it",
-    )
     args = parser.parse_args()
-    columns = [("tag", args.prefixes)]
-    if args.prefix_list_prefixes:
-        columns.append(("prefix-list", args.prefix_list_prefixes))
     with tempfile.TemporaryDirectory(prefix="bench-bgp-") as tmp:
         Path(tmp).chmod(0o755)
         for run in range(args.runs):
@@ -302,13 +256,10 @@ def main() -> None:
                 emit("error", 1, "count", run=run, reason=str(err))
             if args.no_frr:
                 continue
-            for render, count in columns:
-                try:
-                    frr_run(count, run, Path(tmp) / f"frr-{render}{run}", render)
-                except (TimeoutError, subprocess.SubprocessError, OSError) as err:
-                    emit(
-                        "error", 1, "count", run=run, speaker="frr", render=render, reason=str(err)
-                    )
+            try:
+                frr_run(args.prefixes, run, Path(tmp) / f"frr{run}")
+            except (TimeoutError, subprocess.SubprocessError, OSError) as err:
+                emit("error", 1, "count", run=run, speaker="frr", reason=str(err))
 
 
 if __name__ == "__main__":
