@@ -7,7 +7,10 @@ a table update). The announcer keeps:
 - the frozen :class:`~metallb.speaker.l2_decide.OwnedIPs` table every responder consults
   (it is replaced, never mutated, so a responder always sees one consistent table);
 - one :class:`~metallb.net.responder.Responder` per eligible interface and protocol,
-  started and stopped by a periodic interface scan (upstream rescans every 10 s);
+  started and stopped by an interface scan that runs on every netlink link or IPv6
+  address event (:func:`metallb.net.links.changes`) and every ``scan_interval`` seconds
+  (upstream only rescans every 10 s, so a link that flaps between two scans can leave
+  the owner mute, or a new interface silent, for up to 10 s);
 - the IPv6 solicited-node multicast groups of the owned IPv6 addresses, joined on the
   NDP responders' sockets (RFC 4861 7.2.1: solicitations for an address go to its
   solicited-node group, RFC 4291 2.7.1), and left when the IP goes;
@@ -26,7 +29,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from types import MappingProxyType, TracebackType
 from typing import Self
@@ -52,6 +55,7 @@ DEFAULT_SCAN_INTERVAL = 10.0  # upstream's interface rescan period
 Key = tuple[str, Kind]
 Discover = Callable[[], Awaitable[list[links.Link]]]
 OpenIO = Callable[[links.Link, Kind], FrameIO]
+LinkEvents = Callable[[], AsyncIterator[None]]  # yields once per burst of link changes
 
 
 def open_packet_io(link: links.Link, kind: Kind) -> FrameIO:
@@ -78,6 +82,7 @@ class Announcer:
         discover: Discover = links.discover,
         open_io: OpenIO = open_packet_io,
         on_change: Callable[[], None] | None = None,
+        link_events: LinkEvents | None = links.changes,
     ) -> None:
         self.stats = L2Stats()
         self._exclude = links.compile_exclude(exclude)
@@ -86,6 +91,9 @@ class Announcer:
         self._discover = discover
         self._open_io = open_io
         self._on_change = on_change
+        self._link_events = link_events
+        self._scan_lock = asyncio.Lock()  # the event and periodic scans never interleave
+        self.scans = 0
         self._entries: dict[IPAddress, frozenset[str] | None] = {}
         self._owned = OwnedIPs()
         self._schedule = GratuitousSchedule()
@@ -177,6 +185,11 @@ class Announcer:
 
     async def scan(self) -> None:
         """Reconcile responders with the interfaces that are eligible right now."""
+        async with self._scan_lock:
+            await self._scan()
+
+    async def _scan(self) -> None:
+        self.scans += 1
         wanted: dict[Key, links.Link] = {}
         for link in await self._discover():
             for kind in links.eligible(link, self._exclude):
@@ -235,6 +248,18 @@ class Announcer:
             except (OSError, re.error) as exc:
                 log.warning("interface scan failed: %s", exc)
 
+    async def _event_loop(self, events: LinkEvents) -> None:
+        try:
+            async for _ in events():
+                try:
+                    await self.scan()
+                except (OSError, re.error) as exc:
+                    log.warning("interface scan failed: %s", exc)
+        except OSError as exc:  # no netlink here: the periodic scans still run
+            log.warning(
+                "no netlink link events (%s): rescanning every %s s only", exc, self._scan_interval
+            )
+
     # -- lifecycle ----------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
@@ -244,6 +269,10 @@ class Announcer:
             loop.create_task(self._scan_loop(), name="l2-scan"),
             loop.create_task(self._tick_loop(), name="l2-gratuitous"),
         ]
+        if self._link_events is not None:
+            self._tasks.append(
+                loop.create_task(self._event_loop(self._link_events), name="l2-link-events")
+            )
         return self
 
     async def __aexit__(

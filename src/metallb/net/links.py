@@ -6,14 +6,18 @@ is not enslaved to a bridge or bond (the bridge itself answers), and does not ha
 NOARP; ARP where the interface has BROADCAST, NDP where it has an IPv6 link-local
 address. :func:`eligible` is that rule as a pure function of :class:`Link` values;
 :func:`discover` reads the links of the calling process's network namespace over
-netlink with pyroute2's ``AsyncIPRoute`` (the variant that works inside an event loop).
+netlink with pyroute2's ``AsyncIPRoute`` (the variant that works inside an event loop);
+:func:`changes` wakes whoever awaits it on every link or IPv6 address event.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import errno
 import re
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv6Address
 
@@ -40,6 +44,12 @@ DEFAULT_EXCLUDE = (
     r"^nodelocaldns.*",
     r"^lxc.*",
 )
+
+# <linux/rtnetlink.h> multicast groups: link changes (up/down, flags, new, deleted) and
+# IPv6 address changes (a link-local address decides whether NDP runs on a link).
+RTMGRP_LINK = 0x1
+RTMGRP_IPV6_IFADDR = 0x100
+SETTLE = 0.05  # seconds to let a burst of events (one `ip link set up` sends several) end
 
 # <linux/if.h>
 IFF_UP = 0x1
@@ -122,3 +132,30 @@ async def discover() -> list[Link]:
             )
         )
     return links
+
+
+async def changes() -> AsyncIterator[None]:
+    """Yield once per burst of link or IPv6-address events in this network namespace.
+
+    The messages themselves are not parsed: a rescan (:func:`discover`) reads the truth,
+    and an overflowed socket (``ENOBUFS``: events were lost) is just another reason to
+    rescan. Waiting :data:`SETTLE` seconds and draining what came meanwhile turns the
+    several messages of one change into one wake-up.
+    """
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK, 0)
+    try:
+        sock.bind((0, RTMGRP_LINK | RTMGRP_IPV6_IFADDR))
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await loop.sock_recv(sock, 65536)
+            except OSError as err:
+                if err.errno != errno.ENOBUFS:
+                    raise
+            await asyncio.sleep(SETTLE)
+            with contextlib.suppress(BlockingIOError, InterruptedError):
+                while sock.recv(65536):
+                    pass
+            yield None
+    finally:
+        sock.close()

@@ -164,3 +164,17 @@ def test_no_reply_on_a_disallowed_or_excluded_interface(tmp_path: Path) -> None:
         drops = speaker.stats()["drops"]
         assert isinstance(drops, dict)
         assert drops.get("notMatchInterface") == 2
+
+
+def test_a_link_flap_between_scans_is_followed_at_once(l2lan: Netlab, tmp_path: Path) -> None:
+    """With periodic scans an hour apart, node a's link goes down and up again: netlink's
+    events restart the responder, so the next probes are answered (upstream, scanning
+    every 10 s, can stay mute for up to 10 s after such a flap)."""
+    a, client = l2lan.hosts["a"], l2lan.hosts["client"]
+    start_speaker(a, tmp_path, "--scan-interval", "3600", "--ip", VIP)
+    assert arping(client, "eth0", VIP, count=1).macs == [MAC_A]
+    a.link_set("eth0", "down")
+    a.link_set("eth0", "up")
+    # Probes until one is answered, bounded: the veth pair needs a moment for carrier.
+    replies = wait_for(lambda: arping(client, "eth0", VIP, count=1).macs or None, 10, "a reply")
+    assert replies == [MAC_A]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 
@@ -140,6 +141,7 @@ def announcer_for(fake: FakeLinks, now: list[float]) -> Announcer:
         open_io=fake.open_io,
         clock=lambda: now[0],
         scan_interval=3600,  # scans are driven by the tests
+        link_events=None,
     )
 
 
@@ -271,3 +273,40 @@ def test_bpf_failed_checks_jump_to_the_final_drop(program: tuple[bpf.Insn, ...])
             targets = {i + 1 + insn.jt, i + 1 + insn.jf}
             assert drop in targets
             assert (i + 1) in targets
+
+
+@pytest.mark.asyncio
+async def test_a_link_event_rescans_at_once() -> None:
+    """With the periodic scan an hour away, a netlink event alone brings a new interface
+    its responders, and a link going down loses them (no 10 s wait as upstream)."""
+    fake = FakeLinks([eth("eth0", 2)])
+    events: asyncio.Queue[None] = asyncio.Queue()
+
+    async def link_events() -> AsyncIterator[None]:
+        while True:
+            await events.get()
+            yield None
+
+    announcer = Announcer(
+        discover=fake.discover,
+        open_io=fake.open_io,
+        scan_interval=3600,
+        link_events=link_events,
+    )
+    async with announcer:
+        assert set(announcer.responders) == {("eth0", Kind.ARP), ("eth0", Kind.NDP)}
+        fake.links.append(eth("eth1", 3))
+        events.put_nowait(None)
+        for _ in range(100):
+            if ("eth1", Kind.ARP) in announcer.responders:
+                break
+            await asyncio.sleep(0.01)
+        assert ("eth1", Kind.ARP) in announcer.responders
+        fake.links[0] = eth("eth0", 2, flags=0)  # administratively down
+        events.put_nowait(None)
+        for _ in range(100):
+            if ("eth0", Kind.ARP) not in announcer.responders:
+                break
+            await asyncio.sleep(0.01)
+        assert set(announcer.responders) == {("eth1", Kind.ARP), ("eth1", Kind.NDP)}
+        assert announcer.scans == 3
