@@ -29,7 +29,6 @@ from typing import Any
 
 from lightkube import ApiError, AsyncClient
 from lightkube.generic_resource import create_namespaced_resource
-from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Event, Namespace, Service
 from lightkube.types import PatchType
 
@@ -42,6 +41,7 @@ from metallb.ipam.converge import Event as CoreEvent
 from metallb.ipam.from_config import pools_from_config
 from metallb.ipam.model import PoolCounters
 from metallb.k8s.cache import object_key
+from metallb.k8s.config_state import StateOwner, write_state
 from metallb.k8s.events import service_event
 from metallb.k8s.informer import Informer
 from metallb.k8s.runner import Result, Runner
@@ -63,9 +63,6 @@ IPAddressPool = create_namespaced_resource(
     "metallb.io", "v1beta1", "IPAddressPool", "ipaddresspools"
 )
 Community = create_namespaced_resource("metallb.io", "v1beta1", "Community", "communities")
-ConfigurationState = create_namespaced_resource(
-    "metallb.io", "v1beta1", "ConfigurationState", "configurationstates"
-)
 
 
 def _as_dict(obj: Any, api_version: str, kind: str) -> dict[str, Any]:
@@ -324,38 +321,12 @@ class Controller:
 
     async def _configuration_state(self, error: str | None) -> None:
         """ConfigurationState ``controller``: Valid, or Invalid with the error summary."""
-        condition = {
-            "type": "poolReconcilerValid",
-            "status": "False" if error else "True",
-            "reason": "ConfigurationError" if error else "Reconciled",
-            "message": error or "",
-            "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        status = {
-            "result": "Invalid" if error else "Valid",
-            "errorSummary": error or "",
-            "conditions": [condition],
-        }
         try:
-            try:
-                await self.client.create(
-                    ConfigurationState(
-                        metadata=ObjectMeta(
-                            name="controller",
-                            namespace=self.namespace,
-                            labels={"metallb.io/component-type": "controller"},
-                        )
-                    )
-                )
-            except ApiError as err:
-                if err.status.code != 409:
-                    raise
-            await self.client.patch(
-                ConfigurationState.Status,
-                "controller",
-                {"status": status},
-                namespace=self.namespace,
-                patch_type=PatchType.MERGE,
+            await write_state(
+                self.client,
+                StateOwner.controller(),
+                self.namespace,
+                error,
                 field_manager=FIELD_MANAGER,
             )
         except ApiError as err:

@@ -26,7 +26,8 @@ sessions, or FRR for ``METALLB_BGP_TYPE=frr``) is told the configuration and thi
 whenever either changes, and, after each batch of reconciles (one ``call_soon`` after the
 first change), everything this node advertises. ServiceBGPStatus objects (one per
 Service this node advertises to some peer) follow on a queue of their own, like
-ServiceL2Status. ``frr-k8s`` mode (FRRConfiguration objects for a separate frr-k8s) is
+ServiceL2Status. The ConfigurationState ``speaker-<node>`` says whether this speaker
+accepted the configuration (:mod:`metallb.k8s.config_state`). ``frr-k8s`` mode (FRRConfiguration objects for a separate frr-k8s) is
 not implemented: the speaker then does Layer 2 only and says so.
 """
 
@@ -47,6 +48,7 @@ from metallb.config.build import build_config
 from metallb.config.errors import ConfigError
 from metallb.config.types import BGPType, Config
 from metallb.election import layer2 as election
+from metallb.k8s.config_state import StateOwner, StateReporter
 from metallb.k8s.informer import Informer
 from metallb.k8s.runner import Result, Runner
 from metallb.k8s.source import EventType, LightkubeListWatch
@@ -213,6 +215,9 @@ class Speaker:
             self.bgp_writer.reconcile, name="speaker-bgp-status", queue=bgp_queue
         )
         self.bgp_status_runner.watch(self.bgp_statuses, self._on_bgp_status)
+        self.config_state = StateReporter(
+            client, StateOwner.speaker(node_name), namespace, field_manager="metallb-speaker"
+        )
         if membership is not None:
             membership.add_listener(lambda _event: self.reelect_all())
 
@@ -300,6 +305,7 @@ class Speaker:
                 tg.create_task(self.runner.run())
                 tg.create_task(self.status_runner.run())
                 tg.create_task(self.bgp_status_runner.run())
+                tg.create_task(self.config_state.run())
         finally:
             for t in tasks:
                 t.cancel()
@@ -459,8 +465,10 @@ class Speaker:
             self.config_stale = self.config is not None
             self.update_errors += 1
             log.error("speaker: configuration rejected, keeping the previous one:\n%s", err)
+            self.config_state.report(str(err))
             return Result.GIVE_UP
         changed, self.config, self.config_stale = config != self.config, config, False
+        self.config_state.report(None)
         if changed:
             log.info("speaker: configuration loaded: %d pools", len(config.pools))
         return Result.REPROCESS_ALL if changed and self.ready.is_set() else Result.OK

@@ -10,13 +10,16 @@ prints.
 from __future__ import annotations
 
 from ipaddress import ip_address
+from typing import Any, cast
 
 import pytest
+from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Event
 
 from metallb.election.layer2 import rank
+from metallb.k8s.config_state import ConfigurationState
 from tests.integration.speaker.conftest import Services
-from tests.integration.speaker.harness import MAC, NODES, L2Cluster, wait_for
+from tests.integration.speaker.harness import MAC, NODES, NS, L2Cluster, Pool, wait_for
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -147,3 +150,46 @@ def test_failover_moves_client_cache_by_gratuitous_arp(
         40,
         "one ServiceL2Status, the first node's",
     )
+
+
+def test_each_speaker_reports_its_configuration_state(cluster: L2Cluster) -> None:
+    """ConfigurationState speaker-<node>: Valid with the lab's pools; Invalid, naming the
+    problem, while an overlapping pool exists (the lab runs without the webhook, so the
+    apiserver accepts it); Valid again once it is gone."""
+    kube = cluster.kube
+    assert kube is not None
+
+    def states(result: str) -> dict[str, dict[str, Any]] | None:
+        found = {
+            str(o.metadata.name): dict(cast(dict[str, Any], o.status or {}))
+            for o in kube.list(ConfigurationState, namespace=NS)
+            if o.metadata is not None
+            and (o.metadata.labels or {}).get("metallb.io/component-type") == "speaker"
+        }
+        want = {f"speaker-{n}" for n in NODES}
+        ok = set(found) == want and all(s.get("result") == result for s in found.values())
+        return found if ok else None
+
+    valid = wait_for(lambda: states("Valid"), 30, "three Valid speaker states")
+    for s in valid.values():
+        assert s["conditions"][0]["type"] == "configReconcilerValid"
+        assert s["conditions"][0]["reason"] == "Reconciled"
+    n1 = kube.get(ConfigurationState, "speaker-n1", namespace=NS)
+    assert n1.metadata is not None
+    assert n1.metadata.labels is not None
+    assert n1.metadata.labels["metallb.io/node-name"] == "n1"
+    kube.create(
+        Pool(
+            metadata=ObjectMeta(name="clash", namespace=NS),
+            spec={"addresses": ["192.0.2.200/30"]},  # inside the lab's pool "l2"
+        )
+    )
+    try:
+        invalid = wait_for(lambda: states("Invalid"), 30, "three Invalid speaker states")
+        for s in invalid.values():
+            assert "IPAddressPool metallb-system/clash" in s["errorSummary"], s
+            assert "overlaps" in s["errorSummary"], s
+            assert s["conditions"][0]["reason"] == "ConfigurationError"
+    finally:
+        kube.delete(Pool, "clash", namespace=NS)
+    wait_for(lambda: states("Valid"), 30, "Valid again")
