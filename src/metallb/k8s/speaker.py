@@ -27,8 +27,9 @@ whenever either changes, and, after each batch of reconciles (one ``call_soon`` 
 first change), everything this node advertises. ServiceBGPStatus objects (one per
 Service this node advertises to some peer) follow on a queue of their own, like
 ServiceL2Status. The ConfigurationState ``speaker-<node>`` says whether this speaker
-accepted the configuration (:mod:`metallb.k8s.config_state`). ``frr-k8s`` mode (FRRConfiguration objects for a separate frr-k8s) is
-not implemented: the speaker then does Layer 2 only and says so.
+accepted the configuration (:mod:`metallb.k8s.config_state`). ``frr-k8s`` mode
+(FRRConfiguration objects for a separate frr-k8s) is not implemented: the speaker then
+does Layer 2 only and says so.
 """
 
 from __future__ import annotations
