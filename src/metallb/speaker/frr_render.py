@@ -84,7 +84,8 @@ class Neighbor:
 
     @property
     def families(self) -> tuple[int, ...]:
-        return (4, 6) if self.dual_stack else (self.family,)
+        # Unnumbered sessions carry both families, as upstream (internal/bgp/frr).
+        return (4, 6) if self.dual_stack or not self.address else (self.family,)
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,17 @@ def _policy(n: Neighbor, vrf: str, tags: Mapping[Class, int]) -> list[str]:
     return [*(line for _, e in sorted(entries) for line in e), *tail]
 
 
-def _neighbor_lines(n: Neighbor) -> list[str]:
+def _disable_connected_check(n: Neighbor, router_asn: int) -> bool:
+    """Upstream's rule: only a single-family IPv6, non-multihop eBGP session, which is
+    often reachable on-link only and which FRR's connected check would refuse."""
+    if n.families != (6,) or n.ebgp_multihop:
+        return False
+    return n.remote_as == "external" or (
+        n.remote_as != "internal" and n.remote_as != str(router_asn)
+    )
+
+
+def _neighbor_lines(n: Neighbor, router_asn: int) -> list[str]:
     k = n.key
     head = f" neighbor {k} interface remote-as {n.remote_as}" if not n.address else None
     out = [head or f" neighbor {k} remote-as {n.remote_as}"]
@@ -261,9 +272,7 @@ def _neighbor_lines(n: Neighbor) -> list[str]:
         out.append(f" neighbor {k} password {n.password}")
     if n.ebgp_multihop:
         out.append(f" neighbor {k} ebgp-multihop")
-    elif n.address and n.family == 6 and n.remote_as != "internal":
-        # A non-multihop IPv6 eBGP peer is often only reachable on-link by its
-        # link-local/global address; FRR's connected check would refuse it.
+    elif _disable_connected_check(n, router_asn):
         out.append(f" neighbor {k} disable-connected-check")
     if n.hold_time is not None:
         keepalive = n.keepalive_time if n.keepalive_time is not None else n.hold_time // 3
@@ -282,13 +291,12 @@ def _neighbor_lines(n: Neighbor) -> list[str]:
 def _router(r: Router, classes: Mapping[IPNetwork, Class], tags: Mapping[Class, int]) -> list[str]:
     lines = [f"router bgp {r.asn}" + (f" vrf {r.vrf}" if r.vrf else "")]
     lines += [" no bgp ebgp-requires-policy", " no bgp network import-check"]
-    lines += [" no bgp default ipv4-unicast"]
+    # preserve-fw-state in every instance, as upstream's template.
+    lines += [" no bgp default ipv4-unicast", " bgp graceful-restart preserve-fw-state"]
     if r.router_id:
         lines.append(f" bgp router-id {r.router_id}")
-    if any(n.graceful_restart for n in r.neighbors):
-        lines.append(" bgp graceful-restart preserve-fw-state")
     for n in r.neighbors:
-        lines += _neighbor_lines(n)
+        lines += _neighbor_lines(n, r.asn)
     base = _base(r.vrf)
     for family in (4, 6):
         active = [n for n in r.neighbors if family in n.families]
@@ -343,6 +351,9 @@ def render(state: NodeConfig) -> str:
         "! Written by the metallb-py speaker (FRR backend); changes here are overwritten.",
         "frr defaults traditional",
         f"hostname {state.hostname}",
+        # Next hops reachable only through a default route (multi-hop peers) resolve.
+        "ip nht resolve-via-default",
+        "ipv6 nht resolve-via-default",
     ]
     if state.log_file:
         lines.append(f"log file {state.log_file}")

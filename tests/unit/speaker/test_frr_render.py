@@ -210,3 +210,45 @@ def test_frr_parses_golden(name: str) -> None:
         timeout=30,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_unnumbered_peer_gets_both_families() -> None:
+    """An interface (unnumbered) session carries IPv4 and IPv6 routes, as upstream."""
+    objects = [
+        *POOLS,
+        obj(
+            "BGPPeer",
+            "unnum",
+            {"myASN": 64512, "peerASN": 64513, "interface": "eth1", "routerID": "192.0.2.10"},
+        ),
+        obj("BGPAdvertisement", "all", {"ipAddressPools": ["dual", "v4"]}),
+    ]
+    text = frr_render.render(state(objects, SERVICES))
+    assert " neighbor eth1 interface remote-as 64513" in text
+    v4 = text.split(" address-family ipv4 unicast", 1)[1].split("exit-address-family")[0]
+    assert "  neighbor eth1 activate" in v4
+    assert "network 198.51.100.200/32" in v4
+    assert "disable-connected-check" not in text
+
+
+@pytest.mark.parametrize(
+    ("my", "asn", "extra", "expected"),
+    [
+        (64512, 64513, {}, True),  # IPv6 eBGP, single family: on-link only
+        (64512, 64512, {}, False),  # iBGP by number
+        (64512, 64513, {"ebgpMultiHop": True}, False),
+        (64512, 64513, {"dualStackAddressFamily": True}, False),
+    ],
+)
+def test_disable_connected_check_only_for_single_family_ipv6_ebgp(
+    my: int, asn: int, extra: dict[str, Any], expected: bool
+) -> None:
+    objects = [*POOLS, peer("v6", "2001:db8::1", my, asn, **extra)]
+    text = frr_render.render(state(objects, SERVICES))
+    assert ("neighbor 2001:db8::1 disable-connected-check" in text) is expected
+
+
+def test_next_hops_resolve_via_default_and_preserve_fw_state_always() -> None:
+    text = frr_render.render(state(SCENARIOS["no_services"], []))
+    assert "ip nht resolve-via-default\nipv6 nht resolve-via-default\n" in text
+    assert " bgp graceful-restart preserve-fw-state" in text
