@@ -160,22 +160,23 @@ def _peers_overlap(a: BGPAdvertisement, b: BGPAdvertisement) -> bool:
 
 
 def has_serving_endpoint(slices: Iterable[Mapping[str, Any]], only_node: str | None) -> bool:
-    """Upstream's ``hasHealthyEndpoint``: some endpoint *address* can serve.
+    """Upstream's ``hasHealthyEndpoint``: some endpoint with addresses can serve.
 
-    Addresses, not endpoints, are the unit: an address listed as unable to serve anywhere
-    (another slice, another port set) is not served, whatever other listings say. With
+    Endpoints, not addresses, are the unit: the first endpoint that lists an address
+    and can serve settles it, whatever another slice says of the same address. With
     ``only_node``, endpoints on other nodes, or on no node, are ignored.
     """
-    served: dict[str, bool] = {}
     for s in slices:
         for ep in s.get("endpoints") or []:
             if only_node is not None and ep.get("nodeName") != only_node:
                 continue
             cond = ep.get("conditions") or {}
-            ok = Endpoint(None, cond.get("ready"), cond.get("serving")).can_serve
-            for addr in ep.get("addresses") or []:
-                served[addr] = served.get(addr, True) and ok
-    return any(served.values())
+            if (
+                ep.get("addresses")
+                and Endpoint(None, cond.get("ready"), cond.get("serving")).can_serve
+            ):
+                return True
+    return False
 
 
 def service_slices(

@@ -125,8 +125,12 @@ def election_service(
     return layer2.Service(
         ip=ip_address(ips[0]),
         labels=dict(meta.get("labels") or {}),
-        # Either key, as upstream: present and non-empty means the IP may be shared.
-        shared_ip=bool(svc_parse.annotation(annotations, svc_parse.ALLOW_SHARED_IP)),
+        # Either key present, whatever its value (even empty), as upstream's
+        # serviceHasSharedIP.
+        shared_ip=any(
+            prefix + svc_parse.ALLOW_SHARED_IP in annotations
+            for prefix in (svc_parse.PREFIX, svc_parse.DEPRECATED_PREFIX)
+        ),
         local_traffic_policy=spec.get("externalTrafficPolicy") == "Local",
         endpoints=endpoints(slices, ns, name),
     )

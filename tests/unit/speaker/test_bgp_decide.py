@@ -187,14 +187,6 @@ BASIC = (pool(), peer("r1"), ad())
         ),
         pytest.param(
             BASIC,
-            service(),
-            N1,
-            [eps(("n1", "10.0.0.1", True)), eps(("n1", "10.0.0.1", False))],
-            Reason.NO_ENDPOINTS,
-            id="an address unready in one slice is unready",
-        ),
-        pytest.param(
-            BASIC,
             service(externalTrafficPolicy="Local"),
             N1,
             [eps((None, "10.0.0.1", True))],
@@ -478,3 +470,14 @@ def test_peer_tables_do_not_depend_on_service_order(
     first = bgp.peer_tables(announces)
     rnd.shuffle(announces)
     assert bgp.peer_tables(announces) == first
+
+
+def test_one_serving_listing_of_an_address_is_enough() -> None:
+    """Upstream's hasHealthyEndpoint (speaker/bgp_controller.go, current): the first
+    endpoint with addresses that can serve settles it, even when another slice lists the
+    same address as not ready (older upstream versions combined them per address)."""
+    slices = [eps(("n1", "10.0.0.1", True)), eps(("n1", "10.0.0.1", False))]
+    assert isinstance(decide(config(*BASIC), service(), N1, slices), Announce)
+    assert decide(config(*BASIC), service(), N1, [eps(("n1", "10.0.0.1", False))]) == Withdraw(
+        Reason.NO_ENDPOINTS
+    )

@@ -148,6 +148,16 @@ def test_dual_stack_ips_move_together_by_the_first_ip() -> None:
             Reason.SHARED_IP_WITH_SERVICE_SELECTOR,
             id="shared IP with service selectors",
         ),
+        pytest.param(
+            # Present with an empty value, legacy key: still "shared" (serviceHasSharedIP).
+            service(annotations={"metallb.universe.tf/allow-shared-ip": ""}),
+            config(
+                pool("p", "192.0.2.0/28"),
+                l2ad("x", ipAddressPools=["p"], serviceSelectors=[{"matchLabels": {"app": "web"}}]),
+            ),
+            Reason.SHARED_IP_WITH_SERVICE_SELECTOR,
+            id="empty legacy allow-shared-ip with service selectors",
+        ),
     ],
 )
 def test_nobody_announces(svc: dict[str, Any], cfg: Config, reason: object) -> None:
