@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from metallb.speaker.bgp import peer_label
+
 _SAMPLE = re.compile(r"^metallb_bgp_session_up\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
@@ -78,9 +80,7 @@ def _peer_name(label: str, objects: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _peer_label(address: object, spec: Mapping[str, Any]) -> str:
-    host = str(address or "")
-    host = f"[{host}]" if ":" in host else host
-    return f"{host}:{spec.get('peerPort') or 179}"
+    return peer_label(address or "", int(spec.get("peerPort") or 179))
 
 
 def render(

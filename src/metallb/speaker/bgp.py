@@ -124,6 +124,12 @@ class ServiceBGPStatus:
         }
 
 
+def peer_label(address: object, port: int) -> str:
+    """The ``peer`` label of the BGP metrics: upstream's ``fmt.Sprintf("%s:%d", ...)``,
+    so an IPv6 peer reads ``2001:db8::1:179`` (no brackets), in native and FRR mode."""
+    return f"{address}:{port}"
+
+
 def sessions(config: Config, node: Node) -> tuple[Peer, ...]:
     """The BGPPeers this node opens a session with: no ``nodeSelectors``, or one matching.
 

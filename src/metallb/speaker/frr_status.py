@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from ipaddress import ip_address
 from typing import Any
 
+from metallb.speaker.bgp import peer_label
+
 ESTABLISHED = "Established"
 DEFAULT_PORT = 179
 
@@ -72,9 +74,8 @@ class NeighborStatus:
 
     @property
     def peer(self) -> str:
-        """``address:port``, bracketed for IPv6: the ``peer`` metric label."""
-        host = f"[{self.address}]" if ":" in self.address else self.address
-        return f"{host}:{self.port}"
+        """``address:port``: the ``peer`` metric label (:func:`bgp.peer_label`)."""
+        return peer_label(self.address, self.port)
 
 
 def _is_address(key: str) -> bool:

@@ -314,7 +314,7 @@ def test_peer_options_refuse_bad_hold_time_and_long_keys() -> None:
         options(hold_time=2)
     with pytest.raises(ValueError, match="80 bytes"):
         options(password="x" * 81)
-    assert options(peer_address=IPv6Address("2001:db8::1")).name == "[2001:db8::1]:179"
+    assert options(peer_address=IPv6Address("2001:db8::1")).name == "2001:db8::1:179"
 
 
 def _prefixes(n: int) -> dict[Prefix, Advertisement]:

@@ -67,7 +67,7 @@ def test_status_blocks() -> None:
             "speaker-b",
             "n2",
             "http://192.0.2.12:9120/metrics",
-            {"192.0.2.1:179": True, "[2001:db8::1]:1179": False},
+            {"192.0.2.1:179": True, "2001:db8::1:1179": False},
         ),
         SpeakerScrape("speaker-c", "n3", "http://192.0.2.13:9120/metrics", {}),
     ]
@@ -84,7 +84,7 @@ def test_status_blocks() -> None:
     assert "n1 (speaker-a, http://192.0.2.11:9120/metrics): unreachable: timed out" in lines
     assert (
         "n2 (speaker-b, http://192.0.2.12:9120/metrics): r1 (192.0.2.1:179) up, "
-        "r6 ([2001:db8::1]:1179) DOWN" in lines
+        "r6 (2001:db8::1:1179) DOWN" in lines
     )
     assert "n3 (speaker-c, http://192.0.2.13:9120/metrics): no BGP session" in lines
 

@@ -34,12 +34,12 @@ def test_an_established_neighbour_reports_upstream_metric_names() -> None:
 def test_a_neighbour_without_connection_takes_the_configured_port() -> None:
     ports = {("default", "2001:db8::1"): 1179}
     down = next(n for n in parse_neighbors(SAMPLE, ports) if n.address == "2001:db8::1")
-    assert down.peer == "[2001:db8::1]:1179"
+    assert down.peer == "2001:db8::1:1179"
     assert not down.established
     assert down.metrics["metallb_bgp_session_up"] == 0.0
     # Without the configuration's port the BGP default is assumed.
     default = next(n for n in parse_neighbors(SAMPLE) if n.address == "2001:db8::1")
-    assert default.peer == "[2001:db8::1]:179"
+    assert default.peer == "2001:db8::1:179"
 
 
 def test_vrfs_and_unnumbered_neighbours() -> None:
@@ -52,7 +52,7 @@ def test_vrfs_and_unnumbered_neighbours() -> None:
         "default": {"vrfName": "default"},
     }
     got = parse_neighbors(doc)
-    assert [(n.peer, n.vrf) for n in got] == [("[fe80::1]:179", "red")]
+    assert [(n.peer, n.vrf) for n in got] == [("fe80::1:179", "red")]
 
 
 def test_garbage_is_skipped_not_fatal() -> None:

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from metallb.codec.bgp import LargeCommunity
 from metallb.codec.bgp.negotiated import DEFAULT_HOLD_TIME
+from metallb.speaker.bgp import peer_label
 
 BGP_PORT = 179
 # metallb.md 6.2: dial plus OPEN exchange share a 10 s deadline upstream; we bound the
@@ -67,10 +68,7 @@ class PeerOptions:
     @property
     def name(self) -> str:
         """``addr:port``, the ``peer`` label of metallb.md section 8 metrics."""
-        host = (
-            f"[{self.peer_address}]" if self.peer_address.version == 6 else str(self.peer_address)
-        )
-        return f"{host}:{self.peer_port}"
+        return peer_label(self.peer_address, self.peer_port)
 
     @classmethod
     def parse_address(cls, text: str) -> IPAddress:
