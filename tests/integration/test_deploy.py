@@ -64,6 +64,57 @@ def key(obj: dict[str, Any]) -> tuple[str, str]:
     return obj["kind"], obj["metadata"]["name"]
 
 
+def helm_fails(*values: str) -> str:
+    """helm template's error output, asserting that the rendering fails."""
+    proc = subprocess.run(
+        [helm(), "template", "metallb", str(CHART), "--namespace", "metallb-system", *values],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode != 0, proc.stdout[:2000]
+    return proc.stderr
+
+
+# What the apiserver fills in for a probe that leaves them out.
+PROBE_DEFAULTS = {"timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3}
+
+
+def probe(container: dict[str, Any], name: str) -> dict[str, Any] | None:
+    p = container.get(name)
+    return None if p is None else {**PROBE_DEFAULTS, **p}
+
+
+def kinds(objs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objs if o["kind"] == kind]
+
+
+# Upstream-chart values a values file may set (values.yaml of metallb/metallb's chart).
+UPSTREAM_VALUES = {
+    "crds": {"validationFailurePolicy": "Ignore"},
+    "controller": {
+        "strategy": {"type": "Recreate"},
+        "serviceAccount": {"annotations": {"example.com/role": "controller"}},
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "fsGroup": 1000},
+        "runtimeClassName": "gvisor",
+        "livenessProbe": {"port": 18000, "failureThreshold": 7, "initialDelaySeconds": 11},
+        "readinessProbe": {"periodSeconds": 13, "successThreshold": 2, "timeoutSeconds": 4},
+        "extraContainers": [{"name": "sidecar", "image": "example.com/sidecar:1"}],
+    },
+    "speaker": {
+        "bgpDebounceTimeout": 5000,
+        "updateStrategy": {"type": "OnDelete"},
+        "serviceAccount": {"annotations": {"example.com/role": "speaker"}},
+        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "runtimeClassName": "kata",
+        "livenessProbe": {"enabled": False},
+        "readinessProbe": {"initialDelaySeconds": 21, "failureThreshold": 9},
+        "extraContainers": [{"name": "logger", "image": "example.com/logger:1"}],
+    },
+}
+
+
 def test_chart_copies_of_deploy_are_current() -> None:
     """charts/metallb/{crds,files} are generated from deploy/: run tools/gen-crds if stale."""
     for rel, text in chart_files(REPO).items():
@@ -98,6 +149,8 @@ def test_chart_equals_kustomize_output() -> None:
             ca, cb = a["containers"][0], b["containers"][0]
             for field in ("args", "env", "ports", "securityContext", "volumeMounts"):
                 assert ca.get(field) == cb.get(field), (k, field)
+            for field in ("livenessProbe", "readinessProbe"):
+                assert probe(ca, field) == probe(cb, field), (k, field)
         elif obj["kind"] in (
             "CustomResourceDefinition",
             "ValidatingWebhookConfiguration",
@@ -153,9 +206,107 @@ def test_values_reach_the_workloads() -> None:
     assert {v["name"] for v in pod["volumes"]} >= {"frr-sockets", "frr-work"}
 
 
+def test_upstream_values_reach_the_objects(tmp_path: Path) -> None:
+    """Upstream's probe, strategy, security, runtime class, service account annotation,
+    extra container, debounce and webhook policy values land where upstream puts them."""
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump(UPSTREAM_VALUES))
+    objs = helm_template("-f", str(values))
+    dep = kinds(objs, "Deployment")[0]
+    ds = kinds(objs, "DaemonSet")[0]
+    assert dep["spec"]["strategy"] == {"type": "Recreate"}
+    assert ds["spec"]["updateStrategy"] == {"type": "OnDelete"}
+    cpod, spod = dep["spec"]["template"]["spec"], ds["spec"]["template"]["spec"]
+    assert cpod["runtimeClassName"] == "gvisor"
+    assert spod["runtimeClassName"] == "kata"
+    assert cpod["securityContext"] == {"runAsNonRoot": True, "runAsUser": 1000, "fsGroup": 1000}
+    assert spod["securityContext"] == {"seccompProfile": {"type": "RuntimeDefault"}}
+    assert [c["name"] for c in cpod["containers"]] == ["controller", "sidecar"]
+    assert [c["name"] for c in spod["containers"]] == ["speaker", "logger"]
+    c, s = cpod["containers"][0], spod["containers"][0]
+    # livenessProbe.port is the health port, as upstream passes it.
+    assert "--health-probe-port=18000" in c["args"]
+    assert c["livenessProbe"] == {
+        "httpGet": {"path": "/healthz", "port": 18000},
+        "initialDelaySeconds": 11,
+        "periodSeconds": 10,
+        "timeoutSeconds": 1,
+        "successThreshold": 1,
+        "failureThreshold": 7,
+    }
+    assert c["readinessProbe"] == {
+        "httpGet": {"path": "/readyz", "port": 17472},
+        "initialDelaySeconds": 5,
+        "periodSeconds": 13,
+        "timeoutSeconds": 4,
+        "successThreshold": 2,
+        "failureThreshold": 3,
+    }
+    assert "livenessProbe" not in s
+    assert s["readinessProbe"]["httpGet"] == {"host": "127.0.0.1", "path": "/readyz", "port": 17472}
+    assert s["readinessProbe"]["initialDelaySeconds"] == 21
+    assert s["readinessProbe"]["failureThreshold"] == 9
+    assert "--bgp-debounce-timeout=5000" in s["args"]
+    assert not [a for a in s["args"] if a.startswith("--health-probe-port")]
+    accounts = {o["metadata"]["name"]: o for o in kinds(objs, "ServiceAccount")}
+    assert accounts["controller"]["metadata"]["annotations"] == {"example.com/role": "controller"}
+    assert accounts["speaker"]["metadata"]["annotations"] == {"example.com/role": "speaker"}
+    assert accounts["speaker"]["metadata"]["labels"] == {"app": "metallb", "component": "speaker"}
+    # The other objects of the generated files are untouched.
+    assert sorted(map(key, objs)) == sorted(map(key, helm_template()))
+
+
+def test_defaults_leave_upstream_only_flags_out() -> None:
+    """Unset bgpDebounceTimeout and the default health port add no flags; the probes
+    are on by default."""
+    objs = helm_template()
+    for workload in kinds(objs, "Deployment") + kinds(objs, "DaemonSet"):
+        pod = workload["spec"]["template"]["spec"]
+        assert "runtimeClassName" not in pod
+        c = pod["containers"][0]
+        assert not [a for a in c["args"] if a.startswith(("--bgp-debounce", "--health-probe"))]
+        assert c["livenessProbe"]["httpGet"]["port"] == 17472
+        assert c["readinessProbe"]["httpGet"]["port"] == 17472
+    (ds,) = kinds(objs, "DaemonSet")
+    assert "securityContext" not in ds["spec"]["template"]["spec"]
+    for sa in kinds(objs, "ServiceAccount"):
+        assert "annotations" not in sa["metadata"]
+
+
+@pytest.mark.parametrize("policy", ["Fail", "Ignore"])
+def test_validation_failure_policy_reaches_every_webhook(policy: str) -> None:
+    """crds.validationFailurePolicy sets every webhook's failurePolicy, as upstream's."""
+    objs = helm_template("--set", f"crds.validationFailurePolicy={policy}")
+    (vwc,) = kinds(objs, "ValidatingWebhookConfiguration")
+    assert len(vwc["webhooks"]) >= 6
+    assert {w["failurePolicy"] for w in vwc["webhooks"]} == {policy}
+
+
+def test_bad_validation_failure_policy_fails() -> None:
+    assert "must be Fail or Ignore" in helm_fails("--set", "crds.validationFailurePolicy=fail")
+
+
+def test_config_inline_fails_like_upstream(tmp_path: Path) -> None:
+    """A pre-0.13 values file with configInline stops the install instead of doing nothing."""
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        yaml.safe_dump(
+            {
+                "configInline": {
+                    "address-pools": [
+                        {"name": "default", "protocol": "layer2", "addresses": ["10.0.0.0/24"]}
+                    ]
+                }
+            }
+        )
+    )
+    err = helm_fails("-f", str(values))
+    assert "Starting from v0.13.0 configInline is no longer supported" in err
+
+
 @pytest.mark.controlplane
 @pytest.mark.usefixtures("metallb_crds")
-@pytest.mark.parametrize("source", ["kustomize", "helm", "helm-frr"])
+@pytest.mark.parametrize("source", ["kustomize", "helm", "helm-frr", "helm-upstream-values"])
 def test_server_side_dry_run(control_plane: ControlPlane, tmp_path: Path, source: str) -> None:
     """The real apiserver accepts every object of both installs (schemas, RBAC, webhook)."""
     # A dry run creates nothing, so the namespace the objects go into must exist for real.
@@ -163,6 +314,10 @@ def test_server_side_dry_run(control_plane: ControlPlane, tmp_path: Path, source
     run(*kube, "apply", "-f", str(REPO / "deploy" / "namespace.yaml"))
     if source == "kustomize":
         objs = kustomize()
+    elif source == "helm-upstream-values":
+        values = tmp_path / "values.yaml"
+        values.write_text(yaml.safe_dump(UPSTREAM_VALUES))
+        objs = helm_template("-f", str(values), "--set", "speaker.frr.enabled=true")
     else:
         objs = helm_template(*(["--set", "speaker.frr.enabled=true"] if "frr" in source else []))
     manifest = tmp_path / "all.yaml"

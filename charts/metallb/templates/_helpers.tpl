@@ -9,3 +9,40 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
+
+{{- /*
+A generated multi-document manifest (.text) with .annotations set on its ServiceAccount;
+the other documents are left as they are. Without annotations, the text unchanged.
+*/ -}}
+{{- define "metallb.annotateServiceAccount" -}}
+{{- if not .annotations -}}
+{{- .text -}}
+{{- else -}}
+{{- $out := list -}}
+{{- range $doc := splitList "\n---\n" .text -}}
+{{- $obj := fromYaml $doc -}}
+{{- if eq (get $obj "kind") "ServiceAccount" -}}
+{{- $_ := set $obj.metadata "annotations" $.annotations -}}
+{{- $out = append $out (toYaml $obj) -}}
+{{- else -}}
+{{- $out = append $out $doc -}}
+{{- end -}}
+{{- end -}}
+{{- join "\n---\n" $out -}}
+{{- end -}}
+{{- end -}}
+
+{{- /* An httpGet probe from upstream-shaped values (.probe); .host, .path, .port. */ -}}
+{{- define "metallb.probe" -}}
+httpGet:
+  {{- with .host }}
+  host: {{ . }}
+  {{- end }}
+  path: {{ .path }}
+  port: {{ .probe.port | default 17472 | int }}
+initialDelaySeconds: {{ .probe.initialDelaySeconds | int }}
+periodSeconds: {{ .probe.periodSeconds | int }}
+timeoutSeconds: {{ .probe.timeoutSeconds | default 1 | int }}
+successThreshold: {{ .probe.successThreshold | default 1 | int }}
+failureThreshold: {{ .probe.failureThreshold | default 3 | int }}
+{{- end -}}
