@@ -93,6 +93,7 @@ def kinds(objs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 # Upstream-chart values a values file may set (values.yaml of metallb/metallb's chart).
 UPSTREAM_VALUES = {
     "crds": {"validationFailurePolicy": "Ignore"},
+    "tls": {"minVersion": "VersionTLS13"},
     "controller": {
         "strategy": {"type": "Recreate"},
         "serviceAccount": {"annotations": {"example.com/role": "controller"}},
@@ -247,6 +248,8 @@ def test_upstream_values_reach_the_objects(tmp_path: Path) -> None:
     assert s["readinessProbe"]["initialDelaySeconds"] == 21
     assert s["readinessProbe"]["failureThreshold"] == 9
     assert "--bgp-debounce-timeout=5000" in s["args"]
+    assert "--tls-min-version=VersionTLS13" in c["args"]
+    assert "--tls-min-version=VersionTLS13" in s["args"]
     assert not [a for a in s["args"] if a.startswith("--health-probe-port")]
     accounts = {o["metadata"]["name"]: o for o in kinds(objs, "ServiceAccount")}
     assert accounts["controller"]["metadata"]["annotations"] == {"example.com/role": "controller"}
@@ -264,7 +267,8 @@ def test_defaults_leave_upstream_only_flags_out() -> None:
         pod = workload["spec"]["template"]["spec"]
         assert "runtimeClassName" not in pod
         c = pod["containers"][0]
-        assert not [a for a in c["args"] if a.startswith(("--bgp-debounce", "--health-probe"))]
+        flags = ("--bgp-debounce", "--health-probe", "--tls-min-version")
+        assert not [a for a in c["args"] if a.startswith(flags)]
         assert c["livenessProbe"]["httpGet"]["port"] == 17472
         assert c["readinessProbe"]["httpGet"]["port"] == 17472
     (ds,) = kinds(objs, "DaemonSet")
@@ -284,6 +288,11 @@ def test_validation_failure_policy_reaches_every_webhook(policy: str) -> None:
 
 def test_bad_validation_failure_policy_fails() -> None:
     assert "must be Fail or Ignore" in helm_fails("--set", "crds.validationFailurePolicy=fail")
+
+
+def test_bad_tls_min_version_fails() -> None:
+    """The binaries accept only these two; a typo stops the install, not the pods."""
+    assert "VersionTLS12 or VersionTLS13" in helm_fails("--set", "tls.minVersion=TLS13")
 
 
 def test_config_inline_fails_like_upstream(tmp_path: Path) -> None:

@@ -46,3 +46,11 @@ timeoutSeconds: {{ .probe.timeoutSeconds | default 1 | int }}
 successThreshold: {{ .probe.successThreshold | default 1 | int }}
 failureThreshold: {{ .probe.failureThreshold | default 3 | int }}
 {{- end -}}
+
+{{- /* tls.minVersion, checked against what the binaries accept. */ -}}
+{{- define "metallb.tlsMinVersion" -}}
+{{- if not (has . (list "VersionTLS12" "VersionTLS13")) -}}
+{{- fail (printf "tls.minVersion must be VersionTLS12 or VersionTLS13, not %q" .) -}}
+{{- end -}}
+{{- . -}}
+{{- end -}}
