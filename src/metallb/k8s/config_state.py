@@ -53,12 +53,13 @@ def status_body(owner: StateOwner, error: str | None) -> dict[str, object]:
         "type": owner.condition,
         "status": "False" if error else "True",
         "reason": "ConfigurationError" if error else "Reconciled",
-        "message": error or "",
+        # Upstream wraps the error in ErrConfiguration: "configuration error: ...".
+        "message": f"configuration error: {error}" if error else "",
         "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     return {
         "result": "Invalid" if error else "Valid",
-        "errorSummary": error or "",
+        "errorSummary": f"configuration error: {error}" if error else "",
         "conditions": [condition],
     }
 

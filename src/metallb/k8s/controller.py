@@ -236,7 +236,7 @@ class Controller:
             config = build_config(objects, bgp_type=self.bgp_type, namespace=self.namespace)
         except ConfigError as err:
             # Keep allocating with the last good configuration, as upstream; say so.
-            self.stats.config_stale = self.config is not None
+            self.stats.config_stale = True  # also before any good one, as upstream
             log.error("controller: configuration rejected, keeping the previous one:\n%s", err)
             await self._configuration_state(str(err))
             return Result.GIVE_UP

@@ -15,7 +15,7 @@ What makes everyone re-elect every Service (upstream's "reprocess all"): a new
 configuration, any Node event, and any membership event. Membership (``membership``
 given) supplies the live members; without it every Node counts (upstream's fallback,
 section 7: Ready is not consulted). Join targets are the pod IPs of the speaker pods
-matching ``--ml-labels``, listed at start and every :data:`SEED_REFRESH` seconds.
+matching ``--ml-labels`` (:mod:`metallb.k8s.speaker_seeds`).
 
 IPs shared by several Services (``allow-shared-ip``) are announced while any of them
 needs it, on the union of their interfaces.
@@ -40,9 +40,9 @@ from collections.abc import Mapping
 from ipaddress import ip_address
 from typing import Any, Protocol
 
-from lightkube import ApiError, AsyncClient
+from lightkube import AsyncClient
 from lightkube.generic_resource import create_namespaced_resource
-from lightkube.resources.core_v1 import Namespace, Node, Pod, Secret, Service
+from lightkube.resources.core_v1 import Namespace, Node, Secret, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from metallb.config.build import build_config
@@ -54,6 +54,7 @@ from metallb.k8s.informer import Informer
 from metallb.k8s.runner import Result, Runner
 from metallb.k8s.source import EventType, LightkubeListWatch
 from metallb.k8s.speaker_bgp import BGPDriver, NativeBGP
+from metallb.k8s.speaker_seeds import seed_loop
 from metallb.k8s.speaker_status import (
     ServiceBGPStatus,
     ServiceL2Status,
@@ -69,8 +70,7 @@ log = logging.getLogger(__name__)
 
 CONFIG_KEY = "\x00config"
 SLICE_INDEX = "service"
-SEED_REFRESH = 60.0
-RECREATE_DELAY = 5.0  # upstream re-joins every minute (and relists pods every 5)
+RECREATE_DELAY = 5.0  # seconds before writing again a status object another node deleted
 
 _CONFIG_KINDS = (
     ("v1beta1", "IPAddressPool", "ipaddresspools"),
@@ -283,7 +283,10 @@ class Speaker:
         if self.bgp is not None:
             self.bgp.start()
         if self.membership is not None and self.ml_labels:
-            tasks.append(asyncio.create_task(self._seed_loop(), name="membership-seeds"))
+            seeds = seed_loop(
+                self.client, self.namespace, self.ml_labels, self.membership, self.membership_port
+            )
+            tasks.append(asyncio.create_task(seeds, name="membership-seeds"))
         try:
             await self.runner.wait_synced()
             await self.status_runner.wait_synced()
@@ -313,27 +316,6 @@ class Speaker:
             await asyncio.gather(*tasks, return_exceptions=True)
             if self.bgp is not None:
                 await self.bgp.close()
-
-    async def _seed_loop(self) -> None:
-        assert self.membership is not None
-        while True:
-            try:
-                pods = await self._speaker_pod_ips()
-                if pods:
-                    self.membership.join([(ip, self.membership_port) for ip in pods])
-            except ApiError as err:
-                log.warning("speaker: cannot list speaker pods: %s", err.status.message)
-            await asyncio.sleep(SEED_REFRESH)
-
-    async def _speaker_pod_ips(self) -> list[str]:
-        ips = []
-        async for pod in self.client.list(
-            Pod, namespace=self.namespace, labels=_labels(self.ml_labels)
-        ):
-            status = pod.status
-            if status is not None and status.podIP:
-                ips.append(status.podIP)
-        return sorted(set(ips))
 
     # -- reconcile (no await: the announce table changes in one step) --------------------
     async def reconcile(self, key: str) -> Result:
@@ -463,16 +445,37 @@ class Speaker:
         try:
             config = build_config(objects, bgp_type=self.bgp_type, namespace=self.namespace)
         except ConfigError as err:
-            self.config_stale = self.config is not None
-            self.update_errors += 1
+            # Stale even before any configuration was loaded, as upstream (an alert on
+            # metallb_k8s_client_config_stale_bool then fires for a speaker started on a
+            # bad configuration); not an update error: upstream does not count those.
+            self.config_stale = True
             log.error("speaker: configuration rejected, keeping the previous one:\n%s", err)
             self.config_state.report(str(err))
             return Result.GIVE_UP
+        orphan = self._orphaned(config)
+        if orphan is not None:
+            # Upstream's SetConfig: a configuration without a pool for an IP this node
+            # announces is refused and retried, so the node keeps announcing until the
+            # controller has moved the Service to an IP the new pools hold.
+            self.config_stale = True
+            self.update_errors += 1
+            log.error("speaker: new configuration refused, retrying: %s", orphan)
+            self.config_state.report(orphan)
+            return Result.RETRY
         changed, self.config, self.config_stale = config != self.config, config, False
         self.config_state.report(None)
         if changed:
             log.info("speaker: configuration loaded: %d pools", len(config.pools))
         return Result.REPROCESS_ALL if changed and self.ready.is_set() else Result.OK
+
+    def _orphaned(self, config: Config) -> str | None:
+        """Why ``config`` cannot replace the current one: an announced IP outside it."""
+        announced = [(k, a.ips) for k, a in self.announced.items()]
+        announced += [(k, a.ips) for k, a in self.bgp_announced.items()]
+        for key, ips in sorted(announced):
+            if ips and layer2.pool_for(config, ips) is None:
+                return f"service {key} has no configuration under new config ({', '.join(ips)})"
+        return None
 
     # -- reading the caches ---------------------------------------------------------------
     def _service_dict(self, key: str) -> Mapping[str, Any] | None:
@@ -497,12 +500,3 @@ class Speaker:
 
 def _reason(decision: bgp.Decision | None) -> str:
     return decision.reason.value if isinstance(decision, bgp.Withdraw) else "deleted"
-
-
-def _labels(selector: str) -> dict[str, Any]:
-    """``a=b,c=d`` as lightkube's ``labels=`` argument (equality terms only)."""
-    out: dict[str, Any] = {}
-    for term in filter(None, (t.strip() for t in selector.split(","))):
-        name, _, value = term.partition("=")
-        out[name.strip()] = value.strip().lstrip("=") or None
-    return out

@@ -19,7 +19,7 @@ from lightkube.resources.core_v1 import Event
 from metallb.election.layer2 import rank
 from metallb.k8s.config_state import ConfigurationState
 from tests.integration.speaker.conftest import Services
-from tests.integration.speaker.harness import MAC, NODES, NS, L2Cluster, Pool, wait_for
+from tests.integration.speaker.harness import MAC, NODES, NS, L2Adv, L2Cluster, Pool, wait_for
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -193,3 +193,51 @@ def test_each_speaker_reports_its_configuration_state(cluster: L2Cluster) -> Non
     finally:
         kube.delete(Pool, "clash", namespace=NS)
     wait_for(lambda: states("Valid"), 30, "Valid again")
+
+
+def test_a_pool_removed_under_an_announced_ip_is_refused_until_the_ip_moves(
+    cluster: L2Cluster, services: Services
+) -> None:
+    """Upstream's SetConfig: with the controller stopped, deleting the pool of an announced
+    IP leaves the speakers on the old configuration (ConfigurationState Invalid saying
+    why) and the IP keeps answering; once the controller runs again and clears the
+    Service's IP, the speakers withdraw and take the new configuration."""
+    kube, controller = cluster.kube, cluster.controller
+    assert kube is not None
+    assert controller is not None
+    kube.create(
+        Pool(
+            metadata=ObjectMeta(name="orphan", namespace=NS), spec={"addresses": ["192.0.2.199/32"]}
+        )
+    )
+    kube.create(
+        L2Adv(metadata=ObjectMeta(name="orphan", namespace=NS), spec={"ipAddressPools": ["orphan"]})
+    )
+    name = services.create(ips="192.0.2.199")
+    ip = services.ip(name)
+    owner = wait_for(lambda: cluster.curl(ip), 20, "HTTP through the VIP")
+    controller.stop()
+    try:
+        kube.delete(Pool, "orphan", namespace=NS)
+
+        def refused() -> str | None:
+            st = kube.get(ConfigurationState, f"speaker-{owner}", namespace=NS)
+            summary = str(cast(dict[str, Any], st.status or {}).get("errorSummary", ""))
+            return summary if "has no configuration under new config" in summary else None
+
+        summary = wait_for(refused, 30, f"speaker-{owner} refusing the configuration")
+        assert f"default/{name}" in summary, summary
+        assert ip in summary, summary
+        assert cluster.curl(ip) == owner  # still announced
+    finally:
+        controller.start()
+
+    # The controller clears the Service's IP (its pool is gone); the speaker withdraws and
+    # then accepts the configuration.
+    def valid() -> bool | None:
+        st = kube.get(ConfigurationState, f"speaker-{owner}", namespace=NS)
+        return True if cast(dict[str, Any], st.status or {}).get("result") == "Valid" else None
+
+    wait_for(valid, 60, f"speaker-{owner} Valid again")
+    assert cluster.arping_macs(ip, count=2) == []
+    kube.delete(L2Adv, "orphan", namespace=NS)

@@ -1,0 +1,55 @@
+"""Membership join targets for the speaker: the pod IPs of the speaker pods.
+
+As upstream (metallb.md 7): the speaker lists the pods in the MetalLB namespace matching
+``--ml-labels`` and joins their IPs, at start and every :data:`SEED_REFRESH` seconds, so
+a speaker that started before the others, or after a partition, finds them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Protocol
+
+from lightkube import ApiError, AsyncClient
+from lightkube.resources.core_v1 import Pod
+
+log = logging.getLogger(__name__)
+
+SEED_REFRESH = 60.0  # seconds; upstream re-joins every minute (and relists pods every 5)
+
+
+class Joiner(Protocol):
+    def join(self, seeds: Any) -> None: ...
+
+
+def label_terms(selector: str) -> dict[str, Any]:
+    """``a=b,c=d`` as lightkube's ``labels=`` argument (equality terms only)."""
+    out: dict[str, Any] = {}
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        name, _, value = term.partition("=")
+        out[name.strip()] = value.strip().lstrip("=") or None
+    return out
+
+
+async def speaker_pod_ips(client: AsyncClient, namespace: str, selector: str) -> list[str]:
+    ips = []
+    async for pod in client.list(Pod, namespace=namespace, labels=label_terms(selector)):
+        status = pod.status
+        if status is not None and status.podIP:
+            ips.append(status.podIP)
+    return sorted(set(ips))
+
+
+async def seed_loop(
+    client: AsyncClient, namespace: str, selector: str, membership: Joiner, port: int
+) -> None:
+    """Join the speaker pods' IPs now and every :data:`SEED_REFRESH` seconds, forever."""
+    while True:
+        try:
+            pods = await speaker_pod_ips(client, namespace, selector)
+            if pods:
+                membership.join([(ip, port) for ip in pods])
+        except ApiError as err:
+            log.warning("speaker: cannot list speaker pods: %s", err.status.message)
+        await asyncio.sleep(SEED_REFRESH)
