@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from metallb import __version__
 from metallb.cli.main import build_parser, main
+from metallb.cli.speaker_cmd import exclude_patterns
 
 SUBCOMMANDS = ("controller", "speaker", "plan", "config", "explain", "status", "doctor", "lab")
 
@@ -68,3 +70,11 @@ def test_speaker_reads_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("METALLB_ML_BIND_ADDR", "192.0.2.10")
     args = build_parser().parse_args(["speaker"])
     assert (args.node_name, args.ml_bindaddr) == ("node-a", "192.0.2.10")
+
+
+def test_speaker_exclusions_come_from_the_file_only(tmp_path: Path) -> None:
+    """As upstream: the mounted ConfigMap's list, and nothing excluded without the file."""
+    conf = tmp_path / "excludel2.yaml"
+    conf.write_text("announcedInterfacesToExclude: ['^eth1$', '^lo$']\n")
+    assert exclude_patterns(conf) == ("^eth1$", "^lo$")
+    assert exclude_patterns(tmp_path / "missing.yaml") == ()

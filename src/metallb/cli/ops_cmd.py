@@ -22,7 +22,6 @@ from lightkube.resources.core_v1 import ConfigMap, Secret
 
 from metallb.k8s.scrape import scrape_speakers
 from metallb.k8s.snapshot import read_cluster
-from metallb.net.links import DEFAULT_EXCLUDE
 from metallb.plan.doctor import Facts, doctor
 from metallb.plan.doctor_checks import ARP_ANNOUNCE, ARP_IGNORE, NodeFacts
 from metallb.plan.explain import Finding, Level, explain
@@ -143,7 +142,9 @@ def _exclusions(client: Client, namespace: str) -> tuple[list[str], str]:
     except ApiError as err:
         if err.status.code != 404:
             raise
-        return list(DEFAULT_EXCLUDE), "the speakers' default exclusion list (no ConfigMap)"
+        # The speakers then exclude nothing (as upstream: the default list is only in
+        # the shipped ConfigMap).
+        return [], f"no ConfigMap {namespace}/{EXCLUDE_CONFIGMAP}: nothing excluded"
     source = f"ConfigMap {namespace}/{EXCLUDE_CONFIGMAP}"
     try:
         doc = yaml.safe_load((cm.data or {}).get(EXCLUDE_KEY) or "") or {}

@@ -31,7 +31,6 @@ from metallb.config.types import BGPType
 from metallb.k8s.speaker import Speaker
 from metallb.k8s.speaker_bgp import FRRBGP, BGPDriver
 from metallb.k8s.speaker_metrics import SpeakerCollector
-from metallb.net import links
 from metallb.net.announcer import Announcer
 from metallb.net.frr import FRRBackend, FRRTarget
 from metallb.net.membership import MembershipNode
@@ -92,11 +91,16 @@ def add_flags(p: argparse.ArgumentParser) -> None:
 
 
 def exclude_patterns(path: Path) -> tuple[str, ...]:
-    """The interface exclusion regexes: the file's list if present, else upstream's."""
+    """The interface exclusion regexes from the mounted ``metallb-excludel2`` ConfigMap.
+
+    Without the file nothing is excluded, as upstream (its default list lives only in
+    the manifests' ConfigMap, which deploy/ and the chart ship too); said at start-up.
+    """
     try:
         doc = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError:
-        return links.DEFAULT_EXCLUDE
+        log.warning("no %s: Layer 2 answers on every eligible interface", path)
+        return ()
     return tuple(str(x) for x in doc.get("announcedInterfacesToExclude") or ())
 
 
