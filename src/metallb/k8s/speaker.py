@@ -86,6 +86,7 @@ class AnnounceTable(Protocol):
     """What the speaker needs of :class:`metallb.net.announcer.Announcer`."""
 
     def set_owned(self, ip: Any, interfaces: Any = None) -> None: ...
+    def reannounce(self, ip: Any) -> None: ...
     def remove(self, ip: Any) -> None: ...
 
 
@@ -147,6 +148,9 @@ class Speaker:
         self.announced: dict[str, Announce] = {}
         self._table: dict[str, frozenset[str] | None] = {}
         self._nodes: tuple[election.Node, ...] | None = None
+        # Services announced before a membership or Node change: confirmed with a burst
+        # when their re-election keeps them here (see Announcer.reannounce).
+        self._reannounce: set[str] = set()
         # BGP: decisions that advertise, by Service key; the driver that speaks BGP.
         if bgp_driver is None and str(bgp_type) == BGPType.NATIVE.value:
             bgp_driver = NativeBGP()
@@ -226,6 +230,7 @@ class Speaker:
     def _on_node(self, _etype: EventType, key: str) -> list[str]:
         self._nodes = None
         self.reelections += 1
+        self._reannounce.update(self.announced)
         if key.rsplit("/", 1)[-1] == self.node_name and self.ready.is_set():
             self._sync_sessions()  # this node's labels select the peers
         return self.services.cache.keys()
@@ -264,6 +269,7 @@ class Speaker:
     def reelect_all(self) -> None:
         """Queue every Service for re-election (membership changed)."""
         self.reelections += 1
+        self._reannounce.update(self.announced)  # winners that stay winners say so again
         self.runner.reprocess_all()
 
     # -- running ------------------------------------------------------------------------
@@ -343,7 +349,11 @@ class Speaker:
             )
         new = decision if isinstance(decision, Announce) else None
         old = self.announced.get(key)
+        reannounce = key in self._reannounce
+        self._reannounce.discard(key)
         if new == old:
+            for ip in new.ips if new is not None and reannounce else ():
+                self.announcer.reannounce(ip_address(ip))
             return Result.OK
         if new is None:
             del self.announced[key]

@@ -19,7 +19,9 @@ a table update). The announcer keeps:
 
 Unlike upstream's ``SetBalancer``, calling ``set_owned`` again with the same value is a
 no-op and does not extend the burst: the API is declarative, and a reconcile that merely
-re-confirms ownership should not keep a LAN busy.
+re-confirms ownership (an endpoint change, say) should not keep a LAN busy. Where
+upstream's repeated bursts matter, after membership or Node changes that may end a
+split brain, the speaker calls :meth:`Announcer.reannounce`.
 """
 
 from __future__ import annotations
@@ -121,6 +123,18 @@ class Announcer:
             return
         self._entries[addr] = allowed
         self._publish()
+        if self._schedule.announce(addr, self._clock()):
+            self._send_round(addr)
+        self._wake.set()
+
+    def reannounce(self, ip: IPAddress | str) -> None:
+        """Confirm ownership of an owned ``ip``: a burst as on takeover (at once if its
+        window had ended, else the window is extended), as upstream's ``doSpam`` on every
+        ``SetBalancer``. The speaker calls it after membership or Node changes, when two
+        nodes may both have announced the IP (a healed partition)."""
+        addr = ip_address(ip) if isinstance(ip, str) else ip
+        if addr not in self._entries:
+            return
         if self._schedule.announce(addr, self._clock()):
             self._send_round(addr)
         self._wake.set()

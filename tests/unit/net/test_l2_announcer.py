@@ -310,3 +310,25 @@ async def test_a_link_event_rescans_at_once() -> None:
             await asyncio.sleep(0.01)
         assert set(announcer.responders) == {("eth1", Kind.ARP), ("eth1", Kind.NDP)}
         assert announcer.scans == 3
+
+
+@pytest.mark.asyncio
+async def test_reannounce_sends_a_burst_for_owned_ips_only() -> None:
+    """After its window ended, reannounce() of an owned IP sends a round at once (a
+    healed partition's winner confirming itself); an IP not owned stays silent."""
+    fake = FakeLinks([eth("eth0", 2, ll=None)])
+    now = [100.0]
+    async with announcer_for(fake, now) as announcer:
+        io = fake.opened[("eth0", Kind.ARP)]
+        announcer.set_owned(VIP)
+        assert len(io.pending()) == 2
+        now[0] = 200.0  # long after the 5 s window: the ticker forgets the IP
+        announcer._wake.set()
+        for _ in range(50):
+            await asyncio.sleep(0.002)
+        assert len(io.pending()) == 0
+        announcer.reannounce(VIP)
+        assert len(io.pending()) == 2
+        assert announcer.stats.gratuitous_sent == {VIP: 4}
+        announcer.reannounce(IPv4Address("192.0.2.99"))
+        assert io.pending() == []
