@@ -38,7 +38,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from ipaddress import ip_address
-from typing import Any, Protocol
+from typing import Any
 
 from lightkube import AsyncClient
 from lightkube.generic_resource import create_namespaced_resource
@@ -62,6 +62,13 @@ from metallb.k8s.speaker_status import (
     desired_bgp_status,
     status_service_key,
 )
+from metallb.k8s.speaker_support import (
+    CONFIG_KINDS,
+    AnnounceTable,
+    Members,
+    as_dict,
+    slice_service,
+)
 from metallb.k8s.workqueue import WorkQueue
 from metallb.speaker import bgp, layer2
 from metallb.speaker.layer2 import Announce
@@ -71,42 +78,6 @@ log = logging.getLogger(__name__)
 CONFIG_KEY = "\x00config"
 SLICE_INDEX = "service"
 RECREATE_DELAY = 5.0  # seconds before writing again a status object another node deleted
-
-_CONFIG_KINDS = (
-    ("v1beta1", "IPAddressPool", "ipaddresspools"),
-    ("v1beta1", "L2Advertisement", "l2advertisements"),
-    ("v1beta1", "BGPAdvertisement", "bgpadvertisements"),
-    ("v1beta2", "BGPPeer", "bgppeers"),
-    ("v1beta1", "BFDProfile", "bfdprofiles"),
-    ("v1beta1", "Community", "communities"),
-)
-
-
-class AnnounceTable(Protocol):
-    """What the speaker needs of :class:`metallb.net.announcer.Announcer`."""
-
-    def set_owned(self, ip: Any, interfaces: Any = None) -> None: ...
-    def reannounce(self, ip: Any) -> None: ...
-    def remove(self, ip: Any) -> None: ...
-
-
-class Members(Protocol):
-    """What the speaker needs of :class:`metallb.net.membership.MembershipNode`."""
-
-    def members(self) -> list[Any]: ...
-    def add_listener(self, callback: Any) -> None: ...
-    def join(self, seeds: Any) -> None: ...
-
-
-def as_dict(obj: Any, api_version: str, kind: str) -> dict[str, Any]:
-    body: dict[str, Any] = obj.to_dict()
-    return {"apiVersion": api_version, "kind": kind, **body}
-
-
-def _slice_service(obj: Any) -> list[str]:
-    meta = obj.metadata
-    name = (meta.labels or {}).get(layer2.SERVICE_NAME_LABEL) if meta else None
-    return [f"{meta.namespace}/{name}"] if meta and name else []
 
 
 class Speaker:
@@ -164,7 +135,7 @@ class Speaker:
             return Informer(LightkubeListWatch(client, res, namespace=ns), name=name, **kw)
 
         self.services = inf(Service, "services")
-        self.slices = inf(EndpointSlice, "endpointslices", indexers={SLICE_INDEX: _slice_service})
+        self.slices = inf(EndpointSlice, "endpointslices", indexers={SLICE_INDEX: slice_service})
         self.nodes = inf(Node, "nodes")
         self.namespaces = inf(Namespace, "namespaces")
         self.secrets = inf(Secret, "secrets", namespace)
@@ -172,7 +143,7 @@ class Speaker:
             (f"metallb.io/{v}", kind): inf(
                 create_namespaced_resource("metallb.io", v, kind, plural), plural, namespace
             )
-            for v, kind, plural in _CONFIG_KINDS
+            for v, kind, plural in CONFIG_KINDS
         }
         self.statuses = inf(ServiceL2Status, "servicel2statuses", namespace)
         self.bgp_statuses = inf(ServiceBGPStatus, "servicebgpstatuses", namespace)
@@ -247,7 +218,7 @@ class Speaker:
         obj = self.slices.cache.get(key)
         # A deleted slice's labels are gone with it: remember whose it was.
         old = self._slice_owner.pop(key, None)
-        new = _slice_service(obj) if obj is not None and etype is not EventType.DELETED else []
+        new = slice_service(obj) if obj is not None and etype is not EventType.DELETED else []
         if new:
             self._slice_owner[key] = new[0]
         return sorted({*new, *([old] if old else [])})
