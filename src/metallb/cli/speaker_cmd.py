@@ -135,12 +135,15 @@ async def _main(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     runners: list[web.AppRunner] = []
+    speaker_ref: list[Speaker] = []  # the announcer exists before the speaker
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(client.close)
         announcer = await stack.enter_async_context(
             Announcer(
                 exclude=exclude_patterns(Path(args.excludel2_file)),
                 scan_interval=args.interface_scan_interval,
+                # Interfaces came or went: Services that named missing ones try again.
+                on_change=lambda: speaker_ref[0].interfaces_changed() if speaker_ref else None,
             )
         )
         if membership is not None:
@@ -161,6 +164,7 @@ async def _main(args: argparse.Namespace) -> int:
             bgp_type=args.bgp_type,
             bgp_driver=bgp_driver(args),
         )
+        speaker_ref.append(speaker)
         health = web.Application()
         add_health_routes(health, speaker.ready.is_set)
         if args.health_probe_port:

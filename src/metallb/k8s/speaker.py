@@ -60,6 +60,7 @@ from metallb.k8s.speaker_status import (
     ServiceL2Status,
     StatusWriter,
     desired_bgp_status,
+    record_event,
     status_service_key,
 )
 from metallb.k8s.speaker_support import (
@@ -122,6 +123,8 @@ class Speaker:
         # Services announced before a membership or Node change: confirmed with a burst
         # when their re-election keeps them here (see Announcer.reannounce).
         self._reannounce: set[str] = set()
+        self._announce_failed: set[str] = set()  # their interfaces are not on this node
+        self._event_tasks: set[asyncio.Task[None]] = set()
         # BGP: decisions that advertise, by Service key; the driver that speaks BGP.
         if bgp_driver is None and str(bgp_type) == BGPType.NATIVE.value:
             bgp_driver = NativeBGP()
@@ -319,6 +322,8 @@ class Speaker:
                 ignore_exclude_lb=self.ignore_exclude_lb,
             )
         new = decision if isinstance(decision, Announce) else None
+        if new is not None and svc is not None and not self._interfaces_exist(key, svc, new):
+            new = None
         old = self.announced.get(key)
         reannounce = key in self._reannounce
         self._reannounce.discard(key)
@@ -339,6 +344,32 @@ class Speaker:
         self._apply({*(old.ips if old else ()), *(new.ips if new else ())})
         self.status_runner.queue.add(key)
         return Result.OK
+
+    def _interfaces_exist(self, key: str, svc: Mapping[str, Any], ann: Announce) -> bool:
+        """Upstream's SetBalancer check: an advertisement naming interfaces this node
+        does not have cannot announce here; a Warning Event says so, once."""
+        if not ann.interfaces or set(ann.interfaces) & self.announcer.interfaces:
+            self._announce_failed.discard(key)
+            return True
+        if key not in self._announce_failed:
+            self._announce_failed.add(key)
+            for ip in ann.ips:
+                message = (
+                    f'the interfaces specified by LB IP "{ip}" doesn\'t exist in assigned node '
+                    f'"{self.node_name}" with protocol "layer2"'
+                )
+                event = record_event(
+                    self.client, svc, reason="announceFailed", message=message, type_="Warning"
+                )
+                task = asyncio.create_task(event)
+                self._event_tasks.add(task)
+                task.add_done_callback(self._event_tasks.discard)
+        return False
+
+    def interfaces_changed(self) -> None:
+        """The announcer's scan found other interfaces: retry what could not announce."""
+        for key in self._announce_failed:
+            self.runner.queue.add(key)
 
     # -- BGP ------------------------------------------------------------------------------
     def _reconcile_bgp(self, key: str, svc: Mapping[str, Any] | None) -> None:

@@ -101,6 +101,7 @@ class Announcer:
         self._schedule = GratuitousSchedule()
         self._responders: dict[Key, Responder] = {}
         self._links: dict[Key, links.Link] = {}
+        self._interfaces: frozenset[str] = frozenset()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -202,13 +203,22 @@ class Announcer:
         async with self._scan_lock:
             await self._scan()
 
+    @property
+    def interfaces(self) -> frozenset[str]:
+        """The node's interfaces at the last scan, excluded ones left out (down ones
+        kept), as upstream's ``GetInterfaces``: what an L2Advertisement may name."""
+        return self._interfaces
+
     async def _scan(self) -> None:
         self.scans += 1
         wanted: dict[Key, links.Link] = {}
-        for link in await self._discover():
+        found = await self._discover()
+        names = frozenset(x.name for x in found if not links.excluded(x.name, self._exclude))
+        changed = names != self._interfaces
+        self._interfaces = names
+        for link in found:
             for kind in links.eligible(link, self._exclude):
                 wanted[(link.name, kind)] = link
-        changed = False
         for key in list(self._responders):
             now = wanted.get(key)
             # A responder whose socket failed (the link went down) is replaced even if

@@ -241,3 +241,42 @@ def test_a_pool_removed_under_an_announced_ip_is_refused_until_the_ip_moves(
     wait_for(valid, 60, f"speaker-{owner} Valid again")
     assert cluster.arping_macs(ip, count=2) == []
     kube.delete(L2Adv, "orphan", namespace=NS)
+
+
+def test_interfaces_missing_on_the_winner_fail_loudly(
+    cluster: L2Cluster, services: Services
+) -> None:
+    """An L2Advertisement naming an interface no node has: the elected node records a
+    Warning announceFailed Event (upstream's text), writes no ServiceL2Status, and
+    nobody answers for the IP."""
+    kube = cluster.kube
+    assert kube is not None
+    kube.create(
+        Pool(
+            metadata=ObjectMeta(name="ghost", namespace=NS),
+            spec={"addresses": ["192.0.2.198/32"]},
+        )
+    )
+    kube.create(
+        L2Adv(
+            metadata=ObjectMeta(name="ghost", namespace=NS),
+            spec={"ipAddressPools": ["ghost"], "interfaces": ["eth9"]},
+        )
+    )
+    try:
+        name = services.create(ips="192.0.2.198")
+        ip = services.ip(name)
+
+        def failed() -> list[str] | None:
+            events = kube.list(Event, namespace="default", fields={"involvedObject.name": name})
+            msgs = [e.message or "" for e in events if e.reason == "announceFailed"]
+            return msgs or None
+
+        (msg,) = wait_for(failed, 20, "an announceFailed event")
+        assert msg.startswith(f'the interfaces specified by LB IP "{ip}" doesn\'t exist'), msg
+        assert msg.endswith('with protocol "layer2"'), msg
+        assert cluster.arping_macs(ip, count=2) == []
+        assert cluster.l2_statuses(name) == []
+    finally:
+        kube.delete(L2Adv, "ghost", namespace=NS)
+        kube.delete(Pool, "ghost", namespace=NS)
