@@ -464,7 +464,10 @@ class Speaker:
             log.error("speaker: configuration rejected, keeping the previous one:\n%s", err)
             self.config_state.report(str(err))
             return Result.GIVE_UP
-        orphan = self._orphaned(config)
+        announced = [(k, a.ips) for k, a in self.announced.items()]
+        orphan = layer2.orphaned(
+            config, announced + [(k, a.ips) for k, a in self.bgp_announced.items()]
+        )
         if orphan is not None:
             # Upstream's SetConfig: a configuration without a pool for an IP this node
             # announces is refused and retried, so the node keeps announcing until the
@@ -479,15 +482,6 @@ class Speaker:
         if changed:
             log.info("speaker: configuration loaded: %d pools", len(config.pools))
         return Result.REPROCESS_ALL if changed and self.ready.is_set() else Result.OK
-
-    def _orphaned(self, config: Config) -> str | None:
-        """Why ``config`` cannot replace the current one: an announced IP outside it."""
-        announced = [(k, a.ips) for k, a in self.announced.items()]
-        announced += [(k, a.ips) for k, a in self.bgp_announced.items()]
-        for key, ips in sorted(announced):
-            if ips and layer2.pool_for(config, ips) is None:
-                return f"service {key} has no configuration under new config ({', '.join(ips)})"
-        return None
 
     # -- reading the caches ---------------------------------------------------------------
     def _service_dict(self, key: str) -> Mapping[str, Any] | None:

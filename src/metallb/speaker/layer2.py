@@ -169,6 +169,15 @@ def pool_for(config: Config, ips: Sequence[str]) -> str | None:
     return None
 
 
+def orphaned(config: Config, announced: Iterable[tuple[str, Sequence[str]]]) -> str | None:
+    """Why ``config`` may not replace the running one (upstream's speaker SetConfig):
+    some announced Service's IPs would have no pool; None when every one has."""
+    for key, ips in sorted((k, tuple(v)) for k, v in announced):
+        if ips and pool_for(config, ips) is None:
+            return f"service {key} has no configuration under new config ({', '.join(ips)})"
+    return None
+
+
 # -- the decisions -------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from metallb.config.build import build_config
 from metallb.config.types import Config
 from metallb.election.layer2 import Reason, election_key
 from metallb.speaker import layer2
-from metallb.speaker.layer2 import Announce, Skip, Withdraw
+from metallb.speaker.layer2 import Announce, Skip, Withdraw, orphaned
 
 NS = "metallb-system"
 NODES = ("n1", "n2", "n3")
@@ -281,3 +281,11 @@ def test_owner_agrees_with_decide() -> None:
         ann = d[who]
         assert isinstance(ann, Announce)
         assert ann.interfaces == ifaces == ("eth9",)
+
+
+def test_a_configuration_without_the_pool_of_an_announced_ip_is_orphaning() -> None:
+    cfg = config(pool("p", "192.0.2.0/28"))
+    assert orphaned(cfg, [("default/a", ["192.0.2.1"])]) is None
+    assert orphaned(cfg, [("default/b", [])]) is None
+    why = orphaned(cfg, [("default/a", ["192.0.2.1"]), ("default/z", ["192.0.2.99"])])
+    assert why == "service default/z has no configuration under new config (192.0.2.99)"
