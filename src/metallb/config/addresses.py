@@ -12,6 +12,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import cast
 
+from metallb.config.gotext import go_quote
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -72,22 +74,29 @@ def parse_addresses(text: str) -> AddressRange:
     if "-" not in text:
         net = _parse_cidr(text)
         if net is None:
-            raise AddressError(f"invalid CIDR {text!r}")
+            raise AddressError(f"invalid CIDR {go_quote(text)}")
         return AddressRange(text, net[0], net[-1], (net,))
     start_text, end_text = text.split("-", 1)
     start = parse_ip(start_text.strip())
     if start is None:
-        raise AddressError(f"invalid IP range {text!r}: invalid start IP {start_text!r}")
+        raise AddressError(
+            f"invalid IP range {go_quote(text)}: invalid start IP {go_quote(start_text)}"
+        )
     end = parse_ip(end_text.strip())
     if end is None:
-        raise AddressError(f"invalid IP range {text!r}: invalid end IP {end_text!r}")
+        raise AddressError(
+            f"invalid IP range {go_quote(text)}: invalid end IP {go_quote(end_text)}"
+        )
     if start.version != end.version:
         # Go compares the 16-byte forms, so a v4 start always sorts before a v6 end; the
         # range it builds is then meaningless. We refuse it explicitly.
-        raise AddressError(f"invalid IP range {text!r}: start and end are of different families")
+        raise AddressError(
+            f"invalid IP range {go_quote(text)}: start and end are of different families"
+        )
     if int(start) > int(end):
         raise AddressError(
-            f"invalid IP range {text!r}: start IP {str(start)!r} is after the end IP {str(end)!r}"
+            f"invalid IP range {go_quote(text)}: start IP {go_quote(start)} is after the end IP "
+            f"{go_quote(end)}"
         )
     nets = cast(
         tuple[IPNetwork, ...],

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from metallb.config.build import build_config
+from metallb.config.build_peers import DISABLE_MP_DEPRECATED
 from metallb.config.crd_bgppeer import v1beta1_to_v1beta2
 from metallb.config.errors import ConfigError
 from metallb.config.types import BGPType
@@ -115,8 +116,9 @@ def admit(
     if kind == "BGPPeer" and operation == "CREATE":
         spec = obj.get("spec")
         if isinstance(spec, Mapping) and spec.get("disableMP") is True:
-            # Upstream lets this through at once, with a warning, before any other check.
-            return Verdict(True, warnings=("disableMP is deprecated and has no effect",))
+            # Upstream lets this through at once, with a warning, before any other check
+            # (validatePeerCreate's text).
+            return Verdict(True, warnings=(DISABLE_MP_DEPRECATED,))
     if operation == "CREATE" and ns != namespace:
         return Verdict(False, f"resource must be created in {namespace} namespace")
     if kind == "BFDProfile":

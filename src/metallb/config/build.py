@@ -23,6 +23,7 @@ from metallb.config.crd_v1beta1 import (
     L2Advertisement,
 )
 from metallb.config.errors import ConfigError, ObjectRef, Problem
+from metallb.config.gotext import go_quote
 from metallb.config.snapshot import Snapshot, parse_models, snapshot_from_objects
 from metallb.config.types import BGPType, Config
 
@@ -96,7 +97,9 @@ def _build(
     for ref, ad in ads_with_refs:
         for name in ad.peers:
             if name not in peer_refs:
-                ctx.warnings.append(f"{ref}: spec.peers: BGPPeer {name!r} does not exist (yet)")
+                ctx.warnings.append(
+                    f"{ref}: spec.peers: BGPPeer {go_quote(name)} does not exist (yet)"
+                )
 
     ctx.problems.raise_if_any()
     return Config(

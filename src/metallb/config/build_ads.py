@@ -16,6 +16,7 @@ from metallb.config.crd_v1beta1 import BGPAdvertisement as BGPAdCR
 from metallb.config.crd_v1beta1 import Community as CommunityCR
 from metallb.config.crd_v1beta1 import L2Advertisement as L2AdCR
 from metallb.config.errors import ObjectRef
+from metallb.config.gotext import go_quote
 from metallb.config.types import BGPAdvertisement, L2Advertisement, Pool, PreferredNodes
 
 
@@ -31,10 +32,10 @@ def build_communities(
             try:
                 parsed_value = parse_community(value)
             except (CommunityError, NotACommunity) as exc:
-                ctx.add(ref, f"{path}.value", f"parsing community {name!r}: {exc}")
+                ctx.add(ref, f"{path}.value", f"parsing community {go_quote(name)}: {exc}")
                 continue
             if name in out:
-                ctx.add(ref, f"{path}.name", f"duplicate definition of community {name!r}")
+                ctx.add(ref, f"{path}.name", f"duplicate definition of community {go_quote(name)}")
                 continue
             out[name] = parsed_value
     return list(out.items())
@@ -54,7 +55,9 @@ def _selected_pools(
     known = {p.name for p in pools}
     for name in names or ():
         if name not in known:
-            ctx.warnings.append(f"{ref}: spec.ipAddressPools: pool {name!r} does not exist (yet)")
+            ctx.warnings.append(
+                f"{ref}: spec.ipAddressPools: pool {go_quote(name)} does not exist (yet)"
+            )
     if not names and not sels:
         return tuple(p.name for p in pools)
     wanted = set(names or ())
@@ -114,11 +117,11 @@ def _communities(
         try:
             found.add(parse_community(text))
         except CommunityError as exc:
-            ctx.add(ref, path, f"invalid community {text!r} in BGP advertisement: {exc}")
+            ctx.add(ref, path, f"invalid community {go_quote(text)} in BGP advertisement: {exc}")
             ok = False
         except NotACommunity:
             # Not a value, so an alias: it may refer to a Community not created yet.
-            ctx.add(ref, path, f"unknown community alias {text!r}", transient=True)
+            ctx.add(ref, path, f"unknown community alias {go_quote(text)}", transient=True)
             ok = False
     return tuple(sorted(found)) if ok else None
 
@@ -203,9 +206,10 @@ def check_bgp_ads_per_pool(
                     ctx.add(
                         ref,
                         f"spec.{field}",
+                        # validateBGPAdvPerPool's text, then which pool it is about.
                         f"invalid aggregation length {limit}: prefix {rng.shortest_prefix} in "
-                        f"pool {pool.name!r} is more specific than the aggregation length for "
-                        f"addresses {rng.source}",
+                        "this pool is more specific than the aggregation length for addresses "
+                        f"{rng.source} (pool {go_quote(pool.name)})",
                     )
             if not ad.service_selectors:
                 for other in attached:
@@ -213,10 +217,13 @@ def check_bgp_ads_per_pool(
                         ctx.add(
                             ref,
                             "spec.localPref",
-                            f"invalid local preference {ad.local_pref}: local preference "
-                            f"{other.local_pref} was already set by BGPAdvertisement "
-                            f"{other.name!r} for the same routes of pool {pool.name!r} (same "
-                            "aggregation lengths, peers and nodes)",
+                            # validateBGPAdvPerPool's text (its typo included), then
+                            # which advertisement and pool it conflicts with.
+                            f"invalid local preference {ad.local_pref}: local preferernce "
+                            f"{other.local_pref} was already set for the same type of BGP "
+                            "update. Check existing BGP advertisements with common pools and "
+                            f"aggregation lengths (BGPAdvertisement {go_quote(other.name)}, "
+                            f"pool {go_quote(pool.name)})",
                         )
             attached.append(ad)
 

@@ -17,11 +17,16 @@ from metallb.config.context import Context
 from metallb.config.crd_bgppeer import BGPPeerV1beta2
 from metallb.config.crd_v1beta1 import BFDProfile as BFDProfileCR
 from metallb.config.errors import ObjectRef
-from metallb.config.goduration import SECOND, parse_duration
+from metallb.config.goduration import SECOND, format_duration, parse_duration
+from metallb.config.gotext import go_quote
 from metallb.config.snapshot import name_of
 from metallb.config.types import BFDProfile, Peer
 
 BASIC_AUTH = "kubernetes.io/basic-auth"
+# Upstream's webhook warning (webhookv1beta2 validatePeerCreate).
+DISABLE_MP_DEPRECATED = (
+    "disable mp is deprecated and has no effect since it's the default behavior now"
+)
 
 
 def build_bfd_profiles(
@@ -67,14 +72,20 @@ def _timers(
         ka = _trunc_div(ht, 3)  # Go's integer division truncates toward zero
     rounded = _trunc_div(ht, SECOND) * SECOND
     ok = True
+    # parseTimers prints the fields (*metav1.Duration) with %q: Go's duration text,
+    # quoted, or <nil> for an unset one.
+    shown_ht, shown_ka = (
+        "<nil>" if text is None else go_quote(format_duration(parse_duration(text)))
+        for text in (hold, keepalive)
+    )
     if rounded != 0 and rounded < 3 * SECOND:
-        ctx.add(ref, "spec.holdTime", f"invalid hold time {hold!r}: must be 0 or >=3s")
+        ctx.add(ref, "spec.holdTime", f"invalid hold time {shown_ht}: must be 0 or >=3s")
         ok = False
     if ka > ht:
         ctx.add(
             ref,
             "spec.keepaliveTime",
-            f"invalid keepaliveTime {keepalive!r}, must be lower than holdTime {hold!r}",
+            f"invalid keepaliveTime {shown_ka}, must be lower than holdTime {shown_ht}",
         )
         ok = False
     return (_td(ht), _td(ka)) if ok else None
@@ -84,22 +95,29 @@ def _secret_password(ctx: Context, ref: ObjectRef, secret_name: str) -> str | No
     secret = next((s for s in ctx.snapshot.secrets if name_of(s) == secret_name), None)
     path = "spec.passwordSecret"
     if secret is None or not isinstance(secret, Mapping):
-        ctx.add(ref, path, f"secret {secret_name!r} not found", transient=True)
+        # passwordFromSecretForPeer's texts, from here on.
+        peer = f"{go_quote(ref.namespace)}/{go_quote(ref.name)}"
+        ctx.add(ref, path, f"secret ref not found for peer config {peer}", transient=True)
         return None
+    meta = secret.get("metadata")
+    secret_ns = meta.get("namespace") if isinstance(meta, Mapping) else None
+    where = f"{go_quote(secret_ns or ref.namespace)}/{go_quote(secret_name)}"
     if secret.get("type") != BASIC_AUTH:
-        ctx.add(ref, path, f"secret {secret_name!r} must be of type {BASIC_AUTH!r}")
+        ctx.add(
+            ref, path, f"secret type mismatch on {where}, type {go_quote(BASIC_AUTH)} is expected"
+        )
         return None
     data, string_data = secret.get("data"), secret.get("stringData")
     if isinstance(string_data, Mapping) and isinstance(string_data.get("password"), str):
         return str(string_data["password"])
     encoded = data.get("password") if isinstance(data, Mapping) else None
     if not isinstance(encoded, str):
-        ctx.add(ref, path, f"password not specified in the secret {secret_name!r}")
+        ctx.add(ref, path, f"password not specified in the secret {where}")
         return None
     try:
         return base64.b64decode(encoded, validate=True).decode("utf-8", "replace")
     except (binascii.Error, ValueError):
-        ctx.add(ref, path, f"secret {secret_name!r}: data.password is not valid base64")
+        ctx.add(ref, path, f"secret {where}: data.password is not valid base64")
         return None
 
 
@@ -126,15 +144,20 @@ def build_peers(
             ctx.add(ref, "spec.interface", "peer has both Address and Interface specified")
         timers = _timers(ctx, ref, s.hold_time, s.keepalive_time)
         if s.peer_address and parse_ip(s.peer_address) is None:
-            ctx.add(ref, "spec.peerAddress", f"invalid BGPPeer address {s.peer_address!r}")
+            ctx.add(ref, "spec.peerAddress", f"invalid BGPPeer address {go_quote(s.peer_address)}")
         if s.router_id and parse_ip(s.router_id) is None:
-            ctx.add(ref, "spec.routerID", f"invalid router ID {s.router_id!r}")
+            ctx.add(ref, "spec.routerID", f"invalid router ID {go_quote(s.router_id)}")
         if s.source_address and parse_ip(s.source_address) is None:
-            ctx.add(ref, "spec.sourceAddress", f"invalid source IP {s.source_address!r}")
+            ctx.add(ref, "spec.sourceAddress", f"invalid source IP {go_quote(s.source_address)}")
         nodes = ctx.selectors(ref, "spec.nodeSelectors", s.node_selectors, "nodeSelectors")
         secret_name = (s.password_secret.name or "") if s.password_secret else ""
         if s.password and secret_name:
-            ctx.add(ref, "spec.passwordSecret", "can not have both password and secret ref set")
+            ctx.add(
+                ref,
+                "spec.passwordSecret",
+                "can not have both password and secret ref set in peer config "
+                f"{go_quote(ref.namespace)}/{go_quote(ref.name)}",
+            )
         secret_password: str | None = ""
         if secret_name and not s.password:
             secret_password = _secret_password(ctx, ref, secret_name)
@@ -142,11 +165,11 @@ def build_peers(
             ctx.add(
                 ref,
                 "spec.bfdProfile",
-                f"peer references non existing bfd profile {s.bfd_profile!r}",
+                f"peer {ref.name} referencing non existing bfd profile {s.bfd_profile}",
                 transient=True,
             )
         if s.disable_mp:
-            ctx.warnings.append(f"{ref}: spec.disableMP is deprecated and has no effect")
+            ctx.warnings.append(f"{ref}: spec.disableMP: {DISABLE_MP_DEPRECATED}")
         if len(ctx.problems.items) != n_before or timers is None or nodes is None:
             continue
         assert secret_password is not None

@@ -6,6 +6,7 @@ from metallb.config.addresses import AddressError, AddressRange, overlaps, parse
 from metallb.config.context import Context
 from metallb.config.crd_v1beta1 import IPAddressPool
 from metallb.config.errors import ObjectRef
+from metallb.config.gotext import go_quote
 from metallb.config.selectors import Selector
 from metallb.config.types import Pool, ServiceAllocation
 
@@ -26,7 +27,9 @@ def build_pools(ctx: Context, parsed: list[tuple[ObjectRef, IPAddressPool]]) -> 
             try:
                 rng = parse_addresses(text)
             except AddressError as exc:
-                ctx.add(ref, path, f"invalid CIDR {text!r} in pool {ref.name!r}: {exc}")
+                ctx.add(
+                    ref, path, f"invalid CIDR {go_quote(text)} in pool {go_quote(ref.name)}: {exc}"
+                )
                 ok = False
                 continue
             for other_pool, other in seen:
@@ -34,9 +37,9 @@ def build_pools(ctx: Context, parsed: list[tuple[ObjectRef, IPAddressPool]]) -> 
                     ctx.add(
                         ref,
                         path,
-                        f"CIDR {text!r} in pool {ref.name!r} overlaps with already defined "
-                        f"CIDR {other.source!r}"
-                        + ("" if other_pool == ref.name else f" of pool {other_pool!r}"),
+                        f"CIDR {go_quote(text)} in pool {go_quote(ref.name)} overlaps with "
+                        f"already defined CIDR {go_quote(other.source)}"
+                        + ("" if other_pool == ref.name else f" of pool {go_quote(other_pool)}"),
                     )
                     ok = False
                     break
@@ -66,7 +69,14 @@ def _service_allocation(
     if alloc is None:
         return True, None
     base = "spec.serviceAllocation"
-    ok = ctx.unique(ref, f"{base}.namespaces", alloc.namespaces, "namespace in namespaces field")
+    ok = ctx.unique(
+        ref,
+        f"{base}.namespaces",
+        alloc.namespaces,
+        "namespaces",
+        # addressPoolServiceAllocationsFromCR's text.
+        reason="duplicate definition in namespaces field",
+    )
     ns_sels = ctx.selectors(
         ref, f"{base}.namespaceSelectors", alloc.namespace_selectors, "namespaceSelectors"
     )

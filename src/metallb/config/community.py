@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from metallb.config.gotext import go_quote
+
 LARGE_MARKER = "large"
 
 
@@ -44,8 +46,12 @@ class Community:
 def _field(text: str, part: str, bits: int) -> int:
     # Go's ParseUint: decimal digits only, no sign, no spaces, no underscores.
     if not part.isascii() or not part.isdigit() or int(part) >= 1 << bits:
+        # community.New's text, with strconv.ParseUint's error quoted as upstream does.
+        why = "value out of range" if part.isascii() and part.isdigit() else "invalid syntax"
+        err = f"strconv.ParseUint: parsing {go_quote(part)}: {why}"
         raise CommunityError(
-            f"invalid community value: invalid section {part!r} of community {text!r}"
+            f"invalid community value: invalid section {go_quote(part)} of community "
+            f"{go_quote(text)}, err: {go_quote(err)}"
         )
     return int(part)
 
@@ -58,8 +64,9 @@ def parse_community(text: str) -> Community:
     if len(parts) == 4:
         if parts[0] != LARGE_MARKER:
             raise CommunityError(
-                "invalid community value: expected community to be of format "
-                f"large:<uint32>:<uint32>:<uint32> but got {text!r}"
+                "invalid community value: invalid marker for large community, expected "
+                "community to be of format large:<uint32>:<uint32>:<uint32> but got "
+                f"{go_quote(text)} instead"
             )
         a, b, c = (_field(text, p, 32) for p in parts[1:])
         return Community((a, b, c), True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from metallb.config.crd_common import LabelSelector, dump
 from metallb.config.errors import ObjectRef, Problems
+from metallb.config.gotext import go_quote
 from metallb.config.selectors import Selector, duplicate_problems, parse_selector
 from metallb.config.snapshot import Snapshot, labels_of, name_of
 from metallb.config.types import BGPType
@@ -32,8 +33,8 @@ class Context:
         """Check a selector list (syntax and duplicates); None when any is broken."""
         raws = [dump(s) for s in sels or ()]
         ok = True
-        for i, reason in duplicate_problems(raws):
-            self.add(ref, f"{path}[{i}]", f"duplicate definition of {what}: {reason}")
+        for i, reason in duplicate_problems(raws, what):
+            self.add(ref, f"{path}[{i}]", reason)
             ok = False
         out: list[Selector] = []
         for i, raw in enumerate(raws):
@@ -46,13 +47,27 @@ class Context:
                 out.append(sel)
         return tuple(out) if ok else None
 
-    def unique(self, ref: ObjectRef, path: str, values: Sequence[str] | None, what: str) -> bool:
-        """Report repeated entries of a string list, as upstream's ``validateDuplicate``."""
+    def unique(
+        self,
+        ref: ObjectRef,
+        path: str,
+        values: Sequence[str] | None,
+        what: str,
+        *,
+        reason: str | None = None,
+    ) -> bool:
+        """Report repeated entries of a string list, as upstream's ``validateDuplicate``.
+
+        ``reason`` replaces upstream's generic ``duplicate definition of <what> "<v>"``
+        where upstream words the check differently.
+        """
         seen: set[str] = set()
         ok = True
         for i, v in enumerate(values or ()):
             if v in seen:
-                self.add(ref, f"{path}[{i}]", f"duplicate definition of {what} {v!r}")
+                self.add(
+                    ref, f"{path}[{i}]", reason or f"duplicate definition of {what} {go_quote(v)}"
+                )
                 ok = False
             seen.add(v)
         return ok

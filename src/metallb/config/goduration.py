@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from metallb.config.gotext import go_quote
+
 NANOSECOND = 1
 MICROSECOND = 1000 * NANOSECOND
 MILLISECOND = 1000 * MICROSECOND
@@ -44,16 +46,16 @@ def parse_duration(text: str) -> int:
     if s == "0":
         return 0
     if not s:
-        raise DurationError(f"time: invalid duration {text!r}")
+        raise DurationError(f"time: invalid duration {go_quote(text)}")
     total = 0
     pos = 0
     while pos < len(s):
         m = _PART.match(s, pos)
         if m is None or (not m.group(1) and not m.group(2)):
-            raise DurationError(f"time: invalid duration {text!r}")
+            raise DurationError(f"time: invalid duration {go_quote(text)}")
         whole, frac, unit = m.group(1), m.group(2) or "", m.group(3)
         if unit not in _UNITS:
-            raise DurationError(f"time: unknown unit {unit!r} in duration {text!r}")
+            raise DurationError(f"time: unknown unit {go_quote(unit)} in duration {go_quote(text)}")
         scale = _UNITS[unit]
         value = int(whole or "0") * scale
         if frac:
@@ -61,7 +63,7 @@ def parse_duration(text: str) -> int:
             value += int(frac) * scale // 10 ** len(frac)
         total += value
         if total > _MAX + (1 if sign < 0 else 0):
-            raise DurationError(f"time: invalid duration {text!r}")
+            raise DurationError(f"time: invalid duration {go_quote(text)}")
         pos = m.end()
     return sign * total
 

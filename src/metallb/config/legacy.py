@@ -25,6 +25,7 @@ import yaml
 from metallb.config.build import build_config
 from metallb.config.errors import ConfigError, ObjectRef, Problem, Problems
 from metallb.config.goduration import SECOND, DurationError, format_duration, parse_duration
+from metallb.config.gotext import go_quote
 from metallb.config.types import BGPType, Config
 from metallb.config.yamlio import load_one
 
@@ -157,7 +158,9 @@ def _peer(
     hold = _seconds(r, hold_text, f"{path}.hold-time") if hold_text else 90 * SECOND
     if hold is not None and hold != 0 and hold < 3 * SECOND:
         r.problems.add(
-            r.ref, f"{path}.hold-time", f"invalid hold time {hold_text!r}: must be 0 or >=3s"
+            r.ref,
+            f"{path}.hold-time",
+            f"invalid hold time {go_quote(hold_text)}: must be 0 or >=3s",
         )
     spec["holdTime"] = format_duration(hold or 0)
     if ka_text := r.get(p, "keepalive-time", str, path, ""):

@@ -19,6 +19,7 @@ from metallb.config.crd_bgppeer import BGPPeerV1beta2
 from metallb.config.crd_v1beta1 import BFDProfile as BFDProfileCR
 from metallb.config.errors import ObjectRef
 from metallb.config.goduration import parse_duration
+from metallb.config.gotext import go_quote
 from metallb.config.types import BFDProfile, BGPAdvertisement, Peer, Pool
 
 _NATIVE_UNSUPPORTED = (
@@ -41,15 +42,19 @@ def check_native(
     peers: Sequence[tuple[ObjectRef, BGPPeerV1beta2]],
     bfd: Sequence[tuple[ObjectRef, BFDProfileCR]],
 ) -> None:
+    # DiscardFRROnly's texts (it names the peer by its address, even when empty).
     for ref, p in peers:
+        addr = p.spec.peer_address
         for attr, field, what in _NATIVE_UNSUPPORTED:
             if getattr(p.spec, attr):
-                ctx.add(ref, f"spec.{field}", f"{what} set on native bgp mode (FRR modes only)")
+                ctx.add(ref, f"spec.{field}", f"peer {addr} has {what} set on native bgp mode")
         ka = p.spec.keepalive_time
         if ka is not None and parse_duration(ka) != 0:
-            ctx.add(ref, "spec.keepaliveTime", "keepalive-time set on native bgp mode")
+            ctx.add(
+                ref, "spec.keepaliveTime", f"peer {addr} has keepalive-time set on native bgp mode"
+            )
     for ref, _ in bfd:
-        ctx.add(ref, "", "bfd profiles are not supported in native bgp mode")
+        ctx.add(ref, "", "bfd profiles section set")
 
 
 def check_frr(ctx: Context, peers: Sequence[tuple[ObjectRef, Peer]]) -> None:
@@ -63,23 +68,25 @@ def check_frr(ctx: Context, peers: Sequence[tuple[ObjectRef, Peer]]) -> None:
                 ctx.add(
                     ref,
                     "spec.routerID",
-                    f"routerID {p.router_id!r} differs from {q.router_id!r} of BGPPeer "
-                    f"{ref_q.name!r}: in FRR mode peers selecting the same node must all have "
-                    "the same routerID",
+                    # peersCanRunOnSameNode's texts, then the other BGPPeer.
+                    f"peer {p.router_id} has RouterID different from {q.router_id}, in FRR mode "
+                    "peers selecting the same node must all have the same RouterID (BGPPeer "
+                    f"{go_quote(ref_q.name)})",
                 )
             elif _identifier(p) == _identifier(q):
                 ctx.add(
                     ref,
                     "spec.peerAddress" if p.address else "spec.interface",
-                    f"peer {_identifier(p)} already exists in BGPPeer {ref_q.name!r}: FRR mode "
-                    "doesn't support duplicate BGPPeers selecting the same node",
+                    f"peer {_identifier(p)} already exists, FRR mode doesn't support duplicate "
+                    f"BGPPeers selecting the same node (BGPPeer {go_quote(ref_q.name)})",
                 )
             elif p.my_asn != q.my_asn and p.vrf == q.vrf:
                 ctx.add(
                     ref,
                     "spec.myASN",
-                    f"myASN {p.my_asn} differs from {q.my_asn} of BGPPeer {ref_q.name!r}: in FRR "
-                    "mode peers selecting the same node must have the same myASN within a VRF",
+                    f"peer {_identifier(p)} has myAsn different from {_identifier(q)}, in FRR "
+                    "mode peers selecting the same node must have the same myAsn within the same "
+                    f"VRF (BGPPeer {go_quote(ref_q.name)})",
                 )
 
 
@@ -106,7 +113,8 @@ def check_bfd_echo_ipv6(
                     ctx.add(
                         ref,
                         "spec.peers",
-                        f"pool {pool!r} is advertised to peer {peer.name!r} whose BFD profile "
-                        f"{peer.bfd_profile!r} has echo mode enabled, which is not possible "
-                        "with IPv6",
+                        # validateConfig's text, then the profile.
+                        f"pool {pool} has bgpadvertisement {ad.name} which references peer "
+                        f"{peer.name} which has bfd echo enabled, which is not possible (BFD "
+                        f"profile {go_quote(peer.bfd_profile)}, IPv6 pool)",
                     )

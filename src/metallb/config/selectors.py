@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from metallb.config.gotext import go_quote
+
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
 _NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
@@ -23,12 +25,12 @@ def label_key_error(key: str) -> str | None:
     """Why ``key`` is not a valid label key (``[prefix/]name``), or None."""
     prefix, _, name = key.rpartition("/")
     if "/" in key and not prefix:
-        return f"invalid label key {key!r}: prefix part must be non-empty"
+        return f"invalid label key {go_quote(key)}: prefix part must be non-empty"
     if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
-        return f"invalid label key {key!r}: prefix must be a DNS subdomain"
+        return f"invalid label key {go_quote(key)}: prefix must be a DNS subdomain"
     if not name or len(name) > 63 or not _NAME.match(name):
         return (
-            f"invalid label key {key!r}: name part must be at most 63 alphanumeric "
+            f"invalid label key {go_quote(key)}: name part must be at most 63 alphanumeric "
             "characters, '-', '_' or '.', starting and ending with an alphanumeric"
         )
     return None
@@ -39,7 +41,7 @@ def label_value_error(value: str) -> str | None:
     if value == "" or (len(value) <= 63 and _NAME.match(value)):
         return None
     return (
-        f"invalid label value {value!r}: must be at most 63 alphanumeric characters, "
+        f"invalid label value {go_quote(value)}: must be at most 63 alphanumeric characters, "
         "'-', '_' or '.', starting and ending with an alphanumeric"
     )
 
@@ -121,11 +123,11 @@ def parse_selector(raw: object) -> tuple[Selector | None, list[tuple[str, str]]]
         labels = {}
     for key, value in labels.items():
         if not isinstance(key, str) or not isinstance(value, str):
-            problems.append((f"matchLabels[{key!r}]", "keys and values must be strings"))
+            problems.append((f"matchLabels[{go_quote(key)}]", "keys and values must be strings"))
             continue
         for err in (label_key_error(key), label_value_error(value)):
             if err:
-                problems.append((f"matchLabels[{key!r}]", err))
+                problems.append((f"matchLabels[{go_quote(key)}]", err))
         reqs.append(Requirement(key, "In", (value,)))
     exprs = raw.get("matchExpressions") or []
     if not isinstance(exprs, list):
@@ -143,7 +145,9 @@ def parse_selector(raw: object) -> tuple[Selector | None, list[tuple[str, str]]]
         if (err := label_key_error(key)) is not None:
             problems.append((f"{path}.key", err))
         if op not in OPERATORS:
-            problems.append((f"{path}.operator", f"{op!r} is not a valid label selector operator"))
+            problems.append(
+                (f"{path}.operator", f"{go_quote(op)} is not a valid label selector operator")
+            )
             continue
         if values is None:
             problems.append((f"{path}.values", "must be a list of strings"))
@@ -169,10 +173,11 @@ def canonical_text(raw: object) -> str:
     return repr(raw) if sel is None else str(sel)
 
 
-def duplicate_problems(raws: Iterable[object]) -> list[tuple[int, str]]:
+def duplicate_problems(raws: Iterable[object], what: str) -> list[tuple[int, str]]:
     """Duplicate selectors in one list, and duplicate expressions or values inside each.
 
-    Returns ``(index, reason)`` pairs; mirrors upstream's ``validateLabelSelectorDuplicate``.
+    Returns ``(index, reason)`` pairs; mirrors upstream's ``validateLabelSelectorDuplicate``
+    (``what`` names the list, e.g. ``nodeSelectors``, as upstream's ``labelSelectorType``).
     """
     out: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
@@ -185,14 +190,31 @@ def duplicate_problems(raws: Iterable[object]) -> list[tuple[int, str]]:
                     continue
                 vals = expr.get("values")
                 if isinstance(vals, list) and len({repr(v) for v in vals}) != len(vals):
-                    out.append((i, "duplicate definition of match expression value"))
+                    # Upstream sorts the values, then names the first one repeated.
+                    reprs = [repr(v) for v in vals]
+                    dup = min(
+                        str(v) for v, r in zip(vals, reprs, strict=True) if reprs.count(r) > 1
+                    )
+                    out.append(
+                        (
+                            i,
+                            "duplicate definition of match expression value in label selector "
+                            + go_quote(dup),
+                        )
+                    )
                 sig = repr((expr.get("key"), expr.get("operator"), sorted(map(str, vals or []))))
                 if sig in texts:
                     out.append((i, "duplicate definition of match expressions"))
                 texts.add(sig)
         text = canonical_text(raw)
         if text in seen:
-            out.append((i, f"duplicate of selector #{seen[text]} ({text or 'everything'})"))
+            out.append(
+                (
+                    i,
+                    f"duplicate definition of {what}: duplicate of selector #{seen[text]} "
+                    f"({text or 'everything'})",
+                )
+            )
         else:
             seen[text] = i
     return out

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from metallb.config.crd_bgppeer import v1beta1_to_v1beta2
 from metallb.config.crd_common import GROUP, Envelope
 from metallb.config.errors import ObjectRef, Problems
+from metallb.config.gotext import go_quote
 from metallb.config.kinds import KINDS
 
 M = TypeVar("M", bound=BaseModel)
@@ -161,7 +162,9 @@ def parse_models(
             reason = f"resource must be created in {namespace} namespace"
             problems.add(ref, "metadata.namespace", reason)
         if (ref.namespace, ref.name) in seen:
-            problems.add(ref, "metadata.name", f"duplicate definition of {kind} {ref.name!r}")
+            problems.add(
+                ref, "metadata.name", f"duplicate definition of {kind} {go_quote(ref.name)}"
+            )
             continue
         seen.add((ref.namespace, ref.name))
         out.append((ref, parsed))

@@ -18,6 +18,8 @@ import ipaddress
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from metallb.config.gotext import go_quote
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -121,7 +123,7 @@ def _text_family(text: str) -> Family | None:
 
 def go_quote_list(items: Sequence[object]) -> str:
     """Render a list as Go's `%q` does for a slice of strings or IPs: `["a" "b"]`."""
-    return "[" + " ".join(f'"{item}"' for item in items) + "]"
+    return "[" + " ".join(go_quote(item) for item in items) + "]"
 
 
 @dataclass(frozen=True, slots=True)

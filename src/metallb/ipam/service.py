@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from metallb.config.gotext import go_quote
 from metallb.ipam.addresses import IPAddress, family_for_addresses, parse_ip
 from metallb.ipam.model import FamilyPolicy, Port, ServiceRequest
 
@@ -30,11 +31,6 @@ def annotation(annotations: Mapping[str, str], name: str) -> str:
     if stable in annotations:
         return annotations[stable]
     return annotations.get(DEPRECATED_PREFIX + name, "")
-
-
-def go_quote(text: str) -> str:
-    """A string as Go's %q renders it (enough for the printable text of annotations)."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def requested_ips(

@@ -134,7 +134,7 @@ def test_kubectl_apply_is_checked_by_the_controllers_webhook(
 
     overlap = apply(control_plane, pool_file("wh-overlap", "192.0.2.72/29"))
     assert overlap.returncode == 1
-    assert "overlaps with already defined CIDR '192.0.2.64/28'" in overlap.stderr
+    assert 'overlaps with already defined CIDR "192.0.2.64/28"' in overlap.stderr
 
     good = apply(control_plane, pool_file("wh-good", "192.0.2.96/28"))
     assert good.returncode == 0, good.stderr

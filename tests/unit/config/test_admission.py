@@ -166,7 +166,10 @@ def test_disable_mp_warns() -> None:
     """The deprecated field is let through with a warning the user sees."""
     verdict = admit("BGPPeer", "CREATE", peer("p", disableMP=True), [], namespace=NS)
     assert verdict.allowed
-    assert any("disableMP" in w for w in verdict.warnings)
+    # webhookv1beta2 validatePeerCreate's warning, word for word.
+    assert verdict.warnings == (
+        "disable mp is deprecated and has no effect since it's the default behavior now",
+    )
 
 
 def test_v1beta1_peer_is_reviewed_as_v1beta2() -> None:

@@ -511,7 +511,7 @@ RULES: list[tuple[str, str, list[Any], list[Any], str, str, str]] = [
         [obj("BFDProfile", "b", {})],
         "BFDProfile metallb-system/b",
         "",
-        "native",
+        "bfd profiles section set",
     ),
     (
         "FRR: duplicate peer address",
@@ -539,7 +539,7 @@ RULES: list[tuple[str, str, list[Any], list[Any], str, str, str]] = [
         [N1, N2, peer("a", routerID="10.0.0.1"), peer("b", "192.0.2.2", routerID="10.0.0.2")],
         "BGPPeer metallb-system/b",
         "spec.routerID",
-        "same routerID",
+        "same RouterID",
     ),
     (
         "FRR: different myASN in a VRF",
@@ -548,7 +548,7 @@ RULES: list[tuple[str, str, list[Any], list[Any], str, str, str]] = [
         [peer("a"), peer("b", "192.0.2.2", myASN=64999)],
         "BGPPeer metallb-system/b",
         "spec.myASN",
-        "same myASN",
+        "same myAsn",
     ),
     (
         "namespace",
