@@ -41,6 +41,7 @@ log = logging.getLogger("metallb.speaker")
 EXCLUDE_FILE = Path("/etc/metallb/excludel2.yaml")
 UNENCRYPTED_KEY = b"metallb-py: no memberlist secret configured"
 FRR_WORKDIR = Path("/var/lib/metallb/frr")
+MEMBERLIST_TUNING = Path("/etc/metallb/memberlist/config.json")  # upstream's override file
 
 
 def bgp_driver(args: argparse.Namespace) -> BGPDriver | None:
@@ -198,4 +199,10 @@ def run(args: argparse.Namespace) -> int:
         print("metallb speaker: --node-name (or METALLB_NODE_NAME) is required", file=sys.stderr)
         return 2
     args.bgp_type = os.environ.get("METALLB_BGP_TYPE", "") or "native"
+    # Upstream tunes hashicorp memberlist with these; our membership has its own timings
+    # (sub-second detection), so say that they are not applied rather than ignore them.
+    if args.ml_wan_config:
+        log.warning("--ml-wan-config is accepted but not applied: LAN timings are used")
+    if MEMBERLIST_TUNING.exists():
+        log.warning("%s is not applied: the membership keeps its own timings", MEMBERLIST_TUNING)
     return asyncio.run(_main(args))
