@@ -78,7 +78,7 @@ class SpeakerCollector(Collector):
             for ip in ann.ips:
                 announced.add_metric([key, "layer2", s.node_name, ip], 1)
         for key, bgp_ann in sorted(s.bgp_announced.items()):
-            for ip in bgp_ann.ips if bgp_ann.routes else ():
+            for ip in bgp_ann.ips:  # as upstream: whenever the node may advertise it
                 announced.add_metric([key, "bgp", s.node_name, ip], 1)
         yield announced
         for name, text, counts in (
