@@ -153,12 +153,12 @@ async def test_invalid_pools_are_refused_with_a_clear_message(webhook: Webhook) 
     ns, client = webhook.namespace, webhook.client
     msg = await refused(client, pool("bad", ns, "192.0.2.300/32"))
     assert 'admission webhook "ipaddresspoolvalidationwebhook.metallb.io" denied' in msg
-    assert "invalid CIDR '192.0.2.300/32'" in msg
+    assert 'invalid CIDR "192.0.2.300/32"' in msg
     assert f"IPAddressPool {ns}/bad" in msg
 
     await client.create(pool("first", ns, "192.0.2.0/28"))
     msg = await refused(client, pool("second", ns, "192.0.2.8/29"))
-    assert "overlaps with already defined CIDR '192.0.2.0/28' of pool 'first'" in msg
+    assert 'overlaps with already defined CIDR "192.0.2.0/28" of pool "first"' in msg
     await client.create(pool("third", ns, "192.0.2.16/28"))
 
 
