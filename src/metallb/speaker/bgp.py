@@ -54,6 +54,7 @@ class Reason(StrEnum):
 
     NOT_HANDLED = "notHandled"
     NO_IP = "noIPAllocated"
+    INVALID_IP = "invalidIP"
     NOT_IN_POOL = "internalError"  # upstream logs "IP not in a pool" under this reason
     NO_BGP_ADVERTISEMENT = "noBGPAdvertisement"
     NOT_OWNER = "notOwner"
@@ -266,6 +267,8 @@ def decide(
     ips = tuple(ips) if ips is not None else layer2.ingress_ips(service)
     if not ips:
         return Withdraw(Reason.NO_IP)
+    if not layer2.valid_ips(ips):
+        return Withdraw(Reason.INVALID_IP)
     pool = layer2.pool_for(config, ips)
     if pool is None:
         return Withdraw(Reason.NOT_IN_POOL)

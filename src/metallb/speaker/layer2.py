@@ -41,6 +41,7 @@ class Skip(StrEnum):
 
     NOT_HANDLED = "notHandled"  # not a LoadBalancer, or another loadBalancerClass
     NO_IP = "noIPAllocated"
+    INVALID_IP = "invalidIP"  # an ingress entry without a parseable IP (a hostname, say)
     NOT_IN_POOL = "internalError"  # upstream logs "IP not in a pool" under this reason
     NO_L2_ADVERTISEMENT = "noL2Advertisement"
 
@@ -152,9 +153,20 @@ def interfaces_for(
 
 
 def ingress_ips(service: Mapping[str, Any]) -> tuple[str, ...]:
-    """``status.loadBalancer.ingress[].ip``, in order (hostname entries are skipped)."""
+    """``status.loadBalancer.ingress[].ip``, in order; an entry without one (a hostname
+    entry) gives "", which :func:`valid_ips` refuses, as upstream's SetBalancer does."""
     ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    return tuple(str(i["ip"]) for i in ingress if isinstance(i, Mapping) and i.get("ip"))
+    return tuple(str(i.get("ip") or "") if isinstance(i, Mapping) else "" for i in ingress)
+
+
+def valid_ips(ips: Sequence[str]) -> bool:
+    """Every entry parses as an address (upstream withdraws with ``invalidIP`` if not)."""
+    try:
+        for ip in ips:
+            ip_address(ip)
+    except ValueError:
+        return False
+    return True
 
 
 def pool_for(config: Config, ips: Sequence[str]) -> str | None:
@@ -237,6 +249,8 @@ def decide(
     ips = ingress_ips(service)
     if not ips:
         return Withdraw(Skip.NO_IP)
+    if not valid_ips(ips):
+        return Withdraw(Skip.INVALID_IP)
     pool = pool_for(config, ips)
     if pool is None:
         return Withdraw(Skip.NOT_IN_POOL)

@@ -481,3 +481,10 @@ def test_one_serving_listing_of_an_address_is_enough() -> None:
     assert decide(config(*BASIC), service(), N1, [eps(("n1", "10.0.0.1", False))]) == Withdraw(
         Reason.NO_ENDPOINTS
     )
+
+
+def test_an_ingress_entry_without_an_ip_withdraws_as_invalid() -> None:
+    """Upstream's SetBalancer: a hostname-only ingress entry makes the IP set invalid."""
+    svc = service()
+    svc["status"]["loadBalancer"]["ingress"].append({"hostname": "lb.example.com"})
+    assert decide(config(*BASIC), svc, N1) == Withdraw(Reason.INVALID_IP)

@@ -289,3 +289,12 @@ def test_a_configuration_without_the_pool_of_an_announced_ip_is_orphaning() -> N
     assert orphaned(cfg, [("default/b", [])]) is None
     why = orphaned(cfg, [("default/a", ["192.0.2.1"]), ("default/z", ["192.0.2.99"])])
     assert why == "service default/z has no configuration under new config (192.0.2.99)"
+
+
+def test_an_ingress_entry_without_an_ip_withdraws_as_invalid() -> None:
+    """Upstream's SetBalancer: a hostname-only ingress entry makes the IP set invalid."""
+    svc = service()
+    svc["status"]["loadBalancer"]["ingress"].append({"hostname": "lb.example.com"})
+    cfg = config(pool("p", "192.0.2.0/28"), l2ad("x", ipAddressPools=["p"]))
+    decisions = decide_all(cfg, svc)
+    assert set(decisions.values()) == {Withdraw(Skip.INVALID_IP)}
