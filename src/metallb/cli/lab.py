@@ -90,7 +90,11 @@ def _print_ready(labdir: Path, state: dict[str, Any]) -> None:
             f"  {vtysh} -c 'show ip route {bgp_ip}'   # ECMP: a next hop per node",
             f"  {vtysh} -c 'show bgp ipv4 summary'",
         ]
+    ops = f"--kubeconfig {kubeconfig}"
     lines += [
+        f"  {metallb} explain service demo/web {ops}   # its pool, election order, events",
+        f"  {metallb} status {ops}   # pools, announcements per node, BGP sessions",
+        f"  {metallb} doctor {ops}   # the usual misconfigurations, each with its fix",
         f"  {metallb} lab fail-node <node>   # then curl again: another node answers",
         f"  {metallb} lab status | heal-node <node> | down",
     ]

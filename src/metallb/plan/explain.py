@@ -77,14 +77,25 @@ def _status_of(statuses: Iterable[Mapping[str, Any]], kind: str, ns: str, name: 
     ]
 
 
+def _ready(pod: Mapping[str, Any]) -> bool | None:
+    """The Pod's Ready condition; None when it has none."""
+    for c in (pod.get("status") or {}).get("conditions") or []:
+        if isinstance(c, Mapping) and c.get("type") == "Ready":
+            return bool(c.get("status") == "True")
+    return None
+
+
 def speaker_members(
     pods: Sequence[Mapping[str, Any]] | None, nodes: Iterable[str]
 ) -> frozenset[str] | None:
-    """Nodes with a speaker Pod that is not finished or being deleted.
+    """Nodes with a speaker Pod that is not finished, being deleted, or not Ready.
 
     The live membership itself is inside the speakers; from outside, a speaker Pod bound
-    to the node is the closest sign. None (every node counts) when no speaker Pod is
-    known at all: then the tool cannot tell, and says nothing rather than "all dead".
+    to the node is the closest sign, and its readiness (the speaker's /readyz) tells a
+    crashed or restarting speaker, which the others' membership has dropped too. A Pod
+    without a Ready condition counts (nothing tells otherwise). None (every node counts)
+    when no speaker Pod is known at all: then the tool cannot tell, and says nothing
+    rather than "all dead".
     """
     if not pods:
         return None
@@ -93,6 +104,7 @@ def speaker_members(
         for p in pods
         if (p.get("status") or {}).get("phase") not in ("Failed", "Succeeded")
         and not _meta(p).get("deletionTimestamp")
+        and _ready(p) is not False
     }
     return frozenset(n for n in nodes if n in live)
 

@@ -150,11 +150,11 @@ def render(
                     for p, up in sorted(sc.sessions.items())
                 )
                 out.append(f"{head}: {state}")
-    for cs in (s for s in statuses if s.get("kind") == "ConfigurationState"):
+    states = [s for s in statuses if s.get("kind") == "ConfigurationState"]
+    if states:
+        out += ["", "CONFIGURATION STATE"]
+    for cs in states:
         result = (cs.get("status") or {}).get("result", "Unknown")
         summary = (cs.get("status") or {}).get("errorSummary")
-        out.append(
-            f"\nConfigurationState {_meta(cs).get('name')}: {result}"
-            + (f" ({summary})" if summary else "")
-        )
+        out.append(f"{_meta(cs).get('name')}: {result}" + (f" ({summary})" if summary else ""))
     return out

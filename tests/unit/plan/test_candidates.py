@@ -263,3 +263,18 @@ def test_events_are_listed_oldest_first() -> None:
     assert block[1] == "2026-01-01T00:00:03 Warning AllocationFailed: second (x2)"
     assert block[2] == "2026-01-01T00:00:04 Normal IPAllocated: first (x2)"
     assert len(block) == 3
+
+
+def test_speaker_members_leave_out_pods_that_are_not_ready() -> None:
+    """A crashed speaker's Pod stays Running but not Ready: its node is no candidate."""
+
+    def pod(node: str, ready: str | None, phase: str = "Running") -> dict[str, object]:
+        status: dict[str, object] = {"phase": phase}
+        if ready is not None:
+            status["conditions"] = [{"type": "Ready", "status": ready}]
+        return {"kind": "Pod", "metadata": {"name": f"s-{node}"}, "spec": {"nodeName": node},
+                "status": status}  # fmt: skip
+
+    pods = [pod("n1", "True"), pod("n2", "False"), pod("n3", None), pod("n4", "True", "Failed")]
+    assert speaker_members(pods, ["n1", "n2", "n3", "n4", "n5"]) == frozenset({"n1", "n3"})
+    assert speaker_members([], ["n1"]) is None

@@ -60,6 +60,10 @@ def test_status_blocks() -> None:
             "status": {"node": "n2", "serviceName": "api", "serviceNamespace": "default",
                        "peers": ["r1", "r2"]},
         },
+        {"kind": "ConfigurationState", "metadata": {"name": "controller"},
+         "status": {"result": "Valid"}},
+        {"kind": "ConfigurationState", "metadata": {"name": "speaker-n2"},
+         "status": {"result": "Invalid", "errorSummary": "configuration error: x"}},
     ]  # fmt: skip
     scrapes = [
         SpeakerScrape("speaker-a", "n1", "http://192.0.2.11:9120/metrics", error="timed out"),
@@ -73,6 +77,11 @@ def test_status_blocks() -> None:
     ]
     lines = render(objects, statuses, scrapes)
     assert lines[0].startswith("POOL")
+    assert lines[-3:] == [
+        "CONFIGURATION STATE",
+        "controller: Valid",
+        "speaker-n2: Invalid (configuration error: x)",
+    ]
     assert lines[1].split() == ["p", "2", "14", "0", "0"]
     assert any(line.split()[:3] == ["default/web", "192.0.2.1", "n1"] for line in lines)
     assert any(line.split()[:2] == ["default/wait", "<pending>"] for line in lines)
