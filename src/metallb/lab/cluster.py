@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -64,6 +65,7 @@ CLIENT_IP, CLIENT_IP6, CLIENT_MAC = "192.0.2.50", "2001:db8::50", "02:00:00:00:0
 # Every VIP the tests use lies in these: the nodes deliver them locally.
 SERVICE_RANGE, SERVICE_RANGE6 = "192.0.2.192/27", "2001:db8::200/120"
 SPEAKER_LABELS = "app=metallb,component=speaker"
+WORKDIR_PREFIX = "l2cluster-"
 EXCLUDE_L2 = "announcedInterfacesToExclude: ['^eth1$', '^lo$', '^veth.*']\n"
 T = TypeVar("T")
 
@@ -103,7 +105,7 @@ _REPLY = re.compile(r"reply from (\S+) \[([0-9A-Fa-f:]+)\]")
 class L2Cluster:
     """See the module docstring. Use as a context manager."""
 
-    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="l2cluster-")))
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX)))
     lab: Netlab = field(default_factory=Netlab)
     cp: ControlPlane | None = None
     kube: Client | None = None
@@ -127,8 +129,13 @@ class L2Cluster:
             raise
         return self
 
-    def __exit__(self, *_exc: object) -> None:
+    def __exit__(self, exc_type: object, *_exc: object) -> None:
         self._stack.close()
+        # A work directory we made ourselves goes too, unless something failed: then its
+        # logs (controller, speakers, FRR) are what one reads next.
+        own = self.workdir.parent == Path(tempfile.gettempdir())
+        if own and self.workdir.name.startswith(WORKDIR_PREFIX) and exc_type is None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _setup(self) -> None:
         self.progress("creating the network: 3 nodes, a client, a management and a data LAN")
