@@ -11,7 +11,9 @@ import secrets
 import signal
 import ssl
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from lightkube import ApiError, AsyncClient, KubeConfig
@@ -73,6 +75,31 @@ def setup_logging(level: str) -> None:
 def make_client(kubeconfig: str) -> AsyncClient:
     config = KubeConfig.from_file(kubeconfig) if kubeconfig else KubeConfig.from_env()
     return AsyncClient(config=config, field_manager="metallb-controller")
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event SIGTERM or SIGINT sets (installed now, so a signal during start-up is
+    not lost)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def run_until_stopped(work: Coroutine[Any, Any, object], stop: asyncio.Event) -> None:
+    """Run ``work`` until it ends (its error is raised) or ``stop`` is set; either way
+    the other is cancelled and awaited. Shared by the controller and the speaker."""
+    task = asyncio.create_task(work)
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+    finally:
+        for t in (task, stopper):
+            t.cancel()
+        await asyncio.gather(task, stopper, return_exceptions=True)
 
 
 async def ensure_memberlist_secret(
@@ -162,19 +189,10 @@ async def _main(args: argparse.Namespace) -> int:
         metrics = web.Application()
         add_metrics_route(metrics, registry)
         runners.append(await _serve(metrics, args.port))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    work = asyncio.create_task(stop.wait() if only_webhook else controller.run())
-    stopper = asyncio.create_task(stop.wait())
+    stop = stop_on_signals()
     try:
-        done, _ = await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if work in done and work.exception() is not None:
-            raise work.exception()  # type: ignore[misc]
+        await run_until_stopped(stop.wait() if only_webhook else controller.run(), stop)
     finally:
-        for t in (work, stopper):
-            t.cancel()
         for r in runners:
             await r.cleanup()
         await client.close()

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
@@ -26,7 +25,12 @@ from aiohttp import web
 from lightkube import AsyncClient, KubeConfig
 from prometheus_client import CollectorRegistry
 
-from metallb.cli.controller_cmd import namespace_of, setup_logging
+from metallb.cli.controller_cmd import (
+    namespace_of,
+    run_until_stopped,
+    setup_logging,
+    stop_on_signals,
+)
 from metallb.config.types import BGPType
 from metallb.k8s.speaker import Speaker
 from metallb.k8s.speaker_bgp import FRRBGP, BGPDriver
@@ -131,10 +135,7 @@ async def _main(args: argparse.Namespace) -> int:
         )
     else:
         log.info("membership disabled: every Node counts as a live speaker")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     runners: list[web.AppRunner] = []
     speaker_ref: list[Speaker] = []  # the announcer exists before the speaker
     async with contextlib.AsyncExitStack() as stack:
@@ -180,16 +181,7 @@ async def _main(args: argparse.Namespace) -> int:
             runners.append(await _serve(metrics, "0.0.0.0", args.port))
         for r in runners:
             stack.push_async_callback(r.cleanup)
-        work = asyncio.create_task(speaker.run(), name="speaker")
-        stopper = asyncio.create_task(stop.wait())
-        try:
-            done, _ = await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if work in done and work.exception() is not None:
-                raise work.exception()  # type: ignore[misc]
-        finally:
-            for t in (work, stopper):
-                t.cancel()
-            await asyncio.gather(work, stopper, return_exceptions=True)
+        await run_until_stopped(speaker.run(), stop)
     return 0
 
 
