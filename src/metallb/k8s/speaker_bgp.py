@@ -192,7 +192,10 @@ class FRRBGP:
         self._config: Config | None = None
         self._node: election.Node | None = None
         self._announced: tuple[bgp.Announce, ...] = ()
+        # Per (VRF, neighbour key), from the last state pushed: the configured port (FRR
+        # omits it while down) and the routes it should hold (pending prefixes).
         self._ports: dict[tuple[str, str], int] = {}
+        self._pending: dict[tuple[str, str], int] = {}
         self._poller: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -212,9 +215,9 @@ class FRRBGP:
         if self._config is None or self._node is None:
             return
         state = frr_render.desired(self._config, self._node, self._announced)
-        self._ports = {
-            (r.vrf or "default", n.key): n.port for r in state.routers for n in r.neighbors
-        }
+        neighbors = [((r.vrf or "default", n.key), n) for r in state.routers for n in r.neighbors]
+        self._ports = {key: n.port for key, n in neighbors}
+        self._pending = {key: len(n.routes) for key, n in neighbors}
         self.backend.set(state)
 
     async def close(self) -> None:
@@ -255,17 +258,11 @@ class FRRBGP:
         return doc
 
     def peer_metrics(self) -> list[PeerMetrics]:
-        pending: dict[tuple[str, str], int] = {}
-        if self._config is not None and self._node is not None:
-            tables = bgp.peer_tables(self._announced)
-            for p in bgp.sessions(self._config, self._node):
-                pending[(p.vrf or "default", p.address or p.interface)] = len(
-                    tables.get(p.name, {})
-                )
         out = []
         for n in self.neighbors:
             values = dict(n.metrics)
-            values["metallb_bgp_pending_prefixes_total"] = float(pending.get((n.vrf, n.address), 0))
+            pending = self._pending.get((n.vrf, n.address), 0)
+            values["metallb_bgp_pending_prefixes_total"] = float(pending)
             out.append(PeerMetrics(n.peer, n.vrf, values))
         out += [PeerMetrics(b.peer, b.vrf, b.metrics) for b in self.bfd]
         return out
