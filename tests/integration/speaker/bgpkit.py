@@ -12,7 +12,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from metallb.lab.routers import FRR, Neighbor
-from tests.integration.speaker.harness import DATA_IP, NODES, NS, L2Cluster, wait_for
+from tests.integration.speaker.harness import DATA_IP, NODES, NS, L2Cluster, Pool, wait_for
 
 ROUTER_IP, ROUTER_ASN, NODE_ASN = "192.0.2.1", 64512, 64513
 WAIT = 40.0  # seconds any single convergence may take
@@ -54,6 +54,32 @@ def add_router(
 def create(cluster: L2Cluster, res: Any, name: str, spec: dict[str, Any]) -> None:
     assert cluster.kube is not None
     cluster.kube.create(res(metadata=ObjectMeta(name=name, namespace=NS), spec=spec))
+
+
+COMMUNITY, LARGE_COMMUNITY = "64513:100", "64513:7:8"  # what advertise_pool() attaches
+
+
+def advertise_pool(cluster: L2Cluster, addresses: list[str]) -> None:
+    """Pool ``bgp`` and a BGPAdvertisement of it with one community of each kind."""
+    create(cluster, Pool, "bgp", {"addresses": addresses})
+    spec = {"ipAddressPools": ["bgp"], "communities": [COMMUNITY, f"large:{LARGE_COMMUNITY}"]}
+    create(cluster, BGPAdv, "bgp", spec)
+
+
+def assert_three_ecmp_paths(router: FRR, prefix: str) -> None:
+    """The router learnt ``prefix`` from every node, with advertise_pool()'s communities,
+    and its kernel installed a next hop per node."""
+    everyone = sorted(DATA_IP.values())
+    assert wait_paths(router, prefix, 3) == everyone
+    for route in router.routes(4)[prefix]:
+        assert route.communities == (COMMUNITY,)
+        assert route.large_communities == (LARGE_COMMUNITY,)
+    hops = wait_for(
+        lambda: kernel_hops(router, prefix) if len(kernel_hops(router, prefix)) == 3 else None,
+        WAIT,
+        "three ECMP next hops in the router's kernel",
+    )
+    assert hops == everyone
 
 
 def paths(router: FRR, prefix: str, want: int) -> list[str] | None:

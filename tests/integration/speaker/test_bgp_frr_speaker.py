@@ -32,17 +32,17 @@ from tests.integration.speaker.bgpkit import (
     ROUTER_IP,
     WAIT,
     BFDProfile,
-    BGPAdv,
     BGPPeer,
     add_router,
+    advertise_pool,
+    assert_three_ecmp_paths,
     bgp_statuses,
     create,
-    kernel_hops,
     metrics,
     wait_paths,
 )
 from tests.integration.speaker.conftest import Services
-from tests.integration.speaker.harness import DATA_IP, NODES, L2Cluster, Pool, wait_for
+from tests.integration.speaker.harness import DATA_IP, NODES, L2Cluster, wait_for
 
 POOL_V4 = "192.0.2.200/29"  # inside the lab's SERVICE_RANGE
 
@@ -86,13 +86,7 @@ def frr_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[L2Cl
                     "bfdProfile": "fast",
                 },
             )
-            create(c, Pool, "bgp", {"addresses": [POOL_V4]})
-            create(
-                c,
-                BGPAdv,
-                "bgp",
-                {"ipAddressPools": ["bgp"], "communities": ["64513:100", "large:64513:7:8"]},
-            )
+            advertise_pool(c, [POOL_V4])
             yield c, router
         finally:
             router.stop()
@@ -120,16 +114,7 @@ def test_frr_mode_advertises_with_bfd_and_survives_a_speaker_restart(
     try:
         name = services.create()
         prefix = f"{services.ip(name)}/32"
-        assert wait_paths(router, prefix, 3) == everyone
-        for route in router.routes(4)[prefix]:
-            assert route.communities == ("64513:100",)
-            assert route.large_communities == ("64513:7:8",)
-        hops = wait_for(
-            lambda: kernel_hops(router, prefix) if len(kernel_hops(router, prefix)) == 3 else None,
-            WAIT,
-            "three ECMP next hops in the router's kernel",
-        )
-        assert hops == everyone
+        assert_three_ecmp_paths(router, prefix)
         wait_for(
             lambda: True if len(bgp_statuses(cluster, name)) == 3 else None,
             WAIT,

@@ -31,13 +31,13 @@ from tests.integration.speaker.bgpkit import (
     ROUTER_ASN,
     ROUTER_IP,
     WAIT,
-    BGPAdv,
     BGPPeer,
     add_router,
+    advertise_pool,
+    assert_three_ecmp_paths,
     bgp_statuses,
     create,
     keep_endpoints_on,
-    kernel_hops,
     metrics,
     wait_paths,
 )
@@ -48,7 +48,6 @@ from tests.integration.speaker.harness import (
     NODES,
     NS,
     L2Cluster,
-    Pool,
     wait_for,
 )
 
@@ -71,13 +70,7 @@ def bgp_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[L2Cl
                 "router",
                 {"myASN": NODE_ASN, "peerASN": ROUTER_ASN, "peerAddress": ROUTER_IP},
             )
-            create(c, Pool, "bgp", {"addresses": [POOL_V4, POOL_V6]})
-            create(
-                c,
-                BGPAdv,
-                "bgp",
-                {"ipAddressPools": ["bgp"], "communities": ["64513:100", "large:64513:7:8"]},
-            )
+            advertise_pool(c, [POOL_V4, POOL_V6])
             yield c, router
         finally:
             router.stop()
@@ -94,16 +87,7 @@ def test_three_nodes_advertise_one_service_ip_as_three_ecmp_paths(
     try:
         name = services.create()
         prefix = f"{services.ip(name)}/32"
-        assert wait_paths(router, prefix, 3) == sorted(DATA_IP.values())
-        for route in router.routes(4)[prefix]:
-            assert route.communities == ("64513:100",)
-            assert route.large_communities == ("64513:7:8",)
-        hops = wait_for(
-            lambda: kernel_hops(router, prefix) if len(kernel_hops(router, prefix)) == 3 else None,
-            WAIT,
-            "three ECMP next hops in the router's kernel",
-        )
-        assert hops == sorted(DATA_IP.values())
+        assert_three_ecmp_paths(router, prefix)
 
         def three_statuses() -> list[dict[str, object]] | None:
             found = bgp_statuses(cluster, name)
