@@ -8,15 +8,18 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests and the lab drive as real peers and clients.
-DEBS := frr frr-pythontools bird2 gobgpd iputils-arping iputils-ping ndisc6 iproute2 nftables tcpdump curl
+# runc, the CNI plugins, iptables and conntrack are what the lab's real nodes run beside
+# the kubelet (containerd itself is built: tools/knode/build.sh).
+DEBS := frr frr-pythontools bird2 gobgpd iputils-arping iputils-ping ndisc6 iproute2 nftables tcpdump curl \
+	runc containernetworking-plugins iptables conntrack
 
-.PHONY: help setup setup-debs setup-python setup-controlplane setup-helm test lint typecheck contracts pytest lab clean
+.PHONY: help setup setup-debs setup-python setup-controlplane setup-knode setup-helm test lint typecheck contracts pytest lab clean
 
 help:
 	@echo "make lab    bring up the local lab (see README)"
 	@echo "make test   install what is missing, then lint, type-check and run the whole suite"
 
-setup: setup-debs setup-python setup-controlplane setup-helm
+setup: setup-debs setup-python setup-controlplane setup-knode setup-helm
 
 # apt runs only when a package is missing, so a warm setup costs one dpkg query.
 setup-debs:
@@ -38,6 +41,11 @@ setup-controlplane:
 	@tools/timed setup-controlplane tools/ktestenv/build.sh > .ktestenv-bin.tmp
 	@mv .ktestenv-bin.tmp .ktestenv-bin
 
+# kubelet, kube-proxy, kube-scheduler and containerd for the lab's real nodes.
+setup-knode:
+	@tools/timed setup-knode tools/knode/build.sh > .knode-bin.tmp
+	@mv .knode-bin.tmp .knode-bin
+
 # The real helm, for the chart tests (lint, template, server-side dry run).
 setup-helm:
 	@tools/timed setup-helm tools/helm/build.sh > .helm-bin.tmp
@@ -57,11 +65,11 @@ contracts:
 
 # pytest exits 5 when it collected nothing; an empty suite is a failure here.
 pytest:
-	rc=0; METALLB_KTESTENV_BIN=$$(cat .ktestenv-bin) METALLB_HELM=$$(cat .helm-bin) tools/timed pytest $(BIN)/pytest $(PYTEST_ARGS) || rc=$$?; \
+	rc=0; METALLB_KTESTENV_BIN=$$(cat .ktestenv-bin) METALLB_KNODE_BIN=$$(cat .knode-bin) METALLB_HELM=$$(cat .helm-bin) tools/timed pytest $(BIN)/pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 lab: setup
-	METALLB_KTESTENV_BIN=$$(cat .ktestenv-bin) $(BIN)/metallb lab up
+	METALLB_KTESTENV_BIN=$$(cat .ktestenv-bin) METALLB_KNODE_BIN=$$(cat .knode-bin) $(BIN)/metallb lab up
 
 clean:
-	rm -rf $(VENV) .ktestenv-bin .helm-bin .lab .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .ktestenv-bin .knode-bin .helm-bin .lab .pytest_cache .mypy_cache .ruff_cache

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from metallb.lab.bgplab import BGP_RANGE
-from metallb.lab.cluster import DATA_IP, KUBECTL, NODES
 from metallb.lab.netlab import list_namespaces
 from metallb.lab.routers import FRR_BIN, FRR_RUN
+from metallb.lab.topology import DATA_IP, KUBECTL, NODES
 
 pytestmark = [
     pytest.mark.timeout(600),

@@ -39,14 +39,14 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 
 from metallb.election.layer2 import EXCLUDE_LB_LABEL
 from metallb.lab.bgplab import BGP_RANGE, NODE_ASN, ROUTER_ASN, ROUTER_IP, BGPAdv, BGPPeer
-from metallb.lab.cluster import (
+from metallb.lab.cluster import L2Cluster
+from metallb.lab.topology import (
     DATA_IP,
     MGMT_IP,
     MGMT_ROOT,
     NODES,
     NS,
     L2Adv,
-    L2Cluster,
     Pool,
     wait_for,
 )

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import re
 import shutil
 import subprocess
 import sys
@@ -36,56 +35,37 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from lightkube import ApiError, Client, KubeConfig
-from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.authentication_v1 import TokenRequestSpec
 from lightkube.models.core_v1 import Container, PodSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, Node, Pod, Secret, ServiceAccount
 
-from metallb.lab.bgplab import BGPLab, add_bgp_router
+from metallb.lab.bgplab import BGPLab
 from metallb.lab.controlplane import Binaries, ControlPlane
 from metallb.lab.daemon import Daemon, LabError
 from metallb.lab.netlab import Host, Netlab
 from metallb.lab.ports import free_port
-
-REPO = Path(__file__).resolve().parents[3]
-KUBECTL = str(Path(sys.executable).with_name("kubectl"))
-
-NS = "metallb-system"
-MGMT_ROOT = "198.51.100.254"
-NODES = ("n1", "n2", "n3")
-DATA_IP = {n: f"192.0.2.1{i}" for i, n in enumerate(NODES, 1)}
-DATA_IP6 = {n: f"2001:db8::1{i}" for i, n in enumerate(NODES, 1)}
-MGMT_IP = {n: f"198.51.100.1{i}" for i, n in enumerate(NODES, 1)}
-MAC = {n: f"02:00:00:00:01:0{i}" for i, n in enumerate(NODES, 1)}
-CLIENT_IP, CLIENT_IP6, CLIENT_MAC = "192.0.2.50", "2001:db8::50", "02:00:00:00:01:50"
-# Every VIP the tests use lies in these: the nodes deliver them locally.
-SERVICE_RANGE, SERVICE_RANGE6 = "192.0.2.192/27", "2001:db8::200/120"
-SPEAKER_LABELS = "app=metallb,component=speaker"
-WORKDIR_PREFIX = "l2cluster-"
-EXCLUDE_L2 = "announcedInterfacesToExclude: ['^eth1$', '^lo$', '^veth.*']\n"
-T = TypeVar("T")
-
-Pool = create_namespaced_resource("metallb.io", "v1beta1", "IPAddressPool", "ipaddresspools")
-L2Adv = create_namespaced_resource("metallb.io", "v1beta1", "L2Advertisement", "l2advertisements")
-L2Status = create_namespaced_resource(
-    "metallb.io", "v1beta1", "ServiceL2Status", "servicel2statuses"
+from metallb.lab.topology import (
+    DATA_IP,
+    EXCLUDE_L2,
+    KUBECTL,
+    MGMT_IP,
+    MGMT_ROOT,
+    NODES,
+    NS,
+    REPO,
+    SERVICE_RANGE,
+    SERVICE_RANGE6,
+    SPEAKER_LABELS,
+    WORKDIR_PREFIX,
+    L2Status,
+    LanClients,
+    build_network,
+    wait_for,
 )
-
-
-def wait_for(check: Callable[[], T | None], timeout: float, what: str, step: float = 0.05) -> T:
-    """Poll ``check`` until it returns a value; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value is not None:
-            return value
-        if time.monotonic() > deadline:
-            raise LabError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(step)
 
 
 @dataclass
@@ -98,11 +78,8 @@ class SpeakerProc:
         return self.proc.poll() is None
 
 
-_REPLY = re.compile(r"reply from (\S+) \[([0-9A-Fa-f:]+)\]")
-
-
 @dataclass
-class L2Cluster:
+class L2Cluster(LanClients):
     """See the module docstring. Use as a context manager."""
 
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX)))
@@ -138,26 +115,16 @@ class L2Cluster:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _setup(self) -> None:
-        self.progress("creating the network: 3 nodes, a client, a management and a data LAN")
         self._stack.enter_context(self.lab)
-        mgmt, data = self.lab.add_lan("mgmt"), self.lab.add_lan("data")
-        self.lab.connect_root(mgmt, f"{MGMT_ROOT}/24")
-        for n in NODES:
-            host = self.lab.add_host(n)
-            self.lab.connect(
-                host, data, "eth0", [f"{DATA_IP[n]}/24", f"{DATA_IP6[n]}/64"], mac=MAC[n]
-            )
-            self.lab.connect(host, mgmt, "eth1", [f"{MGMT_IP[n]}/24"])
-            self._backend(host)
-        client = self.lab.add_host("client")
-        self.lab.connect(
-            client, data, "eth0", [f"{CLIENT_IP}/24", f"{CLIENT_IP6}/64"], mac=CLIENT_MAC
+        self.bgp = build_network(
+            self.lab,
+            self.workdir,
+            self._stack,
+            bgp_router=self.bgp_router,
+            progress=self.progress,
         )
-        if self.bgp_router:
-            self.progress(
-                "starting an FRR router peering with every node, a remote client behind it"
-            )
-            self.bgp = add_bgp_router(self.lab, DATA_IP, self.workdir / "frr", self._stack)
+        for n in NODES:
+            self._backend(self.lab.hosts[n])
         self.progress("starting etcd, kube-apiserver and kube-controller-manager")
         self.cp = ControlPlane(Binaries.locate(), bind_address="0.0.0.0", extra_sans=(MGMT_ROOT,))
         self._stack.enter_context(self.cp)
@@ -376,36 +343,7 @@ class L2Cluster:
         text = self.speakers[node].log.read_text(errors="replace")
         return "\n".join(text.splitlines()[-lines:])
 
-    # -- clients -------------------------------------------------------------------------
-    @property
-    def client(self) -> Host:
-        return self.lab.hosts["client"]
-
-    def arping_macs(self, ip: str, count: int = 3) -> list[str]:
-        """MACs of all replies to ``count`` broadcast probes from the client (lower case)."""
-        proc = self.client.call(
-            "arping", "-b", "-c", str(count), "-i", "1", "-w", str(count + 1), "-I", "eth0", ip,
-            timeout=count + 10,
-        )  # fmt: skip
-        return [m.group(2).lower() for m in _REPLY.finditer(proc.stdout)]
-
-    def neighbour_mac(self, ip: str) -> str | None:
-        out = self.client.run("ip", "neigh", "show", ip, "dev", "eth0")
-        found = re.search(r"lladdr ([0-9a-f:]+)", out)
-        return found.group(1) if found else None
-
-    def curl(self, ip: str, timeout: float = 1.0) -> str | None:
-        """The node name the backend behind ``ip`` answers, or None."""
-        host = f"[{ip}]" if ":" in ip else ip
-        proc = self.client.call(
-            "curl", "-s", "-g", "--max-time", str(timeout), f"http://{host}/",
-            timeout=timeout + 5,
-        )  # fmt: skip
-        return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
-
-    def mac_owner(self, mac: str) -> str | None:
-        return next((n for n, m in MAC.items() if m == mac), None)
-
+    # -- cluster state -------------------------------------------------------------------
     def l2_statuses(self, service: str) -> list[dict[str, Any]]:
         assert self.kube is not None
         return [

@@ -46,6 +46,19 @@ CONTROLLERS = (
 )
 # Dual-stack, so tests can create IPv6 and dual-stack Services (ClusterIPs of both
 # families). fd00::/8 is unique-local: these addresses never leave the apiserver.
+# With real nodes (kubelets running Pods) the control plane also needs what places and
+# keeps Pods: Deployments, ReplicaSets and DaemonSets, `default` ServiceAccounts and the
+# `kube-root-ca.crt` ConfigMap every projected token volume mounts, node lifecycle, and
+# the garbage collection of Pods whose node is gone.
+WORKLOAD_CONTROLLERS = (
+    "deployment-controller",
+    "replicaset-controller",
+    "daemonset-controller",
+    "serviceaccount-controller",
+    "root-ca-certificate-publisher-controller",
+    "node-lifecycle-controller",
+    "pod-garbage-collector-controller",
+)
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_CIDR_V6 = "fd00:10:96::/112"
 _TMP_PREFIX = "metallb-controlplane-"
@@ -236,8 +249,15 @@ class ControlPlane:
     bind_address: str = "127.0.0.1"
     extra_sans: tuple[str, ...] = ()
     progress: Callable[[str], None] = field(default=lambda _msg: None)
+    # Real nodes: the kube-scheduler binary to run, and the address Pods reach the
+    # apiserver at (the `kubernetes` Service's endpoint, which kube-proxy on each node
+    # forwards 10.96.0.1:443 to). Without a scheduler the control plane serves API
+    # clients only, as most tests need.
+    scheduler: Path | None = None
+    advertise_address: str = "127.0.0.1"
 
     components: dict[str, Component] = field(default_factory=dict, init=False)
+    authority: CertificateAuthority | None = field(default=None, init=False)
     timings: dict[str, float] = field(default_factory=dict, init=False)
     server: str = field(default="", init=False)
     _owns_workdir: bool = field(default=False, init=False)
@@ -305,6 +325,7 @@ class ControlPlane:
         # Short-lived on purpose: test and lab certificates only outlive a session.
         validity = dt.timedelta(days=2)
         authority = CertificateAuthority.create("metallb-py test CA", validity=validity)
+        self.authority = authority
         ca = write_pair(pki, "ca", authority.pem)
         serving_pem = authority.issue(
             "kube-apiserver",
@@ -365,11 +386,7 @@ class ControlPlane:
                     f"--etcd-servers={etcd_url}",
                     f"--bind-address={self.bind_address}",
                     f"--secure-port={api_port}",
-                    # A loopback advertise address is only accepted without an endpoint
-                    # reconciler (kubernetes/kubernetes#138102); nothing here needs the
-                    # `kubernetes` Service's endpoints.
-                    "--advertise-address=127.0.0.1",
-                    "--endpoint-reconciler-type=none",
+                    *self._advertise_flags(),
                     f"--cert-dir={self.dir / 'apiserver-certs'}",
                     f"--tls-cert-file={serving.cert}",
                     f"--tls-private-key-file={serving.key}",
@@ -379,9 +396,7 @@ class ControlPlane:
                     f"--service-account-issuer={self.server}",
                     f"--service-account-key-file={sa.cert}",
                     f"--service-account-signing-key-file={sa.key}",
-                    # No serviceaccount controller creates `default` ServiceAccounts,
-                    # so the admission plugin that requires them would refuse Pods.
-                    "--disable-admission-plugins=ServiceAccount",
+                    *self._pod_flags(admin),
                     "--allow-privileged=true",
                     "--profiling=false",
                 ],
@@ -403,7 +418,7 @@ class ControlPlane:
                         f"--authentication-kubeconfig={self.kubeconfig}",
                         f"--authorization-kubeconfig={self.kubeconfig}",
                         "--leader-elect=false",
-                        f"--controllers={','.join(self.controllers)}",
+                        f"--controllers={','.join(self._controllers())}",
                         f"--service-account-private-key-file={sa.key}",
                         f"--root-ca-file={ca.cert}",
                         "--bind-address=127.0.0.1",
@@ -425,7 +440,72 @@ class ControlPlane:
                 ssl_ctx=kcm_ctx,
             )
             self.timings["kube-controller-manager"] = time.monotonic() - t0
+        if self.scheduler is not None:
+            self._launch(
+                Component(
+                    "kube-scheduler",
+                    [
+                        str(self.scheduler),
+                        f"--kubeconfig={self.kubeconfig}",
+                        f"--authentication-kubeconfig={self.kubeconfig}",
+                        f"--authorization-kubeconfig={self.kubeconfig}",
+                        "--leader-elect=false",
+                        "--bind-address=127.0.0.1",
+                        f"--secure-port={free_port()}",
+                        "--profiling=false",
+                    ],
+                    logs / "kube-scheduler.log",
+                )
+            )
         self.timings["total"] = time.monotonic() - t0
+
+    def _advertise_flags(self) -> list[str]:
+        if self.advertise_address == "127.0.0.1":
+            # A loopback advertise address is only accepted without an endpoint
+            # reconciler (kubernetes/kubernetes#138102); without real nodes nothing
+            # needs the `kubernetes` Service's endpoints.
+            return ["--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none"]
+        return [f"--advertise-address={self.advertise_address}"]
+
+    def _pod_flags(self, admin: KeyPair) -> list[str]:
+        if self.scheduler is None:
+            # No serviceaccount controller creates `default` ServiceAccounts, so the
+            # admission plugin that requires them would refuse Pods.
+            return ["--disable-admission-plugins=ServiceAccount"]
+        return [
+            # Webhooks and aggregated APIs are dialled at their endpoints' Pod IPs (the
+            # lab routes the pod networks to the nodes), not at ClusterIPs, which only
+            # kube-proxy on a node can translate.
+            "--enable-aggregator-routing=true",
+            # `kubectl logs/exec` reach the kubelets, which trust this CA.
+            f"--kubelet-client-certificate={admin.cert}",
+            f"--kubelet-client-key={admin.key}",
+        ]
+
+    def _controllers(self) -> tuple[str, ...]:
+        if self.scheduler is None:
+            return self.controllers
+        return (*self.controllers, *WORKLOAD_CONTROLLERS)
+
+    def client_kubeconfig(
+        self, name: str, user: str, *, groups: tuple[str, ...] = (), server: str | None = None
+    ) -> Path:
+        """Write a kubeconfig authenticating as ``user`` (in ``groups``) by a client
+        certificate of the control plane's CA: what a kubelet (``system:node:<name>`` in
+        ``system:nodes``) or kube-proxy (``system:kube-proxy``) is given on a real node."""
+        if self.authority is None:
+            raise ControlPlaneError("control plane not started")
+        pem = self.authority.issue(
+            user, organizations=groups, client=True, validity=dt.timedelta(days=2)
+        )
+        pair = write_pair(self.dir / "pki", name, pem)
+        return write_kubeconfig(
+            self.dir / f"{name}.kubeconfig",
+            server=server or self.server,
+            ca=self.ca_file,
+            user=user,
+            client=pair,
+        )
 
     def _launch(self, comp: Component) -> None:
         self.progress(f"starting {comp.name}")

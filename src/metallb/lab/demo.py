@@ -18,7 +18,7 @@ from lightkube.resources.core_v1 import Namespace, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from metallb.lab.bgplab import BGP_RANGE, NODE_ASN, ROUTER_ASN, ROUTER_IP, BGPAdv, BGPPeer
-from metallb.lab.cluster import DATA_IP, DATA_IP6, NODES, NS, L2Adv, Pool
+from metallb.lab.topology import DATA_IP, DATA_IP6, NODES, NS, L2Adv, Pool
 
 DEMO_NS = "demo"
 POOL_V4 = "192.0.2.200-192.0.2.215"

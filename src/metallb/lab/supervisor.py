@@ -30,8 +30,9 @@ from typing import Any
 from lightkube.resources.core_v1 import Service
 
 from metallb.lab.bgplab import REMOTE_IP
-from metallb.lab.cluster import CLIENT_IP, DATA_IP, MGMT_ROOT, NODES, L2Cluster, wait_for
+from metallb.lab.cluster import L2Cluster
 from metallb.lab.demo import DEMO_NS, deploy_bgp_demo, deploy_demo
+from metallb.lab.topology import CLIENT_IP, DATA_IP, MGMT_ROOT, NODES, wait_for
 
 
 def _log(msg: str) -> None:

@@ -1,6 +1,7 @@
 """The speaker tests' cluster is the lab's: :mod:`metallb.lab.cluster`."""
 
-from metallb.lab.cluster import (
+from metallb.lab.cluster import L2Cluster
+from metallb.lab.topology import (
     CLIENT_IP,
     DATA_IP,
     DATA_IP6,
@@ -8,7 +9,6 @@ from metallb.lab.cluster import (
     NODES,
     NS,
     L2Adv,
-    L2Cluster,
     L2Status,
     Pool,
     wait_for,
