@@ -123,6 +123,7 @@ def up(args: argparse.Namespace) -> int:
                 "--dir",
                 str(labdir),
                 *(["--no-bgp-router"] if getattr(args, "no_bgp_router", False) else []),
+                f"--install={getattr(args, 'install', 'kustomize')}",
             ],
             stdin=subprocess.DEVNULL,
             stdout=out,

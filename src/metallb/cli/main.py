@@ -163,7 +163,11 @@ def _lab_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         ("up", "start the lab: control plane, 3 nodes, MetalLB, demo Services", lab.up),
         ("down", "stop the lab and remove everything it created", lab.down),
         ("status", "which node answers for each demo Service", lab.status),
-        ("fail-node", "take a node's data link down and kill its speaker", lab.node_command),
+        (
+            "fail-node",
+            "cut a node off the network (processes: also kill its speaker)",
+            lab.node_command,
+        ),
         ("heal-node", "bring a failed node back", lab.node_command),
     ):
         q = lsub.add_parser(name, help=text)
@@ -175,6 +179,14 @@ def _lab_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                 "--no-bgp-router",
                 action="store_true",
                 help="Layer 2 only: no FRR router, remote client or BGP pool",
+            )
+            q.add_argument(
+                "--install",
+                choices=("kustomize", "helm", "processes"),
+                default="kustomize",
+                help="MetalLB's images as Pods on real kubelet nodes, installed with "
+                "`kubectl apply -k deploy` (default) or the Helm chart; or `processes`: "
+                "the daemons as plain processes (starts in seconds, no images needed)",
             )
         q.set_defaults(handler=handler)
 

@@ -46,6 +46,7 @@ from lightkube.resources.core_v1 import ConfigMap, Node, Pod, Secret, ServiceAcc
 from metallb.lab.bgplab import BGPLab
 from metallb.lab.controlplane import Binaries, ControlPlane
 from metallb.lab.daemon import Daemon, LabError
+from metallb.lab.demo import deploy_bgp_demo, deploy_demo
 from metallb.lab.netlab import Host, Netlab
 from metallb.lab.ports import free_port
 from metallb.lab.topology import (
@@ -338,6 +339,30 @@ class L2Cluster(LanClients):
         sp.proc.kill()
         sp.proc.wait(10)
         self._pod_status(node, ready=False)
+
+    # -- what the lab's supervisor drives (as PodCluster) --------------------------------
+    def deploy_demo(self) -> list[str]:
+        assert self.kube is not None
+        return deploy_demo(self.kube)
+
+    def deploy_bgp_demo(self) -> list[str]:
+        assert self.kube is not None
+        return deploy_bgp_demo(self.kube)
+
+    def fail_node(self, node: str) -> str:
+        self.lab.hosts[node].link_set("eth0", "down")
+        self.kill_speaker(node)
+        return f"{node}: data link down and speaker killed"
+
+    def heal_node(self, node: str) -> str:
+        self.lab.hosts[node].link_set("eth0", "up")
+        if not self.speakers[node].alive():
+            self.start_speaker(node)
+            self.wait_speaker_ready(node)
+        return f"{node}: data link up and speaker running"
+
+    def speaker_states(self) -> dict[str, bool]:
+        return {n: sp.alive() for n, sp in self.speakers.items()}
 
     def log_tail(self, node: str, lines: int = 60) -> str:
         text = self.speakers[node].log.read_text(errors="replace")

@@ -365,22 +365,23 @@ wait
     def import_image(self, tarball: Path) -> None:
         """Load an image archive (``docker save`` or OCI) into the node's containerd,
         where the kubelet finds it (namespace ``k8s.io``)."""
+        self._ctr("images", "import", str(tarball))
+
+    def tag_image(self, ref: str, new: str) -> None:
+        """Give a loaded image a second reference (a "new version" for a rollout)."""
+        self._ctr("images", "tag", "--force", ref, new)
+
+    def _ctr(self, *args: str) -> str:
         proc = subprocess.run(
-            [
-                str(self.binaries["ctr"]),
-                f"--address={self.socket}",
-                "--namespace=k8s.io",
-                "images",
-                "import",
-                str(tarball),
-            ],
+            [str(self.binaries["ctr"]), f"--address={self.socket}", "--namespace=k8s.io", *args],
             check=False,
             capture_output=True,
             text=True,
             timeout=300,
         )
         if proc.returncode != 0:
-            raise LabError(f"{self.net.name}: ctr import {tarball.name}: {proc.stderr.strip()}")
+            raise LabError(f"{self.net.name}: ctr {' '.join(args)}: {proc.stderr.strip()}")
+        return proc.stdout
 
     def wait_socket(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

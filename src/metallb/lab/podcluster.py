@@ -40,8 +40,10 @@ from lightkube.resources.core_v1 import Node, Pod
 from metallb.lab.bgplab import BGPLab
 from metallb.lab.controlplane import Binaries, ControlPlane
 from metallb.lab.daemon import LabError
+from metallb.lab.demo import BGP_POOL, DEMO_NS
 from metallb.lab.knode import KubeNode, NodeBinaries, NodeNet, sweep_stale_cgroups
 from metallb.lab.netlab import Netlab
+from metallb.lab.poddemo import backend_docs, bgp_docs, pool_docs, service_doc
 from metallb.lab.topology import (
     DATA_IP,
     DATA_IP6,
@@ -72,6 +74,38 @@ class Images:
     speaker: str
     pause: str
     web: str
+
+    @classmethod
+    def locate(cls, progress: Callable[[str], None] = lambda _m: None) -> Images:
+        """Build the images if needed (``tools/images/save.sh``: cached, seconds when
+        nothing changed) and take the archives it lists, one ``REF PATH`` a line."""
+        script = REPO / "tools" / "images" / "save.sh"
+        progress("building MetalLB's images (cached once built: see `make images`)")
+        proc = subprocess.run(
+            ["bash", str(script)], check=False, capture_output=True, text=True, timeout=3600
+        )
+        if proc.returncode != 0:
+            raise LabError(f"{script} failed:\n{proc.stderr[-3000:]}")
+        archives = {}
+        for line in proc.stdout.splitlines():
+            ref, _, path = line.strip().partition(" ")
+            if ref and path:
+                archives[ref] = Path(path)
+
+        def find(part: str) -> str:
+            for ref in archives:
+                if Images.split(ref)[0].rsplit("/", 1)[-1] == part:
+                    return ref
+            raise LabError(f"{script} listed no {part} image: {sorted(archives)}")
+
+        return cls(
+            # speaker-frr is for the FRR mode, which this lab does not install.
+            archives={r: p for r, p in archives.items() if "speaker-frr" not in r},
+            controller=find("controller"),
+            speaker=find("speaker"),
+            pause=find("pause"),
+            web=find("web"),
+        )
 
     @staticmethod
     def split(ref: str) -> tuple[str, str]:
@@ -294,15 +328,52 @@ class PodCluster(LanClients):
                 return meta.name
         raise LabError(f"no speaker Pod on {node}")
 
+    # -- the demo ------------------------------------------------------------------------
+    def deploy_demo(self) -> list[str]:
+        """The L2 pool, the ``web`` backends and Services ``web`` and ``web6``, applied
+        as a user would; returns once a backend is Ready on every node."""
+        self.apply(pool_docs())
+        self.apply(backend_docs(self.images.web))
+        self.apply([service_doc("web"), service_doc("web6", family="IPv6")])
+        wait_for(self._backends_ready, 120, "a ready web Pod on every node", step=0.5)
+        return ["web", "web6"]
+
+    def deploy_bgp_demo(self) -> list[str]:
+        self.apply(bgp_docs())
+        self.apply([service_doc("web-bgp", annotations={"metallb.io/address-pool": BGP_POOL})])
+        return ["web-bgp"]
+
+    def _backends_ready(self) -> bool | None:
+        assert self.kube is not None
+        try:
+            ds = self.kube.get(DaemonSet, "web", namespace=DEMO_NS)
+        except ApiError:
+            return None
+        st = ds.status
+        return True if st and st.numberReady == len(NODES) else None
+
     # -- faults --------------------------------------------------------------------------
-    def fail_node(self, node: str) -> None:
+    def fail_node(self, node: str) -> str:
         """The node drops off both LANs: no ARP, no gossip, no kubelet heartbeat."""
         for link in ("eth0", "eth1"):
             self.lab.hosts[node].link_set(link, "down")
+        return f"{node}: data and management links down (the node is unreachable)"
 
-    def heal_node(self, node: str) -> None:
+    def heal_node(self, node: str) -> str:
         for link in ("eth0", "eth1"):
             self.lab.hosts[node].link_set(link, "up")
+        return f"{node}: links up"
+
+    def speaker_states(self) -> dict[str, bool]:
+        """Per node: is its speaker Pod Ready?"""
+        assert self.kube is not None
+        ready = dict.fromkeys(NODES, False)
+        for pod in self.kube.list(Pod, namespace=NS, labels={"component": "speaker"}):
+            node = pod.spec.nodeName if pod.spec else None
+            conds = (pod.status.conditions if pod.status else None) or []
+            if node in ready and any(c.type == "Ready" and c.status == "True" for c in conds):
+                ready[node] = True
+        return ready
 
     # -- helpers -------------------------------------------------------------------------
     def kubectl(self, *args: str, timeout: float = 120) -> str:

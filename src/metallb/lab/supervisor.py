@@ -31,8 +31,12 @@ from lightkube.resources.core_v1 import Service
 
 from metallb.lab.bgplab import REMOTE_IP
 from metallb.lab.cluster import L2Cluster
-from metallb.lab.demo import DEMO_NS, deploy_bgp_demo, deploy_demo
+from metallb.lab.demo import DEMO_NS
+from metallb.lab.podcluster import Images, PodCluster
 from metallb.lab.topology import CLIENT_IP, DATA_IP, MGMT_ROOT, NODES, wait_for
+
+# Either way of running MetalLB offers what the supervisor drives.
+LabCluster = L2Cluster | PodCluster
 
 
 def _log(msg: str) -> None:
@@ -40,9 +44,10 @@ def _log(msg: str) -> None:
 
 
 class Supervisor:
-    def __init__(self, labdir: Path, bgp_router: bool = True) -> None:
+    def __init__(self, labdir: Path, bgp_router: bool = True, install: str = "kustomize") -> None:
         self.dir = labdir
         self.bgp_router = bgp_router
+        self.install = install
         self.state_file = labdir / "state.json"
         self.sock_path = labdir / "control.sock"
         self.stop = False
@@ -63,13 +68,13 @@ class Supervisor:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         try:
-            with L2Cluster(workdir=work, progress=_log, bgp_router=self.bgp_router) as cluster:
+            with self._cluster(work) as cluster:
                 self.cluster = cluster
                 assert cluster.cp is not None
                 assert cluster.kube is not None
                 shutil.copyfile(cluster.cp.kubeconfig, self.dir / "kubeconfig")
                 _log("creating an L2 IPAddressPool and two demo Services (IPv4, IPv6)")
-                names = deploy_demo(cluster.kube)
+                names = cluster.deploy_demo()
                 ips = {n: wait_for(partial(self._ip, n), 60, f"an IP for {n}") for n in names}
                 # Show it working, as a user would check: a request from the client
                 # namespace through each service IP.
@@ -95,6 +100,17 @@ class Supervisor:
         _log("stopped; every namespace and process removed")
         return 0
 
+    def _cluster(self, work: Path) -> LabCluster:
+        if self.install == "processes":
+            return L2Cluster(workdir=work, progress=_log, bgp_router=self.bgp_router)
+        return PodCluster(
+            images=Images.locate(progress=_log),
+            install=self.install,
+            workdir=work,
+            progress=_log,
+            bgp_router=self.bgp_router,
+        )
+
     def _bgp_demo(self) -> dict[str, Any]:
         """Deploy the BGP demo and check it end to end; the ``bgp`` part of the state."""
         c, b = self.cluster, self.cluster.bgp
@@ -102,7 +118,7 @@ class Supervisor:
         assert b is not None
         _log("creating a BGPPeer for the router, a BGP IPAddressPool and demo/web-bgp")
         started = time.monotonic()
-        names = deploy_bgp_demo(c.kube)
+        names = c.deploy_bgp_demo()
         ips = {n: wait_for(partial(self._ip, n), 60, f"an IP for {n}") for n in names}
 
         def all_paths(ip: str) -> list[str] | None:
@@ -160,17 +176,11 @@ class Supervisor:
         if cmd in ("fail-node", "heal-node") and node not in NODES:
             return {"error": f"unknown node {node!r}; the lab's nodes are {', '.join(NODES)}"}
         if cmd == "fail-node":
-            c.lab.hosts[node].link_set("eth0", "down")
-            c.kill_speaker(node)
             self.failed.add(node)
-            return {"ok": f"{node}: data link down and speaker killed"}
+            return {"ok": c.fail_node(node)}
         if cmd == "heal-node":
-            c.lab.hosts[node].link_set("eth0", "up")
-            if not c.speakers[node].alive():
-                c.start_speaker(node)
-                c.wait_speaker_ready(node)
             self.failed.discard(node)
-            return {"ok": f"{node}: data link up and speaker running"}
+            return {"ok": c.heal_node(node)}
         if cmd == "status":
             answering = {}
             for name, ip in (self.state.get("services") or {}).items():
@@ -179,7 +189,7 @@ class Supervisor:
             return {
                 "state": self.state,
                 "failed": sorted(self.failed),
-                "speakers": {n: sp.alive() for n, sp in c.speakers.items()},
+                "speakers": c.speaker_states(),
                 "answering": answering,
                 "http": {n: c.curl(ip) for n, ip in (self.state.get("services") or {}).items()},
                 "bgp": {
@@ -201,6 +211,13 @@ def main() -> int:
         action="store_false",
         help="leave out the FRR router, the remote client and the BGP demo",
     )
+    parser.add_argument(
+        "--install",
+        choices=("kustomize", "helm", "processes"),
+        default="kustomize",
+        help="how MetalLB runs: Pods installed from deploy/ (default) or the chart, or "
+        "the harness's processes",
+    )
     args = parser.parse_args()
     labdir = Path(args.dir).resolve()
     labdir.mkdir(parents=True, exist_ok=True)
@@ -209,7 +226,7 @@ def main() -> int:
         f"nodes {', '.join(f'{n}={DATA_IP[n]}' for n in NODES)}"
     )
     started = time.monotonic()
-    rc = Supervisor(labdir, bgp_router=args.bgp_router).run()
+    rc = Supervisor(labdir, bgp_router=args.bgp_router, install=args.install).run()
     _log(f"supervisor exits after {time.monotonic() - started:.0f} s")
     return rc
 
