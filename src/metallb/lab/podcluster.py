@@ -130,6 +130,8 @@ class PodCluster(LanClients):
     nodes: dict[str, KubeNode] = field(default_factory=dict)
     bgp: BGPLab | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    # False: stop once the nodes are Ready (a benchmark times the install itself).
+    install_on_enter: bool = True
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def __enter__(self) -> PodCluster:
@@ -178,6 +180,8 @@ class PodCluster(LanClients):
             )
         self._start_nodes(binaries)
         self.timings["nodes ready"] = time.monotonic() - t0
+        if not self.install_on_enter:
+            return
         self.progress(f"installing MetalLB with {self.install}")
         self.install_metallb()
         self.wait_metallb()
