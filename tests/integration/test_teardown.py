@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from metallb.lab.controlplane import Binaries, ControlPlane, ControlPlaneError
+from metallb.lab.components import ControlPlaneError
+from metallb.lab.controlplane import Binaries, ControlPlane
 
 
 def _alive(pid: int) -> bool:
@@ -83,7 +84,7 @@ def test_children_die_with_a_killed_parent(tmp_path: Path) -> None:
         f"""
         import sys, time
         from pathlib import Path
-        from metallb.lab.controlplane import Component
+        from metallb.lab.components import Component
         c = Component("sleeper", ["sleep", "120"], Path({str(tmp_path / "log")!r}))
         c.start()
         print(c.process.pid, flush=True)

@@ -12,7 +12,8 @@ import yaml
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from metallb.lab.controlplane import sweep_stale_workdirs, write_kubeconfig
+from metallb.lab.components import write_kubeconfig
+from metallb.lab.controlplane import sweep_stale_workdirs
 from metallb.web.pki import CertificateAuthority, write_pair
 
 

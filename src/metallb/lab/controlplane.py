@@ -15,11 +15,9 @@ Used by the pytest fixtures and by ``metallb lab``.
 
 from __future__ import annotations
 
-import ctypes
 import datetime as dt
 import os
 import shutil
-import signal
 import ssl
 import subprocess
 import tempfile
@@ -30,8 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from metallb.lab.components import Component, ControlPlaneError, write_kubeconfig
 from metallb.lab.ports import free_port
 from metallb.web.pki import CertificateAuthority, KeyPair, signing_key, write_pair
 
@@ -62,14 +59,9 @@ WORKLOAD_CONTROLLERS = (
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_CIDR_V6 = "fd00:10:96::/112"
 _TMP_PREFIX = "metallb-controlplane-"
-_PR_SET_PDEATHSIG = 1
 # A 2-core machine under a parallel test load has been reported to need 30 s
 # and more for the apiserver's post-start hooks (kubernetes/kubernetes#137743).
 DEFAULT_START_TIMEOUT = 120.0
-
-
-class ControlPlaneError(RuntimeError):
-    """The control plane could not be built, started or stopped."""
 
 
 @dataclass(frozen=True)
@@ -116,103 +108,6 @@ class Binaries:
             ["bash", str(script)], check=True, stdout=subprocess.PIPE, text=True
         ).stdout
         return cls.from_dir(Path(out.strip().splitlines()[-1]))
-
-
-def _die_with_parent() -> None:
-    """Run in the child between fork and exec: SIGTERM it when its parent dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-@dataclass
-class Component:
-    """One long-running binary with its arguments and log file."""
-
-    name: str
-    argv: list[str]
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        """Start the process. Call from a thread that outlives it (the main thread):
-        PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, so a
-        start from a short-lived worker thread (``asyncio.to_thread``) kills the child
-        as soon as that thread ends."""
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - single-threaded at start
-            )
-
-    def stop(self, grace: float = 10.0) -> None:
-        proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-    def check_alive(self) -> None:
-        if self.process is None:
-            raise ControlPlaneError(f"{self.name} is not running")
-        code = self.process.poll()
-        if code is not None:
-            raise ControlPlaneError(
-                f"{self.name} exited with code {code}; last log lines:\n{self.log_tail()}"
-            )
-
-    def log_tail(self, lines: int = 25) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    @property
-    def rss_bytes(self) -> int:
-        """Resident memory of the process, from /proc."""
-        if self.process is None:
-            return 0
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        return 0
-
-
-def write_kubeconfig(
-    path: Path,
-    *,
-    server: str,
-    ca: Path,
-    user: str,
-    client: KeyPair | None = None,
-    token: str | None = None,
-) -> Path:
-    """Write a one-context kubeconfig that authenticates by client certificate or token."""
-    creds: dict[str, str] = {}
-    if client is not None:
-        creds = {"client-certificate": str(client.cert), "client-key": str(client.key)}
-    if token is not None:
-        creds["token"] = token
-    doc = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {"name": "metallb-py", "cluster": {"server": server, "certificate-authority": str(ca)}}
-        ],
-        "users": [{"name": user, "user": creds}],
-        "contexts": [{"name": user, "context": {"cluster": "metallb-py", "user": user}}],
-        "current-context": user,
-    }
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    path.chmod(0o600)
-    return path
 
 
 def sweep_stale_workdirs(tmp: Path | None = None) -> list[Path]:
