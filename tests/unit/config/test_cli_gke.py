@@ -64,3 +64,18 @@ def test_validate_reports_gke_problems_by_field_path(tmp_path: Path) -> None:
     res = run("validate", "-f", str(f))
     assert res.returncode == 1
     assert "loadBalancer.vips.ingressVIP: 203.0.113.9 is in no address pool" in res.stderr
+
+
+def test_readme_example_is_what_convert_prints(tmp_path: Path) -> None:
+    """The README's converter example (input, stderr, stdout) is the tool's real output."""
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    block = readme.split("$ cat lb.yaml\n", 1)[1].split("\n```", 1)[0]
+    given, printed = block.split("$ metallb config convert -f lb.yaml --from gke", 1)
+    f = tmp_path / "lb.yaml"
+    f.write_text(given)
+    res = run("convert", "-f", str(f), "--from", "gke")
+    assert res.returncode == 0, res.stderr
+    lines = printed.split("\n", 1)[1]
+    stderr_lines, stdout_text = lines.split("\n", 2)[:2], lines.split("\n", 2)[2]
+    assert res.stderr.splitlines() == stderr_lines
+    assert res.stdout == stdout_text + "\n"
