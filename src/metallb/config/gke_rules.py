@@ -51,6 +51,8 @@ _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 
 @dataclass
 class Pool:
+    """A well-formed address pool: where it is in the file, and what it holds."""
+
     path: str
     name: str
     ranges: list[tuple[str, AddressRange]]
@@ -110,7 +112,10 @@ def read_pools(r: Reader, container: Mapping[str, Any], prefix: str) -> list[Poo
         ranges = _pool_addresses(r, pool, path, seen)
         avoid_buggy = bool(r.get(pool, "avoidBuggyIPs", bool, path))
         manual = bool(r.get(pool, "manualAssign", bool, path))
-        for key in sorted(set(pool) - _POOL_KEYS - {"pool"}, key=str):
+        unknown = set(pool) - _POOL_KEYS
+        if "name" not in pool:
+            unknown.discard("pool")  # reported with the missing name, as a spelling hint
+        for key in sorted(unknown, key=str):
             r.add(join(path, str(key)), "unknown field of a GKE address pool")
         if name is None or ranges is None:
             continue
