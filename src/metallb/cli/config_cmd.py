@@ -15,7 +15,7 @@ import yaml
 
 from metallb.config.build import build_config
 from metallb.config.errors import ConfigError
-from metallb.config.gke import gke_to_crs
+from metallb.config.gke import convert_gke, expand_gke
 from metallb.config.legacy import configmap_to_crs, expand_configmaps
 from metallb.config.types import BGPType
 from metallb.config.yamlio import GENERATED_HEADER, dump_documents, load_documents
@@ -68,6 +68,10 @@ def validate(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     try:
+        # A GKE on VMware cluster file (or fragment) is validated as what it converts to.
+        objects, notes = expand_gke(objects)
+        if notes:
+            print(*notes, sep="\n", file=sys.stderr)
         config = build_config(expand_configmaps(objects), bgp_type=bgp_type)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
@@ -94,8 +98,12 @@ def convert(args: argparse.Namespace) -> int:
         print(f"error: {args.filename}: expected one YAML document, got {count}", file=sys.stderr)
         return 2
     try:
-        to_crs = configmap_to_crs if args.source == "configmap" else gke_to_crs
-        objects = to_crs(docs[0])
+        if args.source == "gke":
+            gke = convert_gke(docs[0])
+            print(*gke.notes(), sep="\n", file=sys.stderr)
+            objects = gke.objects
+        else:
+            objects = configmap_to_crs(docs[0])
         # Refuse to print something MetalLB would reject (upstream's converter does too).
         build_config(objects, bgp_type=None)
     except ConfigError as exc:
