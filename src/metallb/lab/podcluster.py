@@ -338,7 +338,11 @@ class PodCluster(LanClients):
         as a user would; returns once a backend is Ready on every node."""
         self.apply(pool_docs())
         self.apply(backend_docs(self.images.web))
-        self.apply([service_doc("web"), service_doc("web6", family="IPv6")])
+        # Local: the announcing node serves with its own backend, so the page names the
+        # node the client's traffic went to (as in the process-based lab).
+        self.apply(
+            [service_doc("web", policy="Local"), service_doc("web6", family="IPv6", policy="Local")]
+        )
         wait_for(self._backends_ready, 120, "a ready web Pod on every node", step=0.5)
         return ["web", "web6"]
 
