@@ -118,6 +118,9 @@ class KubeNode:
     # The other nodes' Pod networks, routed through their node IPs (what a flat
     # host-gateway CNI does).
     peers: tuple[NodeNet, ...] = ()
+    # The cluster's Service ranges and the node's link towards the apiserver.
+    service_cidrs: tuple[str, ...] = ()
+    service_dev: str = "eth1"
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -181,6 +184,12 @@ class KubeNode:
             "net.bridge.bridge-nf-call-ip6tables=1",
         ):
             h.run("sysctl", "-qw", sysctl)
+        # A process on the node (a host-network Pod such as the speaker) connects to a
+        # ClusterIP: the route lookup happens before kube-proxy's DNAT, so the service
+        # ranges need a route. An on-link one: should kube-proxy not have translated a
+        # packet yet, its ARP goes unanswered on the management LAN and it goes nowhere.
+        for cidr in self.service_cidrs:
+            h.run("ip", "route", "replace", cidr, "dev", self.service_dev)
         for peer in self.peers:
             h.run("ip", "route", "replace", peer.pod_cidr, "via", peer.ip)
             h.run("ip", "-6", "route", "replace", peer.pod_cidr6, "via", peer.ip6)

@@ -28,6 +28,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from lightkube.resources.apps_v1 import DaemonSet, Deployment
 from lightkube.resources.core_v1 import Node, Pod
 
 from metallb.lab.bgplab import BGPLab
-from metallb.lab.controlplane import Binaries, ControlPlane
+from metallb.lab.controlplane import SERVICE_CIDR, SERVICE_CIDR_V6, Binaries, ControlPlane
 from metallb.lab.daemon import LabError
 from metallb.lab.demo import BGP_POOL, DEMO_NS
 from metallb.lab.knode import KubeNode, NodeBinaries, NodeNet, sweep_stale_cgroups
@@ -77,9 +78,9 @@ class Images:
 
     @classmethod
     def locate(cls, progress: Callable[[str], None] = lambda _m: None) -> Images:
-        """Build the images if needed (``tools/images/save.sh``: cached, seconds when
+        """Build the images if needed (``tools/images/build.sh``: cached, a second when
         nothing changed) and take the archives it lists, one ``REF PATH`` a line."""
-        script = REPO / "tools" / "images" / "save.sh"
+        script = REPO / "tools" / "images" / "build.sh"
         progress("building MetalLB's images (cached once built: see `make images`)")
         proc = subprocess.run(
             ["bash", str(script)], check=False, capture_output=True, text=True, timeout=3600
@@ -205,17 +206,24 @@ class PodCluster(LanClients):
                 ca_file=self.cp.ca_file,
                 pause_image=self.images.pause,
                 peers=tuple(nets[p] for p in NODES if p != n),
+                service_cidrs=(SERVICE_CIDR, SERVICE_CIDR_V6),
             )
             # Stopped before the netlab and the control plane go (LIFO).
             self._stack.callback(node.stop)
             self.progress(f"starting containerd, kubelet and kube-proxy on {n}")
             node.start()
             self.nodes[n] = node
-        for n, node in self.nodes.items():
+        for node in self.nodes.values():
             node.wait_socket()
-            self.progress(f"loading {len(self.images.archives)} images into {n}")
-            for archive in self.images.archives.values():
-                node.import_image(archive)
+        self.progress(f"loading {len(self.images.archives)} images into every node")
+        # One node's import is mostly decompression: the nodes load theirs in parallel.
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            list(
+                pool.map(
+                    lambda node: [node.import_image(a) for a in self.images.archives.values()],
+                    self.nodes.values(),
+                )
+            )
         wait_for(self._nodes_ready, 180, "every node Ready", step=0.5)
 
     def _nodes_ready(self) -> bool | None:
