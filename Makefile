@@ -9,12 +9,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests and the lab drive as real peers and clients.
 DEBS := frr frr-pythontools bird2 gobgpd iputils-arping iputils-ping ndisc6 iproute2 nftables tcpdump curl
+# What `make images` builds with: a Docker engine (docker.io brings containerd and runc),
+# mmdebstrap for the Debian bases, gcc for the lab's static pause binary.
+DEBS += docker.io mmdebstrap gcc libc6-dev
 
-.PHONY: help setup setup-debs setup-python setup-controlplane setup-helm test lint typecheck contracts pytest lab clean
+.PHONY: help setup setup-debs setup-python setup-controlplane setup-helm images test lint typecheck contracts pytest lab clean
 
 help:
 	@echo "make lab    bring up the local lab (see README)"
 	@echo "make test   install what is missing, then lint, type-check and run the whole suite"
+	@echo "make images build the controller, speaker, speaker-frr and lab images here (see README)"
 
 setup: setup-debs setup-python setup-controlplane setup-helm
 
@@ -43,11 +47,16 @@ setup-helm:
 	@tools/timed setup-helm tools/helm/build.sh > .helm-bin.tmp
 	@mv .helm-bin.tmp .helm-bin
 
+# The images, built with no registry (tools/images/build.sh); a second run with nothing
+# changed builds nothing. Prints each image's reference and `docker save` tarball.
+images: setup-debs setup-python
+	@tools/timed images tools/images/build.sh
+
 test: setup lint typecheck contracts pytest
 
 lint:
-	tools/timed ruff $(BIN)/ruff check src tests bench
-	tools/timed ruff-format $(BIN)/ruff format --check src tests bench
+	tools/timed ruff $(BIN)/ruff check src tests bench images
+	tools/timed ruff-format $(BIN)/ruff format --check src tests bench images
 
 typecheck:
 	tools/timed mypy $(BIN)/mypy
