@@ -20,8 +20,15 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+class DualStackServer(ThreadingHTTPServer):
+    # "::" takes IPv4 clients too (as mapped addresses).
+    address_family = socket.AF_INET6
+
+
 if __name__ == "__main__":
     port = int(os.environ.get("PORT", "8080"))
-    # "::" with dual stack: IPv4 clients arrive as mapped addresses.
-    ThreadingHTTPServer.address_family = socket.AF_INET6
-    ThreadingHTTPServer(("::", port), Handler).serve_forever()
+    try:
+        server: ThreadingHTTPServer = DualStackServer(("::", port), Handler)
+    except OSError:  # a kernel or Pod without IPv6
+        server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
+    server.serve_forever()
