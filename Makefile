@@ -12,12 +12,16 @@ BIN := $(VENV)/bin
 # the kubelet (containerd itself is built: tools/knode/build.sh).
 DEBS := frr frr-pythontools bird2 gobgpd iputils-arping iputils-ping ndisc6 iproute2 nftables tcpdump curl \
 	runc containernetworking-plugins iptables conntrack
+# What `make images` builds with: a Docker engine (docker.io brings containerd and runc),
+# mmdebstrap for the Debian bases, gcc for the lab's static pause binary.
+DEBS += docker.io mmdebstrap gcc libc6-dev
 
-.PHONY: help setup setup-debs setup-python setup-controlplane setup-knode setup-helm test lint typecheck contracts pytest lab clean
+.PHONY: help setup setup-debs setup-python setup-controlplane setup-knode setup-helm images test lint typecheck contracts pytest lab clean
 
 help:
 	@echo "make lab    bring up the local lab (see README)"
 	@echo "make test   install what is missing, then lint, type-check and run the whole suite"
+	@echo "make images build the controller, speaker, speaker-frr and lab images here (see README)"
 
 setup: setup-debs setup-python setup-controlplane setup-knode setup-helm
 
@@ -51,11 +55,16 @@ setup-helm:
 	@tools/timed setup-helm tools/helm/build.sh > .helm-bin.tmp
 	@mv .helm-bin.tmp .helm-bin
 
-test: setup lint typecheck contracts pytest
+# The images, built with no registry (tools/images/build.sh); a second run with nothing
+# changed builds nothing. Prints each image's reference and `docker save` tarball.
+images: setup-debs setup-python
+	@tools/timed images tools/images/build.sh
+
+test: setup images lint typecheck contracts pytest
 
 lint:
-	tools/timed ruff $(BIN)/ruff check src tests bench
-	tools/timed ruff-format $(BIN)/ruff format --check src tests bench
+	tools/timed ruff $(BIN)/ruff check src tests bench images
+	tools/timed ruff-format $(BIN)/ruff format --check src tests bench images
 
 typecheck:
 	tools/timed mypy $(BIN)/mypy
@@ -68,7 +77,7 @@ pytest:
 	rc=0; METALLB_KTESTENV_BIN=$$(cat .ktestenv-bin) METALLB_KNODE_BIN=$$(cat .knode-bin) METALLB_HELM=$$(cat .helm-bin) tools/timed pytest $(BIN)/pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
-lab: setup
+lab: setup images
 	METALLB_KTESTENV_BIN=$$(cat .ktestenv-bin) METALLB_KNODE_BIN=$$(cat .knode-bin) $(BIN)/metallb lab up
 
 clean:
