@@ -1,6 +1,7 @@
-"""The lab's backend Pod: answers every HTTP GET on port 8080 with the name of the Pod
-and of its node (the POD_NAME and NODE_NAME environment variables, set from the Pod's
-fieldRefs), so that a client sees which backend served it. Standard library only: the
+"""The lab's backend Pod: answers every HTTP GET on port 8080 with the name of its node
+(the NODE_NAME environment variable, set from the Pod's fieldRef), as the process-based
+lab's backends do, so that a client sees which node served it (the Pod's name is in the
+X-Pod header). Standard library only: the
 lab-web image is the Debian base with this file, no pip."""
 
 import os
@@ -12,8 +13,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         pod = os.environ.get("POD_NAME") or socket.gethostname()
         node = os.environ.get("NODE_NAME", "unknown")
-        body = f"pod={pod} node={node}\n".encode()
+        body = f"{node}\n".encode()
         self.send_response(200)
+        self.send_header("X-Pod", pod)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

@@ -95,7 +95,7 @@ class Images:
 
         def find(part: str) -> str:
             for ref in archives:
-                if Images.split(ref)[0].rsplit("/", 1)[-1] == part:
+                if Images.split(ref)[0].rsplit("/", 1)[-1] in (part, f"lab-{part}"):
                     return ref
             raise LabError(f"{script} listed no {part} image: {sorted(archives)}")
 
