@@ -23,6 +23,13 @@ and it would only compete for CPU) serves every phase, so the figures are compar
    its reconcile count from /metrics.
 4. **Restart**: ``kill -9``, start again, time to /readyz 200, then the number of
    Services whose IP changed and the writes the restart caused (both should be 0).
+5. **Exhaustion**: the pool shrinks to half the Services' number of addresses; the
+   Services beyond it lose their IP and cannot get another.
+
+After phases 3 to 5, the Events: Event objects and Event API writes (creates and
+patches, seen by a watch) per 1,000 Services, all API writes (status and Events) per
+1,000 Services, and the most Event objects any one Service has for one reason (the
+recorder merges repeats: it should be 1).
 
 Services are IPv6 single-stack and the pool is 2001:db8::/112 (documentation range), so
 65,536 addresses exist for 10,000 Services.
@@ -49,7 +56,7 @@ from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.authentication_v1 import TokenRequestSpec
 from lightkube.models.core_v1 import ServicePort, ServiceSpec
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Namespace, Service, ServiceAccount
+from lightkube.resources.core_v1 import Event, Namespace, Service, ServiceAccount
 from lightkube.types import PatchType
 
 from metallb.k8s.controller import WORKERS
@@ -192,6 +199,8 @@ class ServiceWatch:
     process shares the CPUs with the controller and the apiserver, and must stay cheap.
     """
 
+    resource: Any = Service
+
     def __init__(self, client: AsyncClient, namespace: str, expect: int) -> None:
         self.client = client
         self.namespace = namespace
@@ -201,7 +210,7 @@ class ServiceWatch:
         self.with_ips = 0
         self.all_have_ips = asyncio.Event()
         self.last_event = time.monotonic()
-        self._lw = LightkubeListWatch(client, Service, namespace=namespace)
+        self._lw = LightkubeListWatch(client, self.resource, namespace=namespace)
 
     def _update(self, obj: dict[str, Any]) -> None:
         name = obj["metadata"]["name"]
@@ -249,6 +258,51 @@ class ServiceWatch:
             if time.monotonic() - self.last_event >= seconds:
                 return
             await asyncio.sleep(0.2)
+
+
+class EventWatch(ServiceWatch):
+    """Follows the Events of one namespace: creates (ADDED), patches (MODIFIED) and, per
+    object, the Service and reason it is about."""
+
+    resource = Event
+
+    def __init__(self, client: AsyncClient, namespace: str) -> None:
+        super().__init__(client, namespace, expect=0)
+        self.about: dict[str, tuple[str, str]] = {}
+        self.added = 0
+
+    def _update(self, obj: dict[str, Any]) -> None:
+        if obj["metadata"]["name"] not in self.about:
+            self.added += 1
+        involved = obj.get("involvedObject") or {}
+        self.about[obj["metadata"]["name"]] = (involved.get("name", ""), obj.get("reason", ""))
+
+    def emit(self, n: int, phase: str, status_writes: int, since: tuple[int, int]) -> None:
+        """Figures for the writes since ``since`` (an earlier :meth:`mark`)."""
+        added, modified = self.added - since[0], self.modified - since[1]
+        per = 1000 / n
+        emit("event_objects_per_1000", len(self.about) * per, "objects", services=n, phase=phase)
+        emit("event_writes_per_1000", (added + modified) * per, "writes", services=n, phase=phase)
+        emit(
+            "api_writes_per_1000",
+            (added + modified + status_writes) * per,
+            "writes",
+            services=n,
+            phase=phase,
+        )
+        per_reason: dict[tuple[str, str], int] = {}
+        for key in self.about.values():
+            per_reason[key] = per_reason.get(key, 0) + 1
+        emit(
+            "max_event_objects_per_service_reason",
+            max(per_reason.values(), default=0),
+            "objects",
+            services=n,
+            phase=phase,
+        )
+
+    def mark(self) -> tuple[int, int]:
+        return self.added, self.modified
 
 
 # -- the controller process -------------------------------------------------------------
@@ -434,6 +488,8 @@ async def run(cp: ControlPlane, n: int, workdir: Path) -> None:
         watch = ServiceWatch(client, CTL_NS, n)
         rv = await watch.prime()
         watcher = asyncio.create_task(watch.run(rv))
+        events = EventWatch(client, CTL_NS)
+        events_watcher = asyncio.create_task(events.run(await events.prime()))
         await asyncio.sleep(0.5)  # the watch is established before t0
         progress("creating the pool (t0); waiting for every Service to have an IP")
         t0 = time.perf_counter()
@@ -468,6 +524,9 @@ async def run(cp: ControlPlane, n: int, workdir: Path) -> None:
         emit("controller_rss", ctl.rss_mib(), "MiB", services=n)
         emit("controller_status_writes", watch.modified, "writes", services=n)
         emit("controller_reconciles", updates, "reconciles", services=n)
+        await events.quiet(2.0)
+        events.emit(n, "allocation", watch.modified, (0, 0))
+        mark = events.mark()
 
         # 4. Restart.
         before = dict(watch.ips)
@@ -482,8 +541,29 @@ async def run(cp: ControlPlane, n: int, workdir: Path) -> None:
         emit("restart_ips_changed", changed(before, watch.ips), "services", services=n)
         emit("restart_status_writes", watch.modified - writes_before, "writes", services=n)
         emit("restart_rss", ctl.rss_mib(), "MiB", services=n)
-        watcher.cancel()
-        await asyncio.gather(watcher, return_exceptions=True)
+        await events.quiet(2.0)
+        events.emit(n, "restart", watch.modified - writes_before, mark)
+
+        # 5. Exhaustion: room for half of them.
+        writes_before, mark = watch.modified, events.mark()
+        half = max(n // 2, 1)
+        progress(f"shrinking the pool to {half} addresses")
+        await client.patch(
+            Pool,
+            "bench",
+            {"spec": {"addresses": [f"2001:db8::-2001:db8::{half - 1:x}"]}},
+            namespace=NS,
+            patch_type=PatchType.MERGE,
+        )
+        await asyncio.sleep(1.0)
+        await ctl.settled()
+        await watch.quiet(2.0)
+        await events.quiet(2.0)
+        emit("exhaustion_services_with_ip", watch.with_ips, "services", services=n)
+        events.emit(n, "exhaustion", watch.modified - writes_before, mark)
+        for task in (watcher, events_watcher):
+            task.cancel()
+        await asyncio.gather(watcher, events_watcher, return_exceptions=True)
     finally:
         ctl.stop()
         await client.close()

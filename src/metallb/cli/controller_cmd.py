@@ -145,7 +145,13 @@ async def _main(args: argparse.Namespace) -> int:
     namespace = namespace_of(args)
     bgp_type = os.environ.get("METALLB_BGP_TYPE", "") or "native"
     client = make_client(args.kubeconfig)
-    controller = Controller(client, namespace=namespace, lb_class=args.lb_class, bgp_type=bgp_type)
+    controller = Controller(
+        client,
+        namespace=namespace,
+        lb_class=args.lb_class,
+        bgp_type=bgp_type,
+        pod_name=args.pod_name,
+    )
     runners: list[web.AppRunner] = []
     if args.ml_secret_name:
         await ensure_memberlist_secret(client, namespace, args.ml_secret_name, args.deployment)

@@ -7,7 +7,13 @@ each speaker ``speaker-<node>`` (condition ``configReconcilerValid``, label
 configuration errors in ``errorSummary``: ``kubectl get configurationstates`` then tells
 which process runs on a stale configuration and why, without reading logs.
 
-The object is created empty and its status merge-patched (status is a subresource).
+As upstream, the object is owned by the process's own Pod (:mod:`metallb.k8s.owner`),
+so it goes with the Pod. Unlike upstream (pool_controller.go stamps the condition with
+the time of every reconcile), a condition's ``lastTransitionTime`` changes only when its
+``status`` does, as ``meta.SetStatusCondition`` has it, and nothing is written when the
+object already says what it should: the object is read first, created when missing,
+its labels and owner added when missing, and its status merge-patched (status is a
+subresource) only when it differs.
 """
 
 from __future__ import annotations
@@ -15,12 +21,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from lightkube import ApiError, AsyncClient
 from lightkube.generic_resource import create_namespaced_resource
-from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.models.meta_v1 import ObjectMeta, OwnerReference
 from lightkube.types import PatchType
+
+from metallb.k8s.owner import own_pod, upsert_owner
 
 log = logging.getLogger(__name__)
 
@@ -47,21 +57,56 @@ class StateOwner:
         return cls(f"speaker-{node}", labels, "configReconcilerValid")
 
 
-def status_body(owner: StateOwner, error: str | None) -> dict[str, object]:
-    """The ``status`` for a valid (``error`` None) or rejected configuration."""
+def status_body(
+    owner: StateOwner,
+    error: str | None,
+    previous: Mapping[str, Any] | None = None,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The ``status`` for a valid (``error`` None) or rejected configuration; the
+    condition keeps ``previous``'s lastTransitionTime when its status is unchanged."""
     condition = {
         "type": owner.condition,
         "status": "False" if error else "True",
         "reason": "ConfigurationError" if error else "Reconciled",
         # Upstream wraps the error in ErrConfiguration: "configuration error: ...".
         "message": f"configuration error: {error}" if error else "",
-        "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "lastTransitionTime": time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if now is None else now)
+        ),
     }
+    for old in (previous or {}).get("conditions") or ():
+        if old.get("type") == owner.condition and old.get("status") == condition["status"]:
+            condition["lastTransitionTime"] = old.get("lastTransitionTime") or ""
     return {
         "result": "Invalid" if error else "Valid",
         "errorSummary": f"configuration error: {error}" if error else "",
         "conditions": [condition],
     }
+
+
+async def _read_or_create(
+    client: AsyncClient, owner: StateOwner, namespace: str, pod: OwnerReference | None
+) -> tuple[Any, int]:
+    """The object (created when missing) and the writes that took."""
+    for _ in range(2):  # a 409 means someone created it meanwhile: read that one
+        try:
+            return await client.get(ConfigurationState, owner.name, namespace=namespace), 0
+        except ApiError as err:
+            if err.status.code != 404:
+                raise
+        meta = ObjectMeta(
+            name=owner.name,
+            namespace=namespace,
+            labels=owner.labels,
+            ownerReferences=[pod] if pod is not None else None,
+        )
+        try:
+            return await client.create(ConfigurationState(metadata=meta)), 1
+        except ApiError as err:
+            if err.status.code != 409:
+                raise
+    raise RuntimeError(f"ConfigurationState {namespace}/{owner.name} keeps changing")
 
 
 async def write_state(
@@ -71,31 +116,42 @@ async def write_state(
     error: str | None,
     *,
     field_manager: str,
-) -> None:
-    """Create the object if needed and set its status; raises :class:`ApiError`."""
-    try:
-        await client.create(
-            ConfigurationState(
-                metadata=ObjectMeta(name=owner.name, namespace=namespace, labels=owner.labels)
-            )
+    pod: OwnerReference | None = None,
+    clock: Callable[[], float] = time.time,
+) -> int:
+    """Make the object say ``error`` (None: valid), owned by ``pod`` when given; returns
+    the API writes made (0: it already said so). Raises :class:`ApiError`."""
+    obj, writes = await _read_or_create(client, owner, namespace, pod)
+    meta = obj.metadata or ObjectMeta()
+    meta_patch: dict[str, Any] = {}
+    if any((meta.labels or {}).get(k) != v for k, v in owner.labels.items()):
+        meta_patch["labels"] = owner.labels
+    refs = upsert_owner(meta.ownerReferences, pod) if pod is not None else None
+    if refs is not None:
+        meta_patch["ownerReferences"] = refs
+    have = dict(obj.status or {})
+    want = status_body(owner, error, have, clock())
+    patches: list[tuple[Any, dict[str, Any]]] = []
+    if meta_patch:
+        patches.append((ConfigurationState, {"metadata": meta_patch}))
+    if any(have.get(k) != v for k, v in want.items()):
+        patches.append((ConfigurationState.Status, {"status": want}))
+    for res, body in patches:
+        await client.patch(
+            res,
+            owner.name,
+            body,
+            namespace=namespace,
+            patch_type=PatchType.MERGE,
+            field_manager=field_manager,
         )
-    except ApiError as err:
-        if err.status.code != 409:
-            raise
-    await client.patch(
-        ConfigurationState.Status,
-        owner.name,
-        {"status": status_body(owner, error)},
-        namespace=namespace,
-        patch_type=PatchType.MERGE,
-        field_manager=field_manager,
-    )
+    return writes + len(patches)
 
 
 class StateReporter:
     """Writes a process's ConfigurationState from synchronous code: :meth:`report` only
     records the newest verdict; :meth:`run` writes it, coalescing bursts, and retries
-    after ``retry`` seconds when the apiserver refuses."""
+    after ``retry`` seconds when the apiserver refuses. ``writes`` counts API writes."""
 
     def __init__(
         self,
@@ -104,10 +160,13 @@ class StateReporter:
         namespace: str,
         *,
         field_manager: str,
+        pod_name: str = "",
         retry: float = 5.0,
     ) -> None:
         self.client, self.owner, self.namespace = client, owner, namespace
         self.field_manager, self.retry = field_manager, retry
+        self.pod_name = pod_name
+        self._pod: OwnerReference | None = None
         self.writes = 0
         self._wanted: tuple[str | None] | None = None  # None: nothing reported yet
         self._written: tuple[str | None] | None = None
@@ -127,12 +186,15 @@ class StateReporter:
             if wanted is None or wanted == self._written:
                 continue
             try:
-                await write_state(
+                if self._pod is None:
+                    self._pod = await own_pod(self.client, self.namespace, self.pod_name)
+                writes = await write_state(
                     self.client,
                     self.owner,
                     self.namespace,
                     wanted[0],
                     field_manager=self.field_manager,
+                    pod=self._pod,
                 )
             except ApiError as err:
                 log.warning("ConfigurationState %s not written: %s", self.owner.name, err)
@@ -140,4 +202,4 @@ class StateReporter:
                 self._wake.set()
                 continue
             self._written = wanted
-            self.writes += 1
+            self.writes += writes

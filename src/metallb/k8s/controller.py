@@ -15,8 +15,10 @@ order (Services holding two IPs, then one, then none) before the queue is worked
 new Service can never take an address an existing one still holds in its status.
 
 Events are recorded off the worker, as client-go's recorder does: the worker queues them
-and one task sends them. An Event is best effort and does not gate the Service's status,
-so its round trip must not stretch the time every other Service waits for an IP.
+and one task sends them (:class:`~metallb.k8s.events.EventRecorder`, which also counts
+repeats into one object and rate limits them). An Event is best effort and does not gate
+the Service's status, so its round trip must not stretch the time every other Service
+waits for an IP.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from typing import Any
 
 from lightkube import ApiError, AsyncClient
 from lightkube.generic_resource import create_namespaced_resource
-from lightkube.resources.core_v1 import Event, Namespace, Service
+from lightkube.models.meta_v1 import OwnerReference
+from lightkube.resources.core_v1 import Namespace, Service
 from lightkube.types import PatchType
 
 from metallb.config.build import build_config
@@ -37,15 +40,16 @@ from metallb.config.errors import ConfigError
 from metallb.config.types import BGPType, Config
 from metallb.controller.service import reconcile_service
 from metallb.ipam.allocator import Allocator
-from metallb.ipam.converge import Event as CoreEvent
 from metallb.ipam.from_config import pools_from_config
 from metallb.ipam.model import PoolCounters
 from metallb.k8s.cache import object_key
 from metallb.k8s.config_state import StateOwner, write_state
-from metallb.k8s.events import service_event
+from metallb.k8s.events import EventRecorder
 from metallb.k8s.informer import Informer
+from metallb.k8s.owner import own_pod
 from metallb.k8s.runner import Result, Runner
 from metallb.k8s.source import LightkubeListWatch, strip_managed_fields
+from metallb.record import Source
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +59,6 @@ FIELD_MANAGER = "metallb-controller"
 POOL_STATUS_PERIOD = 0.5
 # Reconciles whose writes may be in flight together (see the module docstring).
 WORKERS = 4
-# Events waiting to be sent; beyond this they are dropped (client-go's broadcaster keeps
-# 1000 and drops too): a burst of allocations must not grow memory without bound.
-EVENT_BACKLOG = 1000
 
 IPAddressPool = create_namespaced_resource(
     "metallb.io", "v1beta1", "IPAddressPool", "ipaddresspools"
@@ -85,7 +86,6 @@ class Stats:
     config_loaded: bool = False
     config_stale: bool = False
     status_writes: int = 0
-    events_dropped: int = 0
     pool_counters: dict[str, PoolCounters] = field(default_factory=dict)
 
 
@@ -99,9 +99,12 @@ class Controller:
         namespace: str,
         lb_class: str = "",
         bgp_type: BGPType | str = BGPType.NATIVE,
+        pod_name: str = "",
     ) -> None:
         self.client = client
         self.namespace = namespace
+        self.pod_name = pod_name
+        self._pod: OwnerReference | None = None  # owner of the ConfigurationState
         self.lb_class = lb_class
         self.bgp_type = bgp_type
         self.allocator = Allocator()
@@ -128,7 +131,8 @@ class Controller:
             self.runner.watch(inf, lambda _e, _k: (CONFIG_KEY,))
         self._written_pools: dict[str, PoolCounters] = {}
         self._pools_dirty = asyncio.Event()
-        self._events: asyncio.Queue[Event] = asyncio.Queue(maxsize=EVENT_BACKLOG)
+        # Continues the counts of Events from before a restart (see metallb.k8s.events).
+        self.recorder = EventRecorder(client, Source(FIELD_MANAGER), adopt=True)
         # What the last successful load used, to tell a real change from a no-op event
         # (our own pool status writes come back as MODIFIED pools).
         self._loaded_namespaces: dict[str, dict[str, str]] | None = None
@@ -140,7 +144,7 @@ class Controller:
         informers = (self.services, self.namespaces, self.pools, self.communities)
         tasks = [asyncio.create_task(i.run(), name=f"informer-{i.name}") for i in informers]
         tasks.append(asyncio.create_task(self._pool_status_loop(), name="pool-status"))
-        tasks.append(asyncio.create_task(self._event_loop(), name="events"))
+        tasks.append(asyncio.create_task(self.recorder.run(), name="events"))
         try:
             await self.runner.wait_synced()
             await self._startup()
@@ -152,6 +156,7 @@ class Controller:
 
     async def _startup(self) -> None:
         started = time.monotonic()
+        self._pod = await own_pod(self.client, self.namespace, self.pod_name)
         await self._load_config()
         order = self._restart_order()
         for key in order:
@@ -214,7 +219,7 @@ class Controller:
                 raise
         if svc is not None:
             for ev in decision.events:
-                await self._record(svc, ev)
+                self.recorder.record(svc, ev.type, ev.reason, ev.message)
         self._pools_dirty.set()
         return Result.REPROCESS_ALL if decision.reprocess_all else Result.OK
 
@@ -262,30 +267,6 @@ class Controller:
         return Result.REPROCESS_ALL if changed and self.ready.is_set() else Result.OK
 
     # -- writes -----------------------------------------------------------------------
-    async def _record(self, svc: dict[str, Any], ev: CoreEvent) -> None:
-        """Queue an Event for the sender task (dropped, and counted, if the backlog is full)."""
-        event = service_event(
-            svc, reason=ev.reason, message=ev.message, type_=ev.type, component="metallb-controller"
-        )
-        try:
-            self._events.put_nowait(event)
-        except asyncio.QueueFull:
-            self.stats.events_dropped += 1
-            if self.stats.events_dropped % EVENT_BACKLOG == 1:
-                log.warning("controller: event backlog full; %d dropped", self.stats.events_dropped)
-
-    async def _event_loop(self) -> None:
-        while True:
-            event = await self._events.get()
-            try:
-                await self.client.create(event)
-            except ApiError as err:  # an Event is best effort; never fail anything on it
-                log.warning(
-                    "controller: event %s not recorded: %s", event.reason, err.status.message
-                )
-            except Exception:
-                log.exception("controller: event %s not recorded", event.reason)
-
     async def _pool_status_loop(self) -> None:
         while True:
             await self._pools_dirty.wait()
@@ -306,6 +287,11 @@ class Controller:
                 "availableIPv4": c.available_ipv4,
                 "availableIPv6": c.available_ipv6,
             }
+            cached = self.pools.cache.get(f"{self.namespace}/{name}")
+            have = dict(cached.status or {}) if cached is not None else {}
+            if all(have.get(k) == v for k, v in status.items()):
+                self._written_pools[name] = c  # it already says so (after a restart)
+                continue
             try:
                 await self.client.patch(
                     IPAddressPool.Status,
@@ -328,6 +314,7 @@ class Controller:
                 self.namespace,
                 error,
                 field_manager=FIELD_MANAGER,
+                pod=self._pod,
             )
         except ApiError as err:
             self._state_written = None

@@ -50,17 +50,18 @@ from metallb.config.errors import ConfigError
 from metallb.config.types import BGPType, Config
 from metallb.election import layer2 as election
 from metallb.k8s.config_state import StateOwner, StateReporter
+from metallb.k8s.events import EventRecorder
 from metallb.k8s.informer import Informer
 from metallb.k8s.runner import Result, Runner
 from metallb.k8s.source import EventType, LightkubeListWatch
 from metallb.k8s.speaker_bgp import BGPDriver, NativeBGP
 from metallb.k8s.speaker_seeds import seed_loop
 from metallb.k8s.speaker_status import (
+    COMPONENT,
     ServiceBGPStatus,
     ServiceL2Status,
     StatusWriter,
     desired_bgp_status,
-    record_event,
     status_service_key,
 )
 from metallb.k8s.speaker_support import (
@@ -71,6 +72,7 @@ from metallb.k8s.speaker_support import (
     slice_service,
 )
 from metallb.k8s.workqueue import WorkQueue
+from metallb.record import Source
 from metallb.speaker import bgp, layer2
 from metallb.speaker.layer2 import Announce
 
@@ -124,7 +126,7 @@ class Speaker:
         # when their re-election keeps them here (see Announcer.reannounce).
         self._reannounce: set[str] = set()
         self._announce_failed: set[str] = set()  # their interfaces are not on this node
-        self._event_tasks: set[asyncio.Task[None]] = set()
+        self.recorder = EventRecorder(client, Source(COMPONENT))
         # BGP: decisions that advertise, by Service key; the driver that speaks BGP.
         if bgp_driver is None and str(bgp_type) == BGPType.NATIVE.value:
             bgp_driver = NativeBGP()
@@ -168,6 +170,7 @@ class Speaker:
             desired=self.announced.get,
             service=self._service_dict,
             requeue=status_queue.add_after,
+            recorder=self.recorder,
         )
         self.status_runner = Runner(
             self.writer.reconcile, name="speaker-status", queue=status_queue
@@ -183,6 +186,7 @@ class Speaker:
             desired=self._bgp_desired,
             service=self._service_dict,
             requeue=bgp_queue.add_after,
+            recorder=self.recorder,
             kind=ServiceBGPStatus,
             generate_name="bgp-",
             render=desired_bgp_status,
@@ -195,7 +199,11 @@ class Speaker:
         )
         self.bgp_status_runner.watch(self.bgp_statuses, self._on_bgp_status)
         self.config_state = StateReporter(
-            client, StateOwner.speaker(node_name), namespace, field_manager="metallb-speaker"
+            client,
+            StateOwner.speaker(node_name),
+            namespace,
+            field_manager="metallb-speaker",
+            pod_name=pod_name,
         )
         if membership is not None:
             membership.add_listener(lambda _event: self.reelect_all())
@@ -260,6 +268,7 @@ class Speaker:
             self.bgp_statuses,
         ]
         tasks = [asyncio.create_task(i.run(), name=f"informer-{i.name}") for i in informers]
+        tasks.append(asyncio.create_task(self.recorder.run(), name="events"))
         if self.bgp is not None:
             self.bgp.start()
         if self.membership is not None and self.ml_labels:
@@ -358,12 +367,7 @@ class Speaker:
                     f'the interfaces specified by LB IP "{ip}" doesn\'t exist in assigned node '
                     f'"{self.node_name}" with protocol "layer2"'
                 )
-                event = record_event(
-                    self.client, svc, reason="announceFailed", message=message, type_="Warning"
-                )
-                task = asyncio.create_task(event)
-                self._event_tasks.add(task)
-                task.add_done_callback(self._event_tasks.discard)
+                self.recorder.record(svc, "Warning", "announceFailed", message)
         return False
 
     def interfaces_changed(self) -> None:

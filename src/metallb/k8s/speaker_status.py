@@ -16,7 +16,8 @@ objects it knows and makes them agree (reference/metallb.md 2.7 and 5.3):
 On each start of an announcement (or a change of its IPs) it records the Normal Event
 ``nodeAssigned`` "announcing from node "<node>" with protocol "layer2"" on the Service,
 as upstream does on every confirmation; we send it on changes only, so re-elections
-that change nothing do not flood the Service's events.
+that change nothing do not flood the Service's events. Events go through the speaker's
+:class:`~metallb.k8s.events.EventRecorder`, as upstream's go through client-go's.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ from typing import Any
 from lightkube import ApiError, AsyncClient
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.meta_v1 import ObjectMeta, OwnerReference
-from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
-from metallb.k8s.events import service_event
+from metallb.k8s.events import EventRecorder
 from metallb.k8s.informer import Informer
+from metallb.k8s.owner import own_pod
 from metallb.k8s.runner import Result
 from metallb.speaker.layer2 import Announce
 
@@ -49,7 +50,7 @@ NODE_LABEL = "metallb.io/node"
 SERVICE_NAME_LABEL = "metallb.io/service-name"
 SERVICE_NAMESPACE_LABEL = "metallb.io/service-namespace"
 FIELD_MANAGER = "metallb-speaker"
-COMPONENT = "metallb-speaker"
+COMPONENT = "metallb-speaker"  # upstream's ProcessName: the Events' source and reporter
 STALE_AGE = 5.0  # seconds another node's object must exist before the winner deletes it
 
 
@@ -94,6 +95,7 @@ class StatusWriter:
         desired: Callable[[str], Any | None],
         service: Callable[[str], Mapping[str, Any] | None],
         requeue: Callable[[str, float], None],
+        recorder: EventRecorder,
         clock: Callable[[], float] = time.monotonic,
         kind: Any = ServiceL2Status,
         generate_name: str = "l2-",
@@ -110,6 +112,7 @@ class StatusWriter:
         self.desired = desired
         self.service = service
         self.requeue = requeue
+        self.recorder = recorder
         self.clock = clock
         self.kind = kind
         self.generate_name = generate_name
@@ -131,18 +134,8 @@ class StatusWriter:
             key = status_service_key(obj)
             if key and (obj.metadata.labels or {}).get(NODE_LABEL) == self.node:
                 self._mine.setdefault(key, (obj.metadata.name, dict(obj.status or {})))
-        if self.pod_name:
-            try:
-                pod = await self.client.get(Pod, self.pod_name, namespace=self.namespace)
-            except ApiError as err:
-                log.info("speaker: pod %s not found (%s); statuses unowned", self.pod_name, err)
-            else:
-                if pod.metadata and pod.metadata.uid:
-                    self._owner = [
-                        OwnerReference(
-                            apiVersion="v1", kind="Pod", name=self.pod_name, uid=pod.metadata.uid
-                        )
-                    ]
+        pod = await own_pod(self.client, self.namespace, self.pod_name)
+        self._owner = [pod] if pod is not None else None
 
     def forget(self, name: str) -> str | None:
         """The object ``name`` is gone: forget it; return its Service key if it was ours."""
@@ -165,7 +158,7 @@ class StatusWriter:
     async def reconcile(self, key: str) -> Result:
         try:
             await self._statuses(key)
-            await self._event(key)
+            self._event(key)
         except ApiError as err:
             log.warning("speaker: %s: status write failed: %s", key, err.status.message)
             return Result.RETRY
@@ -258,7 +251,7 @@ class StatusWriter:
             if err.status.code != 404:  # the other node deleted its own meanwhile
                 raise
 
-    async def _event(self, key: str) -> None:
+    def _event(self, key: str) -> None:
         ann = self.desired(key)
         ips = ann.ips if ann is not None else ()
         if self._announced.get(key, ()) == ips:
@@ -267,25 +260,9 @@ class StatusWriter:
         svc = self.service(key)
         if ann is None or svc is None:
             return
-        await record_event(
-            self.client,
+        self.recorder.record(
             svc,
-            reason="nodeAssigned",
-            message=f'announcing from node "{self.node}" with protocol "{self.protocol}"',
+            "Normal",
+            "nodeAssigned",
+            f'announcing from node "{self.node}" with protocol "{self.protocol}"',
         )
-
-
-async def record_event(
-    client: AsyncClient,
-    svc: Mapping[str, Any],
-    *,
-    reason: str,
-    message: str,
-    type_: str = "Normal",
-) -> None:
-    """Record an Event on a Service; best effort (a failure is logged, never raised)."""
-    event = service_event(svc, reason=reason, message=message, type_=type_, component=COMPONENT)
-    try:
-        await client.create(event)
-    except ApiError as err:
-        log.warning("speaker: event %s not recorded: %s", reason, err.status.message)

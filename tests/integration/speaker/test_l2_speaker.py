@@ -55,15 +55,21 @@ def test_one_mac_per_vip_http_status_and_event(cluster: L2Cluster, services: Ser
     assert statuses == [{"node": node, "serviceName": name, "serviceNamespace": "default"}]
     assert cluster.kube is not None
 
-    def assigned() -> list[str] | None:
+    def assigned() -> list[tuple[str, str, str]] | None:
         events = cluster.kube.list(  # type: ignore[union-attr]
             Event, namespace="default", fields={"involvedObject.name": name}
         )
-        msgs = [e.message or "" for e in events if e.reason == "nodeAssigned"]
+        msgs = [
+            (e.message or "", (e.source and e.source.component) or "", e.reportingComponent or "")
+            for e in events
+            if e.reason == "nodeAssigned"
+        ]
         return msgs or None
 
     msgs = wait_for(assigned, 20, "a nodeAssigned event")
-    assert msgs == [f'announcing from node "{node}" with protocol "layer2"']
+    # Attributed as upstream's (client-go EventSource{Component: "metallb-speaker"}).
+    speaker = "metallb-speaker"
+    assert msgs == [(f'announcing from node "{node}" with protocol "layer2"', speaker, speaker)]
 
 
 def test_ipv6_vip_answered_by_the_owner_only(cluster: L2Cluster, services: Services) -> None:
@@ -178,6 +184,9 @@ def test_each_speaker_reports_its_configuration_state(cluster: L2Cluster) -> Non
     assert n1.metadata is not None
     assert n1.metadata.labels is not None
     assert n1.metadata.labels["metallb.io/node-name"] == "n1"
+    # Owned by the speaker's Pod, as upstream (it goes with the Pod).
+    owners = [(r.kind, r.name) for r in n1.metadata.ownerReferences or []]
+    assert owners == [("Pod", "speaker-n1")]
     kube.create(
         Pool(
             metadata=ObjectMeta(name="clash", namespace=NS),
