@@ -124,6 +124,35 @@ def test_plan_warns_about_documents_meant_for_metallb(tmp_path: Path) -> None:
     assert "did you mean IPAddressPool?" in proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ("spec: []", "Service default/bad: spec: must be an object"),
+        (
+            "spec: {type: LoadBalancer, ports: '80'}",
+            "Service default/bad: spec.ports: must be a list",
+        ),
+        (
+            "spec: {type: LoadBalancer, ports: [{port: http}]}",
+            "Service default/bad: spec.ports[0].port: must be an integer",
+        ),
+        (
+            "spec: {type: LoadBalancer, ipFamilies: IPv4}",
+            "Service default/bad: spec.ipFamilies: must be a list",
+        ),
+    ],
+)
+def test_plan_names_malformed_services(tmp_path: Path, spec: str, field: str) -> None:
+    """A Service the apiserver would refuse is reported with its field, no traceback."""
+    f = tmp_path / "in.yaml"
+    bad = "apiVersion: v1\nkind: Service\nmetadata: {name: bad, namespace: default}\n" + spec
+    f.write_text(POOLS + "---\n" + bad + "\n")
+    proc = metallb("plan", "-f", str(f))
+    assert proc.returncode == 1
+    assert field in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 # Port 1 on loopback: nothing listens there, the connection is refused at once.
 UNREACHABLE = """apiVersion: v1
 kind: Config

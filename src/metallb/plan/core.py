@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from metallb.config.build import build_config
+from metallb.config.errors import ConfigError
 from metallb.config.legacy import expand_configmaps
 from metallb.config.types import BGPType, Config
 from metallb.election import layer2 as election
@@ -27,6 +28,7 @@ from metallb.ipam import service
 from metallb.ipam.converge import plan as allocate_all
 from metallb.ipam.from_config import pools_from_config
 from metallb.ipam.model import PoolCounters
+from metallb.plan.shapes import shape_problems
 from metallb.speaker import bgp as bgp_core
 from metallb.speaker import layer2
 
@@ -190,10 +192,14 @@ def plan_objects(
 ) -> PlanOutput:
     """Plan every Service in ``objects``; raise ConfigError when the configuration is bad.
 
-    ``kind: List`` documents count as their items; ``namespace``, when given, is the
-    MetalLB namespace (metallb.io objects elsewhere are refused, as by the webhook).
+    ``kind: List`` documents count as their items; a malformed Service, Node, Namespace
+    or EndpointSlice is a ConfigError too (:mod:`metallb.plan.shapes`); ``namespace``,
+    when given, is the MetalLB namespace (metallb.io objects elsewhere are refused, as
+    by the webhook).
     """
     objects = expand_configmaps(objects)  # also expands every List
+    if bad_shapes := shape_problems(objects):
+        raise ConfigError(tuple(bad_shapes))
     config = build_config(objects, bgp_type=bgp_type, namespace=namespace)
     dicts = [o for o in objects if isinstance(o, Mapping)]
     namespaces = {
