@@ -8,6 +8,7 @@ CIDRs that exactly cover them, which is what overlap and aggregation checks need
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -70,6 +71,10 @@ class AddressError(ValueError):
     """The entry is neither a CIDR nor a range."""
 
 
+# The webhook rebuilds the configuration from every pool on each admission, and the
+# controller on each change: the same strings, parsed by the slow ipaddress module each
+# time. AddressRange is immutable, so parsed entries are shared (errors are not cached).
+@functools.lru_cache(maxsize=1 << 16)
 def parse_addresses(text: str) -> AddressRange:
     """Parse a pool entry; raise AddressError with upstream's wording."""
     if "-" not in text:
