@@ -249,3 +249,19 @@ def test_version_and_help_import_no_subcommand() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert proc.stderr.strip() == "[]"
+
+
+def test_convert_follows_upstreams_converter_and_warns_about_protocols() -> None:
+    """`protocol: l2` converts as upstream's converter does (a pool, no advertisement),
+    with a warning that MetalLB v0.12 refused it; `-f -` is standard input."""
+    configmap = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config, namespace: metallb-system}\n"
+        "data:\n  config: |\n    address-pools:\n    - name: lan\n      protocol: l2\n"
+        "      addresses: [192.0.2.0/28]\n"
+    )
+    proc = metallb("config", "convert", "--from", "configmap", "-f", "-", stdin=configmap)
+    assert proc.returncode == 0, proc.stderr
+    assert "kind: IPAddressPool" in proc.stdout
+    assert "L2Advertisement" not in proc.stdout
+    assert 'address-pools[0].protocol: unknown protocol "l2"' in proc.stderr
+    assert "MetalLB v0.12 refused this" in proc.stderr
