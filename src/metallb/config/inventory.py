@@ -63,7 +63,6 @@ _OUTPUTS = ("ServiceL2Status", "ServiceBGPStatus", "ConfigurationState")
 class Unused:
     """One document the configuration does not read: what it is and why."""
 
-    index: int  # position among the documents given to classify (after flattening Lists)
     what: str  # "IPAddressPool metallb-system/x", "document 3", ...
     reason: str
     # Meant for MetalLB but unreadable by it (a removed or misspelt kind, a wrong key, a
@@ -210,7 +209,7 @@ def classify(objects: Iterable[object]) -> tuple[int, list[Unused]]:
             used += kind not in CONTEXT_KINDS
             continue
         if not isinstance(obj, Mapping):
-            unused.append(Unused(i, f"document {i + 1}", "not a mapping", mistake=False))
+            unused.append(Unused(f"document {i + 1}", "not a mapping", mistake=False))
             continue
         k, api = obj.get("kind"), obj.get("apiVersion")
         if isinstance(k, str) and isinstance(api, str) and k not in ("UserCluster", "AdminCluster"):
@@ -219,5 +218,5 @@ def classify(objects: Iterable[object]) -> tuple[int, list[Unused]]:
         else:
             reason, mistake = _why_no_kind(obj)
             what = f"{k} {_name(obj)}" if isinstance(k, str) else f"document {i + 1}"
-        unused.append(Unused(i, what, reason, mistake))
+        unused.append(Unused(what, reason, mistake))
     return used, unused
