@@ -19,12 +19,7 @@ import pytest_asyncio
 from aiohttp import web
 from lightkube import ApiError, AsyncClient, KubeConfig
 from lightkube.generic_resource import create_namespaced_resource
-from lightkube.models.admissionregistration_v1 import (
-    RuleWithOperations,
-    ValidatingWebhook,
-    WebhookClientConfig,
-)
-from lightkube.models.meta_v1 import LabelSelector, ObjectMeta
+from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.admissionregistration_v1 import ValidatingWebhookConfiguration
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.types import PatchType
@@ -32,8 +27,9 @@ from lightkube.types import PatchType
 from metallb.k8s.webhook_setup import api_lister, ensure_serving_certificate, inject_ca_bundle
 from metallb.lab.controlplane import ControlPlane
 from metallb.lab.ports import free_port
+from metallb.lab.webhooks import local_configuration
 from metallb.web.pki import write_pair
-from metallb.web.webhook import VALIDATE_PATHS, add_webhook_routes, server_ssl_context
+from metallb.web.webhook import add_webhook_routes, server_ssl_context
 
 pytestmark = [pytest.mark.controlplane, pytest.mark.usefixtures("metallb_crds")]
 
@@ -75,41 +71,7 @@ async def webhook(
     )
     await site.start()
     hook = Webhook(client, namespace, port, ca)
-    plural = {
-        k: p
-        for p, k in (
-            ("ipaddresspools", "IPAddressPool"),
-            ("l2advertisements", "L2Advertisement"),
-            ("bgpadvertisements", "BGPAdvertisement"),
-            ("bgppeers", "BGPPeer"),
-            ("bfdprofiles", "BFDProfile"),
-            ("communities", "Community"),
-        )
-    }
-    webhooks = [
-        ValidatingWebhook(
-            name=f"{kind.lower()}validationwebhook.metallb.io",
-            admissionReviewVersions=["v1"],
-            sideEffects="None",
-            failurePolicy="Fail",
-            clientConfig=WebhookClientConfig(url=f"{hook.url}{path}"),
-            namespaceSelector=LabelSelector(matchLabels={"kubernetes.io/metadata.name": namespace}),
-            rules=[
-                RuleWithOperations(
-                    apiGroups=["metallb.io"],
-                    apiVersions=[path.split("-")[3]],
-                    operations=["CREATE", "UPDATE", "DELETE"]
-                    if kind == "BFDProfile"
-                    else ["CREATE", "UPDATE"],
-                    resources=[plural[kind]],
-                )
-            ],
-        )
-        for path, kind in VALIDATE_PATHS.items()
-    ]
-    await client.create(
-        ValidatingWebhookConfiguration(metadata=ObjectMeta(name=hook.name), webhooks=webhooks)
-    )
+    await client.create(local_configuration(hook.name, port, namespace=namespace, bfd_delete=True))
     await inject_ca_bundle(client, ca, configuration=hook.name, crd=None)
     try:
         yield hook

@@ -40,21 +40,6 @@ LOG_LEVELS = {
 }
 
 
-def add_flags(p: argparse.ArgumentParser) -> None:
-    """Flags beyond upstream's, for running outside a Pod (tests, the lab)."""
-    p.add_argument(
-        "--kubeconfig",
-        default=os.environ.get("KUBECONFIG", ""),
-        help="kubeconfig file; empty means in-cluster",
-    )
-    p.add_argument("--webhook-port", type=int, default=9443)
-    p.add_argument(
-        "--webhook-cert-ips",
-        default="",
-        help="extra IP SANs for the webhook certificate (comma-separated)",
-    )
-
-
 def namespace_of(args: argparse.Namespace) -> str:
     if args.namespace:
         return str(args.namespace)

@@ -1,215 +1,45 @@
-"""The ``metallb`` command: argument parsing and dispatch to the subcommands.
+"""The ``metallb`` command: parse the arguments, import the chosen subcommand, run it.
 
-Each subcommand is a function taking the parsed arguments and returning an
-exit code. Subcommands whose issue has not landed yet say so and exit 2: they
-exist so that ``--help`` already shows the whole tool and its flags.
+The parser lives in :mod:`metallb.cli.parsers` and names each handler by module, so only
+the subcommand that runs pays for its imports. Each handler takes the parsed arguments
+and returns an exit code. A reader that closes the pipe early (``metallb plan -o json |
+head``) ends the command quietly, as Unix tools do.
 """
 
 from __future__ import annotations
 
-import argparse
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import cast
 
-from metallb import __version__
-from metallb.cli import config_cmd, controller_cmd, lab, ops_cmd, plan_cmd, speaker_cmd
+from metallb.cli.parsers import build_parser
 
-Handler = Callable[[argparse.Namespace], int]
-LOG_LEVELS = ("all", "debug", "info", "warn", "error", "none")
+__all__ = ["build_parser", "main"]
 
-
-def _env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+Handler = Callable[..., int]
 
 
-def _add_common_daemon_flags(p: argparse.ArgumentParser) -> None:
-    """Flags shared by the controller and the speaker, with upstream's names and defaults."""
-    p.add_argument(
-        "--namespace",
-        default=_env("METALLB_NAMESPACE"),
-        help="namespace holding the MetalLB resources "
-        "(env METALLB_NAMESPACE, else the service-account namespace)",
-    )
-    p.add_argument(
-        "--pod-name",
-        default=_env("METALLB_POD_NAME"),
-        help="this pod's name (env METALLB_POD_NAME)",
-    )
-    p.add_argument("--port", type=int, default=9120, help="HTTPS metrics port, 0 disables")
-    p.add_argument(
-        "--health-probe-port", type=int, default=17472, help="port of /healthz and /readyz"
-    )
-    p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
-    p.add_argument(
-        "--lb-class",
-        default="",
-        help="loadBalancerClass to serve; empty serves Services without one",
-    )
-    p.add_argument("--pprof-bind-address", default="", help="accepted for compatibility")
-    p.add_argument("--tls-min-version", default="", choices=("", "VersionTLS12", "VersionTLS13"))
-    p.add_argument("--tls-cipher-suites", default="")
-    p.add_argument("--tls-curve-preferences", default="")
-    p.add_argument("--metrics-cert-dir", default="")
-
-
-def _controller_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("controller", help="assign IPs to LoadBalancer Services; host the webhook")
-    _add_common_daemon_flags(p)
-    p.add_argument(
-        "--ml-secret-name",
-        default=_env("METALLB_ML_SECRET_NAME"),
-        help="create this memberlist Secret if absent (env METALLB_ML_SECRET_NAME)",
-    )
-    p.add_argument(
-        "--deployment",
-        default=_env("METALLB_DEPLOYMENT"),
-        help="controller Deployment name (env METALLB_DEPLOYMENT)",
-    )
-    p.add_argument("--disable-cert-rotation", action="store_true")
-    p.add_argument("--cert-dir", default="/tmp/k8s-webhook-server/serving-certs")
-    p.add_argument("--cert-service-name", default="metallb-webhook-service")
-    p.add_argument(
-        "--webhook-mode", choices=("enabled", "disabled", "onlywebhook"), default="enabled"
-    )
-    p.add_argument("--webhook-secret", default="metallb-webhook-cert")
-    p.add_argument("--webhook-http2", action="store_true")
-    controller_cmd.add_flags(p)
-    p.set_defaults(handler=controller_cmd.run)
-
-
-def _speaker_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("speaker", help="announce assigned IPs from this node (Layer 2 and BGP)")
-    _add_common_daemon_flags(p)
-    p.add_argument(
-        "--node-name",
-        default=_env("METALLB_NODE_NAME"),
-        help="this node's name (env METALLB_NODE_NAME); required",
-    )
-    p.add_argument("--host", default=_env("METALLB_HOST"), help="deprecated, ignored")
-    p.add_argument(
-        "--ml-bindaddr",
-        default=_env("METALLB_ML_BIND_ADDR"),
-        help="membership bind address; empty disables membership",
-    )
-    p.add_argument(
-        "--ml-bindport", default=_env("METALLB_ML_BIND_PORT"), help="membership port (default 7946)"
-    )
-    p.add_argument(
-        "--ml-labels",
-        default=_env("METALLB_ML_LABELS"),
-        help="label selector of the speaker pods; empty disables membership",
-    )
-    p.add_argument(
-        "--ml-secret-key-path",
-        default=_env("METALLB_ML_SECRET_KEY_PATH"),
-        help="directory with the file `secretkey`; empty means unencrypted",
-    )
-    p.add_argument("--ml-wan-config", action="store_true")
-    p.add_argument(
-        "--ignore-exclude-lb",
-        action="store_true",
-        help="ignore node.kubernetes.io/exclude-from-external-load-balancers",
-    )
-    p.add_argument(
-        "--bgp-debounce-timeout",
-        type=int,
-        default=int(_env("METALLB_BGP_DEBOUNCE_TIMEOUT", "3000")),
-        help="FRR reload coalescing in milliseconds",
-    )
-    p.add_argument("--frrk8s-namespace", default=_env("FRRK8S_NAMESPACE"))
-    p.add_argument("--frrk8s-secret-passthrough", action="store_true")
-    speaker_cmd.add_flags(p)
-    p.set_defaults(handler=speaker_cmd.run)
-
-
-def _offline_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("plan", help="what-if: allocate and elect offline from YAML files")
-    p.add_argument("-f", "--filename", action="append", required=True, metavar="FILE")
-    p.add_argument("-o", "--output", choices=("json", "table"), default="table")
-    p.add_argument("--down-node", action="append", default=[], metavar="NAME")
-    p.set_defaults(handler=plan_cmd.run)
-
-    cfg = sub.add_parser("config", help="validate or convert MetalLB configuration offline")
-    csub = cfg.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
-    v = csub.add_parser("validate", help="check metallb.io objects; list every error")
-    v.add_argument("-f", "--filename", action="append", required=True, metavar="FILE")
-    v.set_defaults(handler=config_cmd.validate)
-    c = csub.add_parser("convert", help="print metallb.io YAML from a legacy format")
-    c.add_argument("-f", "--filename", required=True, metavar="FILE")
-    c.add_argument("--from", dest="source", choices=("configmap", "gke"), required=True)
-    c.set_defaults(handler=config_cmd.convert)
-
-
-def _operator_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    for name, text, handler in (
-        ("explain", "why a Service has (or has no) IP, and who announces it", ops_cmd.run_explain),
-        ("status", "pools, Services and announcing nodes at a glance", ops_cmd.run_status),
-        ("doctor", "check a cluster for common MetalLB misconfigurations", ops_cmd.run_doctor),
-    ):
-        p = sub.add_parser(name, help=text)
-        p.add_argument("--kubeconfig", default=_env("KUBECONFIG"))
-        ops_cmd.add_flags(p)
-        if name == "explain":
-            # `metallb explain NS/NAME` or, as the lab's hints say, `explain service NS/NAME`.
-            p.add_argument("words", nargs="+", metavar="[service] NAMESPACE/NAME")
-        p.set_defaults(handler=handler)
-
-
-def _lab_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("lab", help="a simulated bare-metal cluster on this machine")
-    lsub = p.add_subparsers(dest="lab_command", required=True, metavar="COMMAND")
-    for name, text, handler in (
-        ("up", "start the lab: control plane, 3 nodes, MetalLB, demo Services", lab.up),
-        ("down", "stop the lab and remove everything it created", lab.down),
-        ("status", "which node answers for each demo Service", lab.status),
-        (
-            "fail-node",
-            "cut a node off the network (processes: also kill its speaker)",
-            lab.node_command,
-        ),
-        ("heal-node", "bring a failed node back", lab.node_command),
-    ):
-        q = lsub.add_parser(name, help=text)
-        q.add_argument("--dir", default=".lab", help="where the lab keeps its state")
-        if name.endswith("-node"):
-            q.add_argument("node", metavar="NAME")
-        if name == "up":
-            q.add_argument(
-                "--no-bgp-router",
-                action="store_true",
-                help="Layer 2 only: no FRR router, remote client or BGP pool",
-            )
-            q.add_argument(
-                "--install",
-                choices=("kustomize", "helm", "processes"),
-                default="kustomize",
-                help="MetalLB's images as Pods on real kubelet nodes, installed with "
-                "`kubectl apply -k deploy` (default) or the Helm chart; or `processes`: "
-                "the daemons as plain processes (starts in seconds, no images needed)",
-            )
-        q.set_defaults(handler=handler)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="metallb",
-        description="MetalLB, the network load balancer for bare-metal Kubernetes, in Python.",
-    )
-    parser.add_argument("--version", action="version", version=f"metallb-py {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _controller_parser(sub)
-    _speaker_parser(sub)
-    _offline_parsers(sub)
-    _operator_parsers(sub)
-    _lab_parsers(sub)
-    return parser
+def _handler(spec: str) -> Handler:
+    module, _, function = spec.partition(":")
+    return cast(Handler, getattr(importlib.import_module(f"metallb.cli.{module}"), function))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler: Handler = args.handler
-    return handler(args)
+    try:
+        code = _handler(args.handler)(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python's recommended ending: point stdout at /dev/null so the interpreter's
+        # final flush does not raise again, and exit as a killed writer would not.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
 
 
 if __name__ == "__main__":

@@ -10,11 +10,15 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import ssl
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx2 as httpx  # lightkube's HTTP client
 import yaml
 from lightkube import ApiError, Client, KubeConfig
+from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.admissionregistration_v1 import ValidatingWebhookConfiguration
@@ -35,33 +39,61 @@ DRY_RUN_POOL = "metallb-doctor-dry-run"
 _Pool = create_namespaced_resource("metallb.io", "v1beta1", "IPAddressPool", "ipaddresspools")
 
 
-def add_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--namespace",
-        default=os.environ.get("METALLB_NAMESPACE", "metallb-system"),
-        help="the MetalLB namespace",
-    )
-    p.add_argument("--lb-class", default="", help="the loadBalancerClass MetalLB serves")
-    p.add_argument(
-        "--metrics-port",
-        type=int,
-        default=9120,
-        help="status: the speakers' metrics port (their --port; upstream uses 7472)",
-    )
-    p.add_argument(
-        "--scrape-timeout", type=float, default=2.0, help="status: seconds per speaker scrape"
-    )
-    p.add_argument(
-        "--node",
-        action="store_true",
-        help="doctor: also check this machine (ARP sysctls, excluded interfaces); run it on "
-        "a node, or in the node's network namespace",
-    )
+Command = Callable[[argparse.Namespace], int]
 
 
 def _client(args: argparse.Namespace) -> Client:
     config = KubeConfig.from_file(args.kubeconfig) if args.kubeconfig else KubeConfig.from_env()
     return Client(config=config)
+
+
+def _which_kubeconfig(args: argparse.Namespace) -> str:
+    return args.kubeconfig or "~/.kube/config (no --kubeconfig, KUBECONFIG unset)"
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _failure(exc: BaseException, where: str) -> str | None:
+    """One line for a failure to reach the cluster; None for anything else (a bug)."""
+    if isinstance(exc, LightkubeConfigError):
+        return f"cannot use the kubeconfig {where}: {_one_line(exc)}; " + (
+            "pass --kubeconfig FILE or set KUBECONFIG"
+        )
+    if isinstance(exc, httpx.TransportError | ssl.SSLError | ConnectionError | TimeoutError):
+        return (
+            f"cannot reach the Kubernetes API (kubeconfig {where}): {_one_line(exc)}; "
+            "check that the cluster is up and the kubeconfig's server address"
+        )
+    if isinstance(exc, ApiError):
+        return (
+            f"the Kubernetes API refused: {_one_line(exc.status.message or exc)}; "
+            f"check the credentials and permissions in the kubeconfig {where}"
+        )
+    if isinstance(exc, yaml.YAMLError | OSError | ValueError | KeyError | TypeError):
+        return (
+            f"cannot read the kubeconfig {where}: {_one_line(exc)}; "
+            "check the file, or pass another with --kubeconfig"
+        )
+    return None
+
+
+def cluster_command(run: Command) -> Command:
+    """Run a command that talks to a cluster; turn every way of not reaching it into one
+    line on stderr (which kubeconfig, what failed, what to do) and exit 1."""
+
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            return run(args)
+        except Exception as exc:
+            line = _failure(exc, _which_kubeconfig(args))
+            if line is None:
+                raise
+            print(f"error: {line}", file=sys.stderr)
+            return 1
+
+    return wrapped
 
 
 def _print(findings: list[Finding]) -> int:
@@ -77,6 +109,7 @@ def _bgp_type() -> str:
     return os.environ.get("METALLB_BGP_TYPE", "") or "native"
 
 
+@cluster_command
 def run_explain(args: argparse.Namespace) -> int:
     words = [w for w in args.words if w not in ("service", "svc")]
     if len(words) != 1:
@@ -170,6 +203,7 @@ def _dry_run(client: Client, namespace: str) -> str:
     return ""
 
 
+@cluster_command
 def run_doctor(args: argparse.Namespace) -> int:
     client = _client(args)
     snap = read_cluster(client, args.namespace)
@@ -210,6 +244,7 @@ def run_doctor(args: argparse.Namespace) -> int:
     return _print(doctor(facts, bgp_type=_bgp_type()))
 
 
+@cluster_command
 def run_status(args: argparse.Namespace) -> int:
     """Pools, Services, announcements per node, and the speakers' BGP sessions."""
     snap = read_cluster(_client(args), args.namespace)

@@ -7,25 +7,42 @@ import json
 import sys
 from typing import Any
 
-from metallb.cli.config_cmd import InputError, bgp_type_from_env, read_documents
+from metallb.cli.config_cmd import inputs_or_report
 from metallb.config.errors import ConfigError
 from metallb.plan import PlanOutput, plan_objects
 
 
+def _node_names(objects: list[Any]) -> set[str]:
+    return {
+        str((o.get("metadata") or {}).get("name") or "")
+        for o in objects
+        if isinstance(o, dict) and o.get("apiVersion") == "v1" and o.get("kind") == "Node"
+    }
+
+
 def run(args: argparse.Namespace) -> int:
-    """Exit 0 with the plan; 1 when the configuration is invalid; 2 for unreadable input."""
-    bgp_type = bgp_type_from_env()
-    if bgp_type is None:
+    """Exit 0 with the plan; 1 when the configuration is invalid; 2 for unreadable input
+    or a ``--down-node`` that names no Node of the input."""
+    read = inputs_or_report(args.filename)
+    if read is None:
         return 2
-    objects: list[Any] = []
-    try:
-        for path in args.filename:
-            objects.extend(read_documents(path))
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    bgp_type, inputs = read
+    # Documents meant for MetalLB that it cannot read change the plan: say so.
+    for line in inputs.mistakes:
+        print(f"warning: {line}", file=sys.stderr)
+    nodes = _node_names(inputs.objects)
+    unknown = sorted(set(args.down_node) - nodes)
+    if unknown:
+        known = ", ".join(sorted(nodes)) or "none"
+        print(
+            f"error: --down-node {', '.join(unknown)}: no such Node in the input (Nodes: {known})",
+            file=sys.stderr,
+        )
         return 2
     try:
-        out = plan_objects(objects, down_nodes=args.down_node, bgp_type=bgp_type)
+        out = plan_objects(
+            inputs.objects, down_nodes=args.down_node, bgp_type=bgp_type, namespace=args.namespace
+        )
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1

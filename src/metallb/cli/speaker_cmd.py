@@ -42,9 +42,7 @@ from metallb.speaker.membership import DEFAULT_PORT
 from metallb.web.observe import add_health_routes, add_metrics_route
 
 log = logging.getLogger("metallb.speaker")
-EXCLUDE_FILE = Path("/etc/metallb/excludel2.yaml")
 UNENCRYPTED_KEY = b"metallb-py: no memberlist secret configured"
-FRR_WORKDIR = Path("/var/lib/metallb/frr")
 MEMBERLIST_TUNING = Path("/etc/metallb/memberlist/config.json")  # upstream's override file
 
 
@@ -57,42 +55,6 @@ def bgp_driver(args: argparse.Namespace) -> BGPDriver | None:
     backend = FRRBackend(target, debounce=args.bgp_debounce_timeout / 1000)
     log.info("BGP through FRR (path space %r), files in %s", target.pathspace, target.workdir)
     return FRRBGP(backend, poll=args.frr_status_interval)
-
-
-def add_flags(p: argparse.ArgumentParser) -> None:
-    """Flags beyond upstream's, for running outside a Pod (tests, the lab)."""
-    p.add_argument(
-        "--kubeconfig",
-        default=os.environ.get("KUBECONFIG", ""),
-        help="kubeconfig file; empty means in-cluster",
-    )
-    p.add_argument(
-        "--excludel2-file",
-        default=str(EXCLUDE_FILE),
-        help="YAML with announcedInterfacesToExclude (upstream's metallb-excludel2 ConfigMap)",
-    )
-    p.add_argument(
-        "--interface-scan-interval",
-        type=float,
-        default=10.0,
-        help="seconds between interface rescans (upstream: 10)",
-    )
-    p.add_argument(
-        "--frr-workdir",
-        default=os.environ.get("METALLB_FRR_WORKDIR", str(FRR_WORKDIR)),
-        help="FRR mode: where the rendered frr.conf and vtysh's configuration are kept",
-    )
-    p.add_argument(
-        "--frr-pathspace",
-        default=os.environ.get("METALLB_FRR_PATHSPACE", ""),
-        help="FRR mode: FRR's -N path space (several FRRs on one machine)",
-    )
-    p.add_argument(
-        "--frr-status-interval",
-        type=float,
-        default=5.0,
-        help="FRR mode: seconds between readings of FRR's session state (metrics)",
-    )
 
 
 def exclude_patterns(path: Path) -> tuple[str, ...]:

@@ -8,7 +8,9 @@ CIDRs that exactly cover them, which is what overlap and aggregation checks need
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -69,6 +71,10 @@ class AddressError(ValueError):
     """The entry is neither a CIDR nor a range."""
 
 
+# The webhook rebuilds the configuration from every pool on each admission, and the
+# controller on each change: the same strings, parsed by the slow ipaddress module each
+# time. AddressRange is immutable, so parsed entries are shared (errors are not cached).
+@functools.lru_cache(maxsize=1 << 16)
 def parse_addresses(text: str) -> AddressRange:
     """Parse a pool entry; raise AddressError with upstream's wording."""
     if "-" not in text:
@@ -126,3 +132,38 @@ def _parse_cidr(text: str) -> IPNetwork | None:
 def overlaps(a: AddressRange, b: AddressRange) -> bool:
     """Whether two entries share an address."""
     return a.version == b.version and int(a.first) <= int(b.last) and int(b.first) <= int(a.last)
+
+
+def first_overlaps(ranges: Sequence[AddressRange]) -> list[int | None]:
+    """For each range, the index of the first earlier one (in ``ranges`` order) it
+    overlaps, or None: what comparing every pair says, in near-linear time.
+
+    Sorting by first address and sweeping splits the ranges into clusters that chain
+    by overlap; a range that overlaps any other shares its cluster, so only members of
+    clusters of two or more are compared pairwise, and only among themselves. Pools
+    rarely overlap, so a configuration of thousands of pools costs one sort, where the
+    pairwise check grew with the square of the pool count.
+    """
+    order = sorted(
+        range(len(ranges)),
+        key=lambda i: (ranges[i].version, int(ranges[i].first), int(ranges[i].last)),
+    )
+    clusters: list[list[int]] = []
+    end = -1
+    version = 0
+    for i in order:
+        r = ranges[i]
+        if clusters and r.version == version and int(r.first) <= end:
+            clusters[-1].append(i)
+            end = max(end, int(r.last))
+        else:
+            clusters.append([i])
+            version, end = r.version, int(r.last)
+    out: list[int | None] = [None] * len(ranges)
+    for members in clusters:
+        if len(members) < 2:
+            continue
+        members.sort()
+        for k, j in enumerate(members):
+            out[j] = next((i for i in members[:k] if overlaps(ranges[j], ranges[i])), None)
+    return out

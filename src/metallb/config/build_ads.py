@@ -121,8 +121,8 @@ def _communities(
             ok = False
         except NotACommunity:
             # Not a value, so an alias: it may refer to a Community not created yet.
-            ctx.add(ref, path, f"unknown community alias {go_quote(text)}", transient=True)
-            ok = False
+            if not ctx.missing_ref(ref, path, f"unknown community alias {go_quote(text)}"):
+                ok = False
     return tuple(sorted(found)) if ok else None
 
 

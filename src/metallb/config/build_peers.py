@@ -91,14 +91,22 @@ def _timers(
     return (_td(ht), _td(ka)) if ok else None
 
 
-def _secret_password(ctx: Context, ref: ObjectRef, secret_name: str) -> str | None:
+def _secret_password(
+    ctx: Context, ref: ObjectRef, secret_name: str, secret_namespace: str
+) -> str | None:
     secret = next((s for s in ctx.snapshot.secrets if name_of(s) == secret_name), None)
     path = "spec.passwordSecret"
     if secret is None or not isinstance(secret, Mapping):
-        # passwordFromSecretForPeer's texts, from here on.
+        # passwordFromSecretForPeer's texts, from here on; upstream names only the peer,
+        # we add which Secret is missing.
         peer = f"{go_quote(ref.namespace)}/{go_quote(ref.name)}"
-        ctx.add(ref, path, f"secret ref not found for peer config {peer}", transient=True)
-        return None
+        reason = (
+            f"secret ref not found for peer config {peer}: Secret "
+            f"{go_quote(secret_namespace or ref.namespace)}/{go_quote(secret_name)} "
+            "does not exist (yet)"
+        )
+        # With missing references as warnings the peer keeps no password until it exists.
+        return "" if ctx.missing_ref(ref, path, reason) else None
     meta = secret.get("metadata")
     secret_ns = meta.get("namespace") if isinstance(meta, Mapping) else None
     where = f"{go_quote(secret_ns or ref.namespace)}/{go_quote(secret_name)}"
@@ -160,13 +168,13 @@ def build_peers(
             )
         secret_password: str | None = ""
         if secret_name and not s.password:
-            secret_password = _secret_password(ctx, ref, secret_name)
+            secret_ns = (s.password_secret.namespace or "") if s.password_secret else ""
+            secret_password = _secret_password(ctx, ref, secret_name, secret_ns)
         if s.bfd_profile and s.bfd_profile not in bfd_names:
-            ctx.add(
+            ctx.missing_ref(
                 ref,
                 "spec.bfdProfile",
                 f"peer {ref.name} referencing non existing bfd profile {s.bfd_profile}",
-                transient=True,
             )
         if s.disable_mp:
             ctx.warnings.append(f"{ref}: spec.disableMP: {DISABLE_MP_DEPRECATED}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from metallb.config.addresses import AddressError, AddressRange, overlaps, parse_addresses
+from metallb.config.addresses import AddressError, AddressRange, first_overlaps, parse_addresses
 from metallb.config.context import Context
 from metallb.config.crd_v1beta1 import IPAddressPool
 from metallb.config.errors import ObjectRef
@@ -11,39 +11,60 @@ from metallb.config.selectors import Selector
 from metallb.config.types import Pool, ServiceAllocation
 
 
-def build_pools(ctx: Context, parsed: list[tuple[ObjectRef, IPAddressPool]]) -> list[Pool]:
-    """Every valid pool; problems for the rest. Overlaps are checked across all pools."""
-    pools: list[Pool] = []
-    seen: list[tuple[str, AddressRange]] = []
+def _parse_all(
+    parsed: list[tuple[ObjectRef, IPAddressPool]],
+) -> tuple[list[list[AddressRange | AddressError]], list[tuple[str, AddressRange]]]:
+    """Every entry of every pool parsed, and the valid ones in input order."""
+    per_pool: list[list[AddressRange | AddressError]] = []
+    flat: list[tuple[str, AddressRange]] = []
     for ref, obj in parsed:
+        entries: list[AddressRange | AddressError] = []
+        for text in obj.spec.addresses:
+            try:
+                rng = parse_addresses(text)
+            except AddressError as exc:
+                entries.append(exc)
+                continue
+            entries.append(rng)
+            flat.append((ref.name, rng))
+        per_pool.append(entries)
+    return per_pool, flat
+
+
+def build_pools(ctx: Context, parsed: list[tuple[ObjectRef, IPAddressPool]]) -> list[Pool]:
+    """Every valid pool; problems for the rest. Overlaps are checked across all pools:
+    each entry against every entry before it, as upstream, by sorting (first_overlaps)."""
+    pools: list[Pool] = []
+    per_pool, flat = _parse_all(parsed)
+    first = first_overlaps([rng for _, rng in flat])
+    k = 0  # index of the next valid entry in flat
+    for (ref, obj), entries in zip(parsed, per_pool, strict=True):
         spec = obj.spec
         ok = True
         if not spec.addresses:
             ctx.add(ref, "spec.addresses", "pool has no prefixes defined")
             ok = False
         ranges: list[AddressRange] = []
-        for i, text in enumerate(spec.addresses):
+        for i, (text, rng) in enumerate(zip(spec.addresses, entries, strict=True)):
             path = f"spec.addresses[{i}]"
-            try:
-                rng = parse_addresses(text)
-            except AddressError as exc:
+            if isinstance(rng, AddressError):
                 ctx.add(
-                    ref, path, f"invalid CIDR {go_quote(text)} in pool {go_quote(ref.name)}: {exc}"
+                    ref, path, f"invalid CIDR {go_quote(text)} in pool {go_quote(ref.name)}: {rng}"
                 )
                 ok = False
                 continue
-            for other_pool, other in seen:
-                if overlaps(rng, other):
-                    ctx.add(
-                        ref,
-                        path,
-                        f"CIDR {go_quote(text)} in pool {go_quote(ref.name)} overlaps with "
-                        f"already defined CIDR {go_quote(other.source)}"
-                        + ("" if other_pool == ref.name else f" of pool {go_quote(other_pool)}"),
-                    )
-                    ok = False
-                    break
-            seen.append((ref.name, rng))
+            earlier = first[k]
+            k += 1
+            if earlier is not None:
+                other_pool, other = flat[earlier]
+                ctx.add(
+                    ref,
+                    path,
+                    f"CIDR {go_quote(text)} in pool {go_quote(ref.name)} overlaps with "
+                    f"already defined CIDR {go_quote(other.source)}"
+                    + ("" if other_pool == ref.name else f" of pool {go_quote(other_pool)}"),
+                )
+                ok = False
             ranges.append(rng)
         alloc_ok, allocation = _service_allocation(ctx, ref, obj)
         if not ok or not alloc_ok:

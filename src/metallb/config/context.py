@@ -19,6 +19,10 @@ class Context:
     bgp_type: BGPType | None
     problems: Problems = field(default_factory=Problems)
     warnings: list[str] = field(default_factory=list)
+    # References to objects absent from the snapshot (a BFD profile, community alias or
+    # Secret) as warnings instead of transient problems: ``config validate`` checks files
+    # that are one part of what the cluster holds, as upstream's webhook lets them pass.
+    missing_refs_warn: bool = False
 
     def __post_init__(self) -> None:
         self.nodes = [(name_of(n), labels_of(n)) for n in self.snapshot.nodes]
@@ -26,6 +30,15 @@ class Context:
 
     def add(self, ref: ObjectRef, path: str, reason: str, *, transient: bool = False) -> None:
         self.problems.add(ref, path, reason, transient=transient)
+
+    def missing_ref(self, ref: ObjectRef, path: str, reason: str) -> bool:
+        """Report a reference to an object not in the snapshot; True when it is only a
+        warning (the referring object stays usable), False when it is a transient problem."""
+        if self.missing_refs_warn:
+            self.warnings.append(f"{ref}: {path}: {reason}")
+            return True
+        self.add(ref, path, reason, transient=True)
+        return False
 
     def selectors(
         self, ref: ObjectRef, path: str, sels: Sequence[LabelSelector] | None, what: str

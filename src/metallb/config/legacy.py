@@ -26,6 +26,7 @@ from metallb.config.build import build_config
 from metallb.config.errors import ConfigError, ObjectRef, Problem, Problems
 from metallb.config.goduration import SECOND, DurationError, format_duration, parse_duration
 from metallb.config.gotext import go_quote
+from metallb.config.inventory import flatten_lists, used_kind
 from metallb.config.types import BGPType, Config
 from metallb.config.yamlio import load_one
 
@@ -251,23 +252,50 @@ def _bfd(r: _Reader, path: str, p: Mapping[str, Any], meta: dict[str, str]) -> d
     return _obj("BFDProfile", p["name"], meta, spec)
 
 
+def protocol_problems(configmap: object) -> tuple[Problem, ...]:
+    """What MetalLB v0.12 (the last release reading the ConfigMap) refused in the pools'
+    ``protocol``: missing, anything but ``layer2``/``bgp``, or BGP advertisements in a
+    ``layer2`` pool. Upstream's converter does not check this, so ``configmap_to_crs``
+    does not either; the tools that validate a ConfigMap (``expand_configmaps``) do."""
+    try:
+        data, _, ref = _config_data(configmap)
+    except ConfigError as err:
+        return err.problems
+    r = _Reader(ref)
+    if not isinstance(data, Mapping):
+        return ()
+    for path, pool in r.items(data, "address-pools", ""):
+        protocol = r.get(pool, "protocol", str, path, "")
+        # parseAddressPool's texts.
+        if not protocol:
+            r.problems.add(ref, f"{path}.protocol", "address pool is missing the protocol field")
+        elif protocol not in ("layer2", "bgp"):
+            hint = ' (did you mean "layer2"?)' if protocol.lower() in ("l2", "layer-2") else ""
+            r.problems.add(ref, f"{path}.protocol", f"unknown protocol {go_quote(protocol)}{hint}")
+        elif protocol == "layer2" and pool.get("bgp-advertisements"):
+            r.problems.add(
+                ref,
+                f"{path}.bgp-advertisements",
+                "cannot have bgp-advertisements configuration element in a layer2 address pool",
+            )
+    return tuple(r.problems.items)
+
+
 def config_from_configmap(configmap: object, *, bgp_type: BGPType | str = BGPType.NATIVE) -> Config:
-    """The Config a legacy ConfigMap means: converted as above, then built and checked."""
+    """The Config a legacy ConfigMap means: converted as above (upstream's converter: the
+    protocols are not checked), then built and checked."""
     return build_config(configmap_to_crs(configmap), bgp_type=bgp_type)
 
 
 def expand_configmaps(objects: Iterable[Any]) -> list[Any]:
     """Input objects with each legacy ``config`` ConfigMap replaced by its metallb.io objects,
-    so tools accept the old format wherever they accept the new one."""
+    so tools accept the old format wherever they accept the new one. A ConfigMap MetalLB
+    v0.12 would have refused (:func:`protocol_problems`) raises ConfigError."""
     out: list[Any] = []
-    for obj in objects:
-        data = obj.get("data") if isinstance(obj, Mapping) else None
-        if (
-            isinstance(obj, Mapping)
-            and obj.get("kind") == "ConfigMap"
-            and isinstance(data, Mapping)
-            and "config" in data
-        ):
+    for obj in flatten_lists(objects):
+        if used_kind(obj) == "ConfigMap":
+            if problems := protocol_problems(obj):
+                raise ConfigError(problems)
             out.extend(configmap_to_crs(obj))
         else:
             out.append(obj)

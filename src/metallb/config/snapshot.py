@@ -18,19 +18,10 @@ from metallb.config.crd_bgppeer import v1beta1_to_v1beta2
 from metallb.config.crd_common import GROUP, Envelope
 from metallb.config.errors import ObjectRef, Problems
 from metallb.config.gotext import go_quote
+from metallb.config.inventory import CONFIG_KINDS, flatten_lists, used_kind
 from metallb.config.kinds import KINDS
 
 M = TypeVar("M", bound=BaseModel)
-
-# Kinds build_config reads; statuses and ConfigurationState are outputs, not inputs.
-CONFIG_KINDS = (
-    "IPAddressPool",
-    "L2Advertisement",
-    "BGPAdvertisement",
-    "BGPPeer",
-    "BFDProfile",
-    "Community",
-)
 
 
 @dataclass(frozen=True)
@@ -46,31 +37,21 @@ class Snapshot:
         return self.objects.get(kind, ())
 
 
-def _flatten(objects: Iterable[object]) -> Iterable[object]:
-    for obj in objects:
-        if isinstance(obj, Mapping) and str(obj.get("kind", "")).endswith("List"):
-            items = obj.get("items")
-            if isinstance(items, list):
-                yield from _flatten(items)
-                continue
-        yield obj
-
-
 def snapshot_from_objects(objects: Iterable[object]) -> Snapshot:
-    """Sort objects by kind. Unknown kinds, other groups and non-dicts are ignored."""
+    """Sort objects by kind. Unknown kinds and versions, other groups and non-dicts are
+    ignored (legacy ConfigMaps too: :func:`metallb.config.legacy.expand_configmaps` first)."""
     by_kind: dict[str, list[Any]] = {k: [] for k in CONFIG_KINDS}
     core: dict[str, list[Any]] = {"Namespace": [], "Secret": [], "Node": []}
-    for obj in _flatten(objects):
-        if not isinstance(obj, Mapping):
-            continue
-        kind, api = obj.get("kind"), obj.get("apiVersion")
-        if api == "v1" and kind in core:
-            core[str(kind)].append(obj)
-        elif kind in by_kind and isinstance(api, str) and api.startswith(f"{GROUP}/"):
-            if kind == "BGPPeer" and api == f"{GROUP}/v1beta1":
-                by_kind["BGPPeer"].append(v1beta1_to_v1beta2(dict(obj)))
-            else:
-                by_kind[str(kind)].append(obj)
+    for obj in flatten_lists(objects):
+        kind = used_kind(obj)
+        if kind is None or not isinstance(obj, Mapping):
+            continue  # classify() says why, for the tools that report it
+        if kind in core:
+            core[kind].append(obj)
+        elif kind == "BGPPeer" and obj.get("apiVersion") == f"{GROUP}/v1beta1":
+            by_kind["BGPPeer"].append(v1beta1_to_v1beta2(dict(obj)))
+        elif kind in by_kind:
+            by_kind[kind].append(obj)
     return Snapshot(
         objects={k: tuple(v) for k, v in by_kind.items()},
         namespaces=tuple(core["Namespace"]),
@@ -151,7 +132,10 @@ def parse_models(
         if not isinstance(raw, Mapping):
             problems.add(ref, "", "must be an object")
             continue
-        parsed = _validate(model, ref, raw, problems)
+        # The apiserver drops status on create and update (a status subresource), and
+        # `kubectl get -o yaml` or upstream's converter print one: never a mistake.
+        body = {k: v for k, v in raw.items() if k != "status"}
+        parsed = _validate(model, ref, body, problems)
         if parsed is None:
             continue
         assert isinstance(parsed, Envelope)

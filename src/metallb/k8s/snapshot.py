@@ -18,16 +18,9 @@ from lightkube.resources.apps_v1 import DaemonSet
 from lightkube.resources.core_v1 import Event, Namespace, Node, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
+from metallb.config.inventory import CONFIG_KINDS
 from metallb.config.kinds import KINDS
 
-CONFIG_KINDS = (
-    "IPAddressPool",
-    "L2Advertisement",
-    "BGPAdvertisement",
-    "BGPPeer",
-    "BFDProfile",
-    "Community",
-)
 RETRY_429_FOR = 30.0
 STATUS_KINDS = ("ServiceL2Status", "ServiceBGPStatus", "ConfigurationState")
 SPEAKER_LABELS = {"app": "metallb", "component": "speaker"}

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from metallb.config.build import build_config
+from metallb.config.errors import ConfigError
 from metallb.config.legacy import expand_configmaps
 from metallb.config.types import BGPType, Config
 from metallb.election import layer2 as election
@@ -27,6 +28,7 @@ from metallb.ipam import service
 from metallb.ipam.converge import plan as allocate_all
 from metallb.ipam.from_config import pools_from_config
 from metallb.ipam.model import PoolCounters
+from metallb.plan.shapes import shape_problems
 from metallb.speaker import bgp as bgp_core
 from metallb.speaker import layer2
 
@@ -144,22 +146,68 @@ def _bgp(
     return tuple(out)
 
 
+# Stand-in cluster IPs for Services written as manifests: the allocator reads only their
+# family. Documentation addresses, so they can never be mistaken for real ones.
+_PLACEHOLDER_CLUSTER_IP = {"IPv4": "192.0.2.0", "IPv6": "2001:db8::"}
+_DUAL = ("RequireDualStack", "PreferDualStack")
+
+
+def as_created(svc: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A Service as the apiserver stores it on create, for manifests without clusterIPs.
+
+    The apiserver picks the families (``ipFamilies`` if given, else IPv4; both for
+    ``RequireDualStack`` and ``PreferDualStack``, as in a dual-stack cluster with an IPv4
+    primary) and one clusterIP per family. A Service read from a cluster has them
+    already and is returned unchanged, as is a headless or non-LoadBalancer one.
+    """
+    spec = svc.get("spec")
+    if not isinstance(spec, Mapping) or spec.get("type") != "LoadBalancer":
+        return svc
+    if spec.get("clusterIPs") or spec.get("clusterIP"):
+        return svc
+    policy = spec.get("ipFamilyPolicy") or "SingleStack"
+    given = spec.get("ipFamilies")
+    families = [f for f in given if f in _PLACEHOLDER_CLUSTER_IP] if isinstance(given, list) else []
+    families = families or ["IPv4"]
+    if policy in _DUAL and len(families) == 1:
+        families.append("IPv6" if families[0] == "IPv4" else "IPv4")
+    families = families[: 2 if policy in _DUAL else 1]
+    ips = [_PLACEHOLDER_CLUSTER_IP[f] for f in families]
+    new_spec = {
+        **spec,
+        "ipFamilyPolicy": policy,
+        "ipFamilies": families,
+        "clusterIP": ips[0],
+        "clusterIPs": ips,
+    }
+    return {**svc, "spec": new_spec}
+
+
 def plan_objects(
     objects: Iterable[Any],
     *,
     down_nodes: Iterable[str] = (),
     bgp_type: BGPType | str = BGPType.NATIVE,
+    namespace: str | None = None,
 ) -> PlanOutput:
-    """Plan every Service in ``objects``; raise ConfigError when the configuration is bad."""
-    objects = expand_configmaps(objects)
-    config = build_config(objects, bgp_type=bgp_type)
+    """Plan every Service in ``objects``; raise ConfigError when the configuration is bad.
+
+    ``kind: List`` documents count as their items; a malformed Service, Node, Namespace
+    or EndpointSlice is a ConfigError too (:mod:`metallb.plan.shapes`); ``namespace``,
+    when given, is the MetalLB namespace (metallb.io objects elsewhere are refused, as
+    by the webhook).
+    """
+    objects = expand_configmaps(objects)  # also expands every List
+    if bad_shapes := shape_problems(objects):
+        raise ConfigError(tuple(bad_shapes))
+    config = build_config(objects, bgp_type=bgp_type, namespace=namespace)
     dicts = [o for o in objects if isinstance(o, Mapping)]
     namespaces = {
         str(_meta(o).get("name")): dict(_meta(o).get("labels") or {})
         for o in dicts
         if _kind(o, "v1", "Namespace")
     }
-    services = [o for o in dicts if _kind(o, "v1", "Service")]
+    services = [as_created(o) for o in dicts if _kind(o, "v1", "Service")]
     nodes = [layer2.node(o) for o in dicts if _kind(o, "v1", "Node")]
     down = set(down_nodes)
     members = frozenset(n.name for n in nodes if n.name not in down)

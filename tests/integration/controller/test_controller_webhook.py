@@ -11,30 +11,16 @@ from typing import Any
 
 import pytest
 from lightkube import ApiError, Client
-from lightkube.models.admissionregistration_v1 import (
-    RuleWithOperations,
-    ValidatingWebhook,
-    WebhookClientConfig,
-)
-from lightkube.models.meta_v1 import LabelSelector, ObjectMeta
 from lightkube.resources.admissionregistration_v1 import ValidatingWebhookConfiguration
 from lightkube.resources.core_v1 import Secret
 
 from metallb.lab.controlplane import ControlPlane
 from metallb.lab.ports import free_port
-from metallb.web.webhook import VALIDATE_PATHS
+from metallb.lab.webhooks import local_configuration
 from tests.conftest import KUBECTL
 from tests.integration.controller.conftest import NS, Pool, make_pool
 
 pytestmark = pytest.mark.controlplane
-PLURALS = {
-    "IPAddressPool": "ipaddresspools",
-    "L2Advertisement": "l2advertisements",
-    "BGPAdvertisement": "bgpadvertisements",
-    "BGPPeer": "bgppeers",
-    "BFDProfile": "bfdprofiles",
-    "Community": "communities",
-}
 
 
 @pytest.fixture
@@ -42,30 +28,7 @@ def webhook_port(kube: Client, metallb_system: str) -> Iterator[int]:
     """metallb-webhook-configuration pointing at a local port, without a caBundle: the
     controller must inject it. Scoped to metallb-system; removed after the test."""
     port = free_port()
-    hooks = [
-        ValidatingWebhook(
-            name=f"{kind.lower()}validationwebhook.metallb.io",
-            admissionReviewVersions=["v1"],
-            sideEffects="None",
-            failurePolicy="Fail",
-            clientConfig=WebhookClientConfig(url=f"https://127.0.0.1:{port}{path}"),
-            namespaceSelector=LabelSelector(matchLabels={"kubernetes.io/metadata.name": NS}),
-            rules=[
-                RuleWithOperations(
-                    apiGroups=["metallb.io"],
-                    apiVersions=[path.split("-")[3]],
-                    operations=["CREATE", "UPDATE"],
-                    resources=[PLURALS[kind]],
-                )
-            ],
-        )
-        for path, kind in VALIDATE_PATHS.items()
-    ]
-    kube.create(
-        ValidatingWebhookConfiguration(
-            metadata=ObjectMeta(name="metallb-webhook-configuration"), webhooks=hooks
-        )
-    )
+    kube.create(local_configuration("metallb-webhook-configuration", port, namespace=NS))
     try:
         yield port
     finally:
