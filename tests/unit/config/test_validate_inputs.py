@@ -1,10 +1,11 @@
 """``metallb config validate`` on the inputs users paste (issue 14), one row per case.
 
 Each row is a file as users have them (an empty file, a Helm values file, a GKE cluster
-file (validated as what ``convert --from gke`` makes of it), a removed or misspelt kind, a ConfigMap under the wrong key, legacy pools with a
-wrong protocol, ``status`` blocks, references to objects in other files, a tab before a
-comment, an object in another namespace), the exit code, and the texts that must be on
-stderr: the object and the field, and what to do.
+file, which is validated as what ``convert --from gke`` makes of it, a removed or
+misspelt kind, a ConfigMap under the wrong key, legacy pools with a wrong protocol,
+``status`` blocks, references to objects in other files, a tab before a comment, an
+object in another namespace), the exit code, and the texts that must be on stderr: the
+object and the field, and what to do.
 """
 
 from __future__ import annotations
