@@ -190,7 +190,9 @@ def test_speaker_rolling_update_keeps_the_service_reachable(cluster: PodCluster)
     try:
         started = time.monotonic()
         cluster.kubectl("set", "image", "-n", NS, "daemonset/speaker", f"speaker={new}")
-        cluster.kubectl("rollout", "status", "-n", NS, "daemonset/speaker", "--timeout=300s")
+        cluster.kubectl(
+            "rollout", "status", "-n", NS, "daemonset/speaker", "--timeout=300s", timeout=330
+        )
         took = time.monotonic() - started
         time.sleep(2)
     finally:
@@ -215,7 +217,9 @@ def test_speaker_rolling_update_keeps_the_service_reachable(cluster: PodCluster)
     cluster.kubectl(
         "set", "image", "-n", NS, "daemonset/speaker", f"speaker={cluster.images.speaker}"
     )
-    cluster.kubectl("rollout", "status", "-n", NS, "daemonset/speaker", "--timeout=300s")
+    cluster.kubectl(
+        "rollout", "status", "-n", NS, "daemonset/speaker", "--timeout=300s", timeout=330
+    )
     cluster.kubectl("delete", "service", "roll", "-n", "demo")
 
 
