@@ -77,7 +77,7 @@ def _print_ready(labdir: Path, state: dict[str, Any]) -> None:
         )
     v4 = next((ip for ip in services.values() if ":" not in ip), "")
     lines = [
-        f"  kubectl --kubeconfig {kubeconfig} get svc -A",
+        f"  kubectl --kubeconfig {kubeconfig} get pods,svc -A   # MetalLB and the demo as Pods",
         f"  {client} curl -s http://{v4}/          # the node that answered",
         f"  {client} arping -c2 -I eth0 {v4}       # one MAC: the elected node's",
     ]
