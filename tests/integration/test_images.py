@@ -105,6 +105,12 @@ def test_metallb_runs_offline_in_each_image(engine: Engine, image: str) -> None:
     assert out.splitlines()[0] == f"metallb-py {metallb.__version__}"
     assert "usage: metallb controller" in out
     assert "usage: metallb speaker" in out
+    # The compiled parts of the dependencies' wheels load with Debian's Python and libc.
+    compiled = (
+        "import cryptography.hazmat.bindings._rust, pydantic_core._pydantic_core,"
+        " yaml._yaml, multidict._multidict, aiohttp._http_parser; print('ok')"
+    )
+    assert engine.run(image, "-c", compiled, entrypoint="/opt/metallb/bin/python3") == "ok\n"
 
 
 def test_controller_runs_as_nobody(engine: Engine) -> None:

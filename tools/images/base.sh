@@ -4,7 +4,8 @@
 #   base      bookworm's Essential set + python3 (Debian's 3.11), for every image
 #   base-frr  the same + frr + frr-pythontools, for speaker-frr
 # Docs, man pages and translations are left out (copyright files kept). Each tarball is
-# cached under a key of this script and the package lists, so it is made once.
+# cached under a key of this script, the suite, the mirror and the package lists, so it
+# is made once; delete ~/.cache/metallb-py/images/base to take Debian's latest updates.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -22,7 +23,7 @@ declare -A packages=([base]=python3 [base-frr]=python3,frr,frr-pythontools)
 
 mkdir -p "$images_cache/base"
 for name in base base-frr; do
-  key=$(inputs_key tools/images/base.sh tools/images/lib.sh -- "$suite" "$mirror" "${packages[$name]}")
+  key=$(inputs_key tools/images/base.sh -- "$suite" "$mirror" "${packages[$name]}")
   tarball="$images_cache/base/$name-$key.tar"
   if [[ ! -s $tarball ]]; then
     log "making $name ($suite: ${packages[$name]}) with mmdebstrap ..."
@@ -34,5 +35,8 @@ for name in base base-frr; do
     mv "$tarball.tmp" "$tarball"
     log "$name made in $((SECONDS - start)) s: $(du -h "$tarball" | cut -f1)"
   fi
+  # An older base of this name (earlier packages or options) is not needed again.
+  find "$images_cache/base" -regextype posix-extended -regex ".*/$name-[0-9a-f]{16}\.tar.*" \
+    -not -name "$name-$key.tar*" -delete
   echo "$name $key $tarball"
 done

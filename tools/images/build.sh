@@ -126,6 +126,7 @@ for n in "${names[@]}"; do
     lab-web) ensure_base base; build_web ;;
   esac
   dk save -o "$(tarball "$n").tmp" "${ref[$n]}"
+  chmod 644 "$(tarball "$n").tmp"
   mv "$(tarball "$n").tmp" "$(tarball "$n")"
   echo "${key[$n]}" > "$(stamp "$n")"
   built+=("$n")
@@ -133,7 +134,11 @@ for n in "${names[@]}"; do
 done
 
 if ((${#built[@]})); then
-  # Untagged leftovers of earlier builds (an older install stage, a replaced tag).
+  # Bases of earlier keys, then untagged leftovers (an older install stage, a replaced
+  # tag): the data root keeps only what the current images are made of.
+  dk images --format '{{.Repository}}:{{.Tag}}' "$LAB_IMAGE_REPO/base*" \
+    | grep -v -x -e "$(base_ref base)" -e "$(base_ref base-frr)" \
+    | xargs -r "$docker_bin" -H "unix://$engine_sock" rmi > /dev/null
   dk image prune -f > /dev/null
   dk images --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E "$IMAGE_REPO|$LAB_IMAGE_REPO" >&2 || true
 else

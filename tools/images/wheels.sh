@@ -10,6 +10,10 @@ set -euo pipefail
 
 pip=${PIP:-$repo_root/.venv/bin/pip}
 [[ -x $pip ]] || { log "$pip missing: run make setup-python"; exit 1; }
+# The wheels with compiled code (cryptography, pydantic-core, ...) are those of the
+# host's Python: it must be the images' (Debian bookworm's python3, 3.11).
+py=$("$(dirname "$pip")/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+[[ $py == 3.11 ]] || { log "the host's Python is $py, the images' is 3.11: wheels would not match"; exit 1; }
 wheels="$images_cache/wheels"
 deps_key=$(inputs_key pyproject.toml tools/images/wheels.sh)
 project_key=$(inputs_key pyproject.toml README.md src -- "$deps_key")
@@ -49,4 +53,7 @@ if [[ ! -d $set_dir ]]; then
   ln "$deps"/*.whl "$project"/*.whl "$set_dir.tmp/"
   mv "$set_dir.tmp" "$set_dir"
 fi
+# Older sets (an earlier pyproject.toml or src/) are not needed again: rebuilt if they are.
+find "$wheels" -mindepth 1 -maxdepth 1 -not -name "deps-$deps_key" \
+  -not -name "project-$project_key" -not -name "set-$project_key" -exec rm -rf {} +
 echo "$project_key $set_dir"
