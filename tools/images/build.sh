@@ -26,11 +26,12 @@ flock 9
 
 wheels_out=$("$here/wheels.sh")
 read -r wheels_key wheels_dir <<< "$wheels_out"
+bases_out=$("$here/base.sh")
 declare -A base_key base_tar
 while read -r name key tarball; do
   base_key[$name]=$key
   base_tar[$name]=$tarball
-done <<< "$("$here/base.sh")"
+done <<< "$bases_out"
 base_ref() { echo "$LAB_IMAGE_REPO/$1:${base_key[$1]}"; }
 
 gcc_version=$(gcc -dumpfullversion)
