@@ -26,11 +26,12 @@ flock 9
 
 wheels_out=$("$here/wheels.sh")
 read -r wheels_key wheels_dir <<< "$wheels_out"
+bases_out=$("$here/base.sh")
 declare -A base_key base_tar
 while read -r name key tarball; do
   base_key[$name]=$key
   base_tar[$name]=$tarball
-done <<< "$("$here/base.sh")"
+done <<< "$bases_out"
 base_ref() { echo "$LAB_IMAGE_REPO/$1:${base_key[$1]}"; }
 
 gcc_version=$(gcc -dumpfullversion)
@@ -91,13 +92,17 @@ ensure_base() {
     "${base_tar[$1]}" "$r" > /dev/null
 }
 
-build_app() { # the build context: this Dockerfile and the host's wheels, as wheels/
+# The install stage is tagged too: untagged, the prune below would drop it and a new
+# IMAGE_TAG would install the wheels again instead of reusing the layer.
+install_ref="$LAB_IMAGE_REPO/install:$wheels_key"
+
+build_app() { # target, reference; the context: this Dockerfile and the wheels, as wheels/
   tar -c --owner=0 --group=0 --numeric-owner -C "$repo_root" images/Dockerfile \
     -C "$(dirname "$wheels_dir")" --transform "s,^$(basename "$wheels_dir"),wheels," \
     "$(basename "$wheels_dir")" \
     | dk build --quiet --network none -f images/Dockerfile --target "$1" \
       --build-arg BASE="$(base_ref base)" --build-arg BASE_FRR="$(base_ref base-frr)" \
-      --build-arg WHEELS=context -t "${ref[$1]}" - > /dev/null
+      --build-arg WHEELS=context -t "$2" - > /dev/null
 }
 
 build_pause() { # one static binary, imported as the image's only file
@@ -121,7 +126,12 @@ for n in "${names[@]}"; do
   ensure_engine
   start=$SECONDS
   case $n in
-    controller | speaker | speaker-frr) ensure_base base; ensure_base base-frr; build_app "$n" ;;
+    controller | speaker | speaker-frr)
+      ensure_base base
+      ensure_base base-frr
+      build_app install "$install_ref"
+      build_app "$n" "${ref[$n]}"
+      ;;
     lab-pause) build_pause ;;
     lab-web) ensure_base base; build_web ;;
   esac
@@ -134,10 +144,11 @@ for n in "${names[@]}"; do
 done
 
 if ((${#built[@]})); then
-  # Bases of earlier keys, then untagged leftovers (an older install stage, a replaced
-  # tag): the data root keeps only what the current images are made of.
-  dk images --format '{{.Repository}}:{{.Tag}}' "$LAB_IMAGE_REPO/base*" \
-    | grep -v -x -e "$(base_ref base)" -e "$(base_ref base-frr)" \
+  # Bases and install stages of earlier keys, then untagged leftovers (a replaced tag):
+  # the data root keeps what the current images are made of.
+  { dk images --format '{{.Repository}}:{{.Tag}}' "$LAB_IMAGE_REPO/base*"
+    dk images --format '{{.Repository}}:{{.Tag}}' "$LAB_IMAGE_REPO/install"; } \
+    | { grep -v -x -e "$(base_ref base)" -e "$(base_ref base-frr)" -e "$install_ref" || true; } \
     | xargs -r "$docker_bin" -H "unix://$engine_sock" rmi > /dev/null
   dk image prune -f > /dev/null
   dk images --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E "$IMAGE_REPO|$LAB_IMAGE_REPO" >&2 || true
