@@ -88,7 +88,11 @@ def backend_docs(image: str) -> list[dict[str, Any]]:
                                     {
                                         "name": "NODE_NAME",
                                         "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}},
-                                    }
+                                    },
+                                    {
+                                        "name": "POD_NAME",
+                                        "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
+                                    },
                                 ],
                                 "ports": [{"containerPort": WEB_PORT, "name": "http"}],
                                 "readinessProbe": {
