@@ -43,6 +43,7 @@ def build_config(
     *,
     bgp_type: BGPType | str | None = BGPType.NATIVE,
     namespace: str | None = None,
+    secret_passthrough: bool = False,
 ) -> Config:
     """Validate a snapshot and build the Config; raise ConfigError listing every problem.
 
@@ -50,10 +51,13 @@ def build_config(
     BGPPeer versions, Namespaces, Secrets, Nodes; other kinds are ignored).
     ``bgp_type`` selects the native or FRR rules; None applies neither (upstream's
     ``DontValidate``, used by its ConfigMap converter). ``namespace``, when given, is where
-    every metallb.io object must live (the webhook's rule).
+    every metallb.io object must live (the webhook's rule). ``secret_passthrough``
+    (the speaker's ``--frrk8s-secret-passthrough``) leaves BGPPeer password Secrets
+    unresolved: frr-k8s reads them.
     """
+    kind = None if bgp_type is None else BGPType(bgp_type)
     try:
-        return _build(source, None if bgp_type is None else BGPType(bgp_type), namespace)
+        return _build(source, kind, namespace, secret_passthrough)
     except ConfigError:
         raise
     except RecursionError:
@@ -62,10 +66,13 @@ def build_config(
 
 
 def _build(
-    source: Snapshot | Iterable[Any], bgp_type: BGPType | None, namespace: str | None
+    source: Snapshot | Iterable[Any],
+    bgp_type: BGPType | None,
+    namespace: str | None,
+    secret_passthrough: bool = False,
 ) -> Config:
     snapshot = source if isinstance(source, Snapshot) else snapshot_from_objects(source)
-    ctx = Context(snapshot, bgp_type)
+    ctx = Context(snapshot, bgp_type, secret_passthrough=secret_passthrough)
 
     pool_crs = _parsed(ctx, "IPAddressPool", IPAddressPool, namespace)
     community_crs = _parsed(ctx, "Community", Community, namespace)

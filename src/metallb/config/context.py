@@ -19,6 +19,7 @@ class Context:
     bgp_type: BGPType | None
     problems: Problems = field(default_factory=Problems)
     warnings: list[str] = field(default_factory=list)
+    secret_passthrough: bool = False  # --frrk8s-secret-passthrough: Secrets not resolved
 
     def __post_init__(self) -> None:
         self.nodes = [(name_of(n), labels_of(n)) for n in self.snapshot.nodes]
