@@ -115,10 +115,18 @@ def _speaker_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--bgp-debounce-timeout",
         type=int,
         default=int(_env("METALLB_BGP_DEBOUNCE_TIMEOUT", "3000")),
-        help="FRR reload coalescing in milliseconds",
+        help="FRR reload (frr mode) and FRRConfiguration write (frr-k8s) coalescing, in ms",
     )
-    p.add_argument("--frrk8s-namespace", default=_env("FRRK8S_NAMESPACE"))
-    p.add_argument("--frrk8s-secret-passthrough", action="store_true")
+    p.add_argument(
+        "--frrk8s-namespace",
+        default=_env("FRRK8S_NAMESPACE"),
+        help="frr-k8s mode: where FRRConfigurations are written (empty: MetalLB's namespace)",
+    )
+    p.add_argument(
+        "--frrk8s-secret-passthrough",
+        action="store_true",
+        help="frr-k8s mode: pass BGP password Secret references to frr-k8s unresolved",
+    )
     speaker_cmd.add_flags(p)
     p.set_defaults(handler=speaker_cmd.run)
 

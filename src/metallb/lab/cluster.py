@@ -117,6 +117,9 @@ class L2Cluster:
     # and extra flags for each speaker (per node).
     env: dict[str, str] = field(default_factory=dict)
     speaker_args: Callable[[str], list[str]] = field(default=lambda _node: [])
+    # More manifests (files or directories) applied, in order, after deploy/'s RBAC and
+    # before the speakers start (e.g. frr-k8s's namespace, CRDs and the speaker's Role).
+    manifests: tuple[Path, ...] = ()
     bgp: BGPLab | None = None
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
@@ -176,6 +179,9 @@ class L2Cluster:
             "-f",
             str(REPO / "deploy" / "speaker" / "rbac.yaml"),
         )
+        if self.manifests:
+            self.kubectl("apply", *(a for m in self.manifests for a in ("-f", str(m))))
+            self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
         for n in NODES:
             self.kube.create(
                 Node(metadata=ObjectMeta(name=n, labels={"kubernetes.io/hostname": n}))

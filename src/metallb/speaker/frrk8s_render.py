@@ -30,9 +30,10 @@ Where we differ (on purpose; the routes on the wire are the same):
   with what is stored and an unchanged state is never rewritten;
 - ``withLocalPref`` only for iBGP neighbours: the decision keeps no LOCAL_PREF for eBGP
   peers (:class:`metallb.speaker.bgp.Route`), and BGP never sends it to them anyway;
-- ``sourceaddress`` is passed on (frr-k8s v0.0.21 supports it; upstream drops it);
+- ``sourceaddress`` and ``localASN`` are passed on (frr-k8s v0.0.25, the release
+  upstream builds against, has both; upstream's rendering drops them);
 - no peer on this node: :func:`desired` returns None and the driver deletes the object
-  (upstream keeps an empty one). ``localASN`` has no frr-k8s field and is not carried.
+  (upstream keeps an empty one).
 """
 
 from __future__ import annotations
@@ -136,6 +137,8 @@ def neighbor(peer: Peer, routes: Iterable[Route], *, passthrough: bool = False) 
         out["interface"] = peer.interface
     if peer.source_address:
         out["sourceaddress"] = peer.source_address
+    if peer.local_asn:
+        out["localASN"] = peer.local_asn
     out["port"] = peer.port or frr_render.DEFAULT_PORT
     out.update(_password(peer, passthrough))
     for key, value in (
