@@ -17,6 +17,10 @@ speakers write for it.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -24,7 +28,9 @@ from typing import Any
 import pytest
 from lightkube import ApiError, Client, KubeConfig
 from lightkube.resources.core_v1 import Node
+from lightkube.types import PatchType
 
+from metallb.k8s.snapshot import BGPSessionState, FRRNodeState
 from metallb.k8s.speaker_frrk8s import FRRConfiguration
 from metallb.lab import frrk8s
 from tests.integration.speaker.bgpkit import (
@@ -173,3 +179,56 @@ def test_speaker_role_is_limited_to_frrk8s_namespace(cluster: L2Cluster) -> None
     with pytest.raises(ApiError) as err:
         client.create(FRRConfiguration.from_dict(body))
     assert err.value.status.code == 403
+
+
+def cli(cluster: L2Cluster, *args: str) -> str:
+    assert cluster.cp is not None
+    proc = subprocess.run(
+        [sys.executable, "-m", "metallb.cli.main", *args, f"--kubeconfig={cluster.cp.kubeconfig}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "METALLB_BGP_TYPE": "frr-k8s"},
+    )
+    return proc.stdout + proc.stderr
+
+
+def test_status_and_doctor_read_frrk8s_objects(cluster: L2Cluster) -> None:
+    """`metallb status` shows the sessions frr-k8s reports (BGPSessionState objects, here
+    written as frr-k8s's status controller does, since no frr-k8s runs in this test);
+    `metallb doctor` names the mode and the peered nodes where frr-k8s does not run."""
+    kube = cluster.kube
+    assert kube is not None
+    create(cluster, BGPPeer, "tor2", {"myASN": NODE_ASN, "peerASN": ROUTER_ASN,
+                                       "peerAddress": ROUTER_IP})  # fmt: skip
+    try:
+        state = BGPSessionState.from_dict(
+            {"metadata": {"name": "n1-abcde", "namespace": FRRNS}, "spec": {}}
+        )
+        kube.create(state)
+        status = {"node": "n1", "peer": ROUTER_IP, "vrf": "", "bgpStatus": "Established",
+                  "bfdStatus": "N/A"}  # fmt: skip
+        kube.patch(
+            BGPSessionState.Status,
+            "n1-abcde",
+            {"status": status},
+            namespace=FRRNS,
+            patch_type=PatchType.MERGE,
+        )
+        for node in ("n1", "n2"):
+            kube.create(FRRNodeState.from_dict({"metadata": {"name": node}}))
+        out = cli(cluster, "status")
+        assert f"n1: tor2 ({ROUTER_IP}) up (Established)" in out
+        doc = cli(cluster, "doctor")
+        assert "BGP mode: frr-k8s" in doc
+        assert "node n3 has BGP peers but frr-k8s does not run there" in doc
+        assert "node n1 has BGP peers" not in doc
+    finally:
+        with contextlib.suppress(ApiError):
+            kube.delete(BGPPeer, "tor2", namespace=NS)
+        with contextlib.suppress(ApiError):
+            kube.delete(BGPSessionState, "n1-abcde", namespace=FRRNS)
+        for node in ("n1", "n2"):
+            with contextlib.suppress(ApiError):
+                kube.delete(FRRNodeState, node)
