@@ -263,15 +263,15 @@ class L2Cluster:
             raise LabError(f"kubectl {' '.join(args)}: {proc.stderr}")
         return proc.stdout
 
-    def _token(self, sa: str) -> str:
+    def _token(self, sa: str, namespace: str = NS) -> str:
         assert self.kube is not None
         req = self.kube.create(
             ServiceAccount.Token(
-                metadata=ObjectMeta(name=sa, namespace=NS),
+                metadata=ObjectMeta(name=sa, namespace=namespace),
                 spec=TokenRequestSpec(audiences=[], expirationSeconds=86400),
             ),
             sa,
-            namespace=NS,
+            namespace=namespace,
         )
         assert req.status is not None
         return str(req.status.token)
@@ -317,6 +317,13 @@ class L2Cluster:
         except ApiError:
             return None
         return base64.b64decode((secret.data or {})["secretkey"])
+
+    def token_kubeconfig(self, sa: str, namespace: str) -> Path:
+        """A kubeconfig with a token of ServiceAccount ``namespace/sa``, for a process in a
+        node namespace (the apiserver through the management LAN)."""
+        assert self.cp is not None
+        token = self._token(sa, namespace)
+        return self.cp.token_kubeconfig(sa, token, server=self.cp.server_at(MGMT_ROOT))
 
     # -- speakers ------------------------------------------------------------------------
     def _env_argv(self) -> list[str]:
