@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import tempfile
 import time
@@ -33,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 from lightkube.resources.core_v1 import Service
-from tests.integration.frr.conftest import start_frr
 from tests.integration.speaker.bgpkit import (
     NODE_ASN,
     ROUTER_ASN,
@@ -47,7 +47,7 @@ from tests.integration.speaker.harness import DATA_IP, NODES, L2Cluster, wait_fo
 
 from metallb.lab import frrk8s
 from metallb.lab.demo import create_service
-from metallb.lab.routers import FRR, FRR_RUN, remove_frr_rundirs
+from metallb.lab.routers import FRR, remove_frr_rundirs, start_node_frr
 
 POOL_V4 = "192.0.2.200/29"
 POOL_V6 = "2001:db8:200::/116"  # 4,096 addresses
@@ -73,21 +73,16 @@ def cluster_for(mode: str, debounce_ms: int | None) -> Iterator[tuple[L2Cluster,
             *extra,
         ]
     elif mode == "frr-k8s":
-        cluster.speaker_args = lambda _n: [f"--frrk8s-namespace={frrk8s.NAMESPACE}", *extra]
+        cluster.speaker_args = lambda n: [*frrk8s.speaker_args(n), *extra]
     else:
         cluster.speaker_args = lambda _n: extra
     procs: list[subprocess.Popen[bytes]] = []
-    bins = frrk8s.bin_dir() if mode == "frr-k8s" else None
     with cluster as c:
-        if mode in ("frr", "frr-k8s"):
-            kubeconfig = c.token_kubeconfig(frrk8s.DAEMON_SA, frrk8s.NAMESPACE) if bins else None
+        if mode == "frr":
             for n in NODES:
-                host = c.lab.hosts[n]
-                base = f"frr defaults traditional\nhostname {n}\n"
-                base += f"log file {FRR_RUN / host.netns}/frr.log\n"
-                start_frr(host, host.netns, base, work / f"frr-{n}.out", procs)
-                if bins is not None and kubeconfig is not None:
-                    frrk8s.start_node(c, n, bins, host.netns, kubeconfig)
+                start_node_frr(c.lab.hosts[n], work / f"frr-{n}.out", procs)
+        elif mode == "frr-k8s":
+            frrk8s.start_all(c)
         router = add_router(c, work / "router")
         try:
             spec = {"myASN": NODE_ASN, "peerASN": ROUTER_ASN, "peerAddress": ROUTER_IP}
@@ -99,6 +94,7 @@ def cluster_for(mode: str, debounce_ms: int | None) -> Iterator[tuple[L2Cluster,
         finally:
             router.stop()
     remove_frr_rundirs(cluster.lab.tag)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def paths(router: FRR, family: int) -> dict[str, int]:

@@ -123,6 +123,7 @@ def up(args: argparse.Namespace) -> int:
                 "--dir",
                 str(labdir),
                 *(["--no-bgp-router"] if getattr(args, "no_bgp_router", False) else []),
+                f"--bgp-mode={getattr(args, 'bgp_mode', 'native')}",
             ],
             stdin=subprocess.DEVNULL,
             stdout=out,

@@ -184,6 +184,12 @@ def _lab_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                 action="store_true",
                 help="Layer 2 only: no FRR router, remote client or BGP pool",
             )
+            q.add_argument(
+                "--bgp-mode",
+                choices=("native", "frr-k8s"),
+                default="native",
+                help="frr-k8s: BGP through frr-k8s (built from its Go module) on every node",
+            )
         q.set_defaults(handler=handler)
 
 

@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lightkube.models.core_v1 import Container, PodSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Pod
 
+from metallb.lab.cluster import NODES, L2Cluster
 from metallb.lab.daemon import LabError
-
-if TYPE_CHECKING:
-    from metallb.lab.cluster import L2Cluster
+from metallb.lab.routers import start_node_frr
 
 REPO = Path(__file__).resolve().parents[3]
 NAMESPACE = "frr-k8s-system"  # where deploy/components/frr-k8s expects frr-k8s
@@ -149,3 +147,20 @@ def start_node(
         str(kubeconfig),
         log=cluster.workdir / f"frrk8s-{node}.log",
     )
+
+
+def speaker_args(_node: str) -> list[str]:
+    """The speakers' flags in the lab's frr-k8s mode."""
+    return [f"--frrk8s-namespace={NAMESPACE}"]
+
+
+def start_all(cluster: L2Cluster) -> None:
+    """On every node: its own FRR, then frr-k8s beside it (the cluster was built with
+    :func:`daemon_manifests`). The lab stops the processes when it closes."""
+    bins = bin_dir()
+    kubeconfig = cluster.token_kubeconfig(DAEMON_SA, NAMESPACE)
+    procs: list[subprocess.Popen[bytes]] = []
+    for n in NODES:
+        host = cluster.lab.hosts[n]
+        start_node_frr(host, cluster.workdir / f"frr-{n}.out", procs)
+        start_node(cluster, n, bins, host.netns, kubeconfig)

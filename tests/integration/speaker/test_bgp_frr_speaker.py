@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from metallb.lab.routers import FRR, FRR_BIN, FRR_RUN, remove_frr_rundirs
-from tests.integration.frr.conftest import BFDRouter, start_frr
+from metallb.lab.routers import FRR, FRR_BIN, remove_frr_rundirs, start_node_frr
+from tests.integration.frr.conftest import BFDRouter
 from tests.integration.speaker.bgpkit import (
     NODE_ASN,
     ROUTER_ASN,
@@ -68,10 +68,7 @@ def frr_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[L2Cl
     procs: list[subprocess.Popen[bytes]] = []
     with cluster as c:
         for n in NODES:
-            host = c.lab.hosts[n]
-            base = f"frr defaults traditional\nhostname {n}\n"
-            base += f"log file {FRR_RUN / host.netns}/frr.log\n"
-            start_frr(host, host.netns, base, c.workdir / f"frr-{n}.out", procs)
+            start_node_frr(c.lab.hosts[n], c.workdir / f"frr-{n}.out", procs)
         router = add_router(c, Path(tmp_path_factory.mktemp("frr")), kind=BFDRouter)
         try:
             create(c, BFDProfile, "fast", {"receiveInterval": 100, "transmitInterval": 100})

@@ -27,8 +27,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from metallb.k8s.snapshot import BGPSessionState
 from metallb.k8s.speaker_frrk8s import FRRConfiguration
 from metallb.lab import frrk8s
-from metallb.lab.routers import FRR, FRR_BIN, FRR_RUN, remove_frr_rundirs
-from tests.integration.frr.conftest import start_frr
+from metallb.lab.routers import FRR, FRR_BIN, remove_frr_rundirs
 from tests.integration.speaker.bgpkit import (
     NODE_ASN,
     ROUTER_ASN,
@@ -56,7 +55,6 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[L2Cluster, FRR]]:
-    bins = frrk8s.bin_dir()  # built once, cached outside the clone
     work = tmp_path_factory.mktemp("frrk8s-real")
     work.chmod(0o755)
     cluster = L2Cluster(
@@ -64,16 +62,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[L2Cluster, F
         env={"METALLB_BGP_TYPE": "frr-k8s"},
         manifests=frrk8s.daemon_manifests(work),
     )
-    cluster.speaker_args = lambda _n: [f"--frrk8s-namespace={FRRNS}", "--bgp-debounce-timeout=200"]
-    procs: list[subprocess.Popen[bytes]] = []
+    cluster.speaker_args = lambda n: [*frrk8s.speaker_args(n), "--bgp-debounce-timeout=200"]
     with cluster as c:
-        kubeconfig = c.token_kubeconfig(frrk8s.DAEMON_SA, FRRNS)
-        for n in NODES:
-            host = c.lab.hosts[n]
-            base = f"frr defaults traditional\nhostname {n}\n"
-            base += f"log file {FRR_RUN / host.netns}/frr.log\n"
-            start_frr(host, host.netns, base, c.workdir / f"frr-{n}.out", procs)
-            frrk8s.start_node(c, n, bins, host.netns, kubeconfig)
+        frrk8s.start_all(c)  # each node's FRR and frr-k8s (built once, cached)
         router = add_router(c, Path(tmp_path_factory.mktemp("router")))
         try:
             spec = {"myASN": NODE_ASN, "peerASN": ROUTER_ASN, "peerAddress": ROUTER_IP,
