@@ -36,6 +36,7 @@ from tests.integration.speaker.bgpkit import (
     add_router,
     advertise_pool,
     assert_three_ecmp_paths,
+    bfd_up,
     bgp_statuses,
     create,
     metrics,
@@ -88,11 +89,6 @@ def frr_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[L2Cl
         finally:
             router.stop()
     remove_frr_rundirs(cluster.lab.tag)
-
-
-def bfd_up(router: FRR) -> list[str]:
-    peers = json.loads(router.vtysh("show bfd peers json") or "[]")
-    return sorted(str(p.get("peer")) for p in peers if p.get("status") == "up")
 
 
 def test_frr_mode_advertises_with_bfd_and_survives_a_speaker_restart(

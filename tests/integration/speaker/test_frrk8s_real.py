@@ -4,11 +4,12 @@ FRR (zebra, bgpd, bfdd) with its own ServiceAccount and RBAC, and the lab's FRR 
 on the data LAN learns the routes.
 
 - A Service's /32 arrives from the three nodes with the advertisement's communities and
-  large community; the router's kernel installs three ECMP next hops; frr-k8s reports
+  large community; the router's kernel installs three ECMP next hops; the BGPPeer's BFD
+  profile brings BFD sessions up with every node; frr-k8s reports
   the sessions as BGPSessionState objects, which `metallb status` shows.
 - A user's own FRRConfiguration (one more prefix to the same router, on every node) is
   merged by frr-k8s with MetalLB's: both prefixes arrive, MetalLB's stay.
-- A node whose data link goes down is withdrawn (hold timer); back up, it returns.
+- A node whose data link goes down is withdrawn; back up, it returns.
 - Deleting the Service withdraws its prefix from every node.
 """
 
@@ -28,15 +29,18 @@ from metallb.k8s.snapshot import BGPSessionState
 from metallb.k8s.speaker_frrk8s import FRRConfiguration
 from metallb.lab import frrk8s
 from metallb.lab.routers import FRR, FRR_BIN, remove_frr_rundirs
+from tests.integration.frr.conftest import BFDRouter
 from tests.integration.speaker.bgpkit import (
     NODE_ASN,
     ROUTER_ASN,
     ROUTER_IP,
     WAIT,
+    BFDProfile,
     BGPPeer,
     add_router,
     advertise_pool,
     assert_three_ecmp_paths,
+    bfd_up,
     create,
     wait_paths,
 )
@@ -65,10 +69,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[L2Cluster, F
     cluster.speaker_args = lambda n: [*frrk8s.speaker_args(n), "--bgp-debounce-timeout=200"]
     with cluster as c:
         frrk8s.start_all(c)  # each node's FRR and frr-k8s (built once, cached)
-        router = add_router(c, Path(tmp_path_factory.mktemp("router")))
+        router = add_router(c, Path(tmp_path_factory.mktemp("router")), kind=BFDRouter)
         try:
+            create(c, BFDProfile, "fast", {"receiveInterval": 100, "transmitInterval": 100})
             spec = {"myASN": NODE_ASN, "peerASN": ROUTER_ASN, "peerAddress": ROUTER_IP,
-                    "holdTime": "3s", "keepaliveTime": "1s"}  # fmt: skip
+                    "holdTime": "3s", "keepaliveTime": "1s", "bfdProfile": "fast"}  # fmt: skip
             create(c, BGPPeer, "tor", spec)
             advertise_pool(c, [POOL_V4])
             yield c, router
@@ -99,6 +104,10 @@ def test_routes_through_real_frrk8s(lab: tuple[L2Cluster, FRR]) -> None:
         name = services.create()
         prefix = f"{services.ip(name)}/32"
         assert_three_ecmp_paths(router, prefix)
+        # The BGPPeer's BFD profile reaches FRR through frr-k8s: BFD up with every node.
+        wait_for(
+            lambda: True if bfd_up(router) == everyone else None, WAIT, "three BFD sessions up"
+        )
 
         # frr-k8s's status daemon reports the sessions; `metallb status` shows them.
         wait_for(
@@ -115,7 +124,7 @@ def test_routes_through_real_frrk8s(lab: tuple[L2Cluster, FRR]) -> None:
             env={**os.environ, "METALLB_BGP_TYPE": "frr-k8s"},
         ).stdout  # fmt: skip
         for n in NODES:
-            assert f"{n}: tor ({ROUTER_IP}) up (Established)" in out
+            assert f"{n}: tor ({ROUTER_IP}) up (Established, BFD Up)" in out
 
         # The user's own FRRConfiguration beside MetalLB's: frr-k8s merges them (the
         # same neighbour must agree on its timers: frr-k8s refuses conflicting ones).
@@ -134,7 +143,7 @@ def test_routes_through_real_frrk8s(lab: tuple[L2Cluster, FRR]) -> None:
         assert wait_paths(router, USER_PREFIX, 0) == []
         assert wait_paths(router, prefix, 3) == everyone
 
-        # A node's data link dies: the router's hold timer withdraws its path.
+        # A node's data link dies: BFD (or the hold timer) withdraws its path.
         n3 = cluster.lab.hosts["n3"]
         n3.link_set("eth0", "down")
         try:
