@@ -128,6 +128,7 @@ def test_helm_lint_passes() -> None:
     """The chart passes the real helm's lint, with default and FRR values."""
     run(helm(), "lint", str(CHART))
     run(helm(), "lint", str(CHART), "--set", "speaker.frr.enabled=true")
+    run(helm(), "lint", str(CHART), "--set", "frrk8s.enabled=true")
 
 
 def test_chart_equals_kustomize_output() -> None:
@@ -333,3 +334,53 @@ def test_server_side_dry_run(control_plane: ControlPlane, tmp_path: Path, source
     manifest.write_text(yaml.safe_dump_all(objs))
     out = run(*kube, "apply", "--dry-run=server", "-f", str(manifest))
     assert out.count("(server dry run)") == len(objs)
+
+
+def test_frrk8s_values_give_the_deploy_component() -> None:
+    """frrk8s.external (upstream's values) renders what deploy/components/frr-k8s adds:
+    METALLB_BGP_TYPE=frr-k8s on both workloads, the speaker's frr-k8s flags, and the
+    speaker's Role on FRRConfigurations in frr-k8s's namespace only."""
+    component = [
+        d
+        for d in yaml.safe_load_all(
+            (REPO / "deploy" / "components" / "frr-k8s" / "rbac.yaml").read_text()
+        )
+        if d
+    ]
+    values = ("external=true", "namespace=frr-k8s-system", "secretPassthrough=true")
+    objs = helm_template(*(a for v in values for a in ("--set", f"frrk8s.{v}")))
+    c, s = (
+        next(o for o in objs if o["kind"] == kind)["spec"]["template"]["spec"]["containers"][0]
+        for kind in ("Deployment", "DaemonSet")
+    )
+    assert {"name": "METALLB_BGP_TYPE", "value": "frr-k8s"} in c["env"]
+    assert {"name": "METALLB_BGP_TYPE", "value": "frr-k8s"} in s["env"]
+    assert "--frrk8s-namespace=frr-k8s-system" in s["args"]
+    assert "--frrk8s-secret-passthrough" in s["args"]
+    mine = {key(o): o for o in objs if o["metadata"].get("namespace") == "frr-k8s-system"}
+    assert set(mine) == {key(o) for o in component}
+    for want in component:
+        got = mine[key(want)]
+        assert got.get("rules") == want.get("rules")
+        assert got.get("subjects") == want.get("subjects")
+
+    # frr-k8s beside MetalLB: the Role in the release's namespace, no namespace flag.
+    objs = helm_template("--set", "frrk8s.enabled=true")
+    s = next(o for o in objs if o["kind"] == "DaemonSet")["spec"]["template"]["spec"]
+    assert {"name": "METALLB_BGP_TYPE", "value": "frr-k8s"} in s["containers"][0]["env"]
+    assert not [a for a in s["containers"][0]["args"] if a.startswith("--frrk8s")]
+    role = next(o for o in objs if key(o) == ("Role", "metallb-speaker"))
+    assert role["metadata"]["namespace"] == "metallb-system"
+    # Off by default: no Role, no BGP type.
+    objs = helm_template()
+    assert ("Role", "metallb-speaker") not in map(key, objs)
+
+
+def test_frrk8s_bad_values_fail_like_upstream() -> None:
+    assert "mutually exclusive" in helm_fails(
+        "--set", "frrk8s.enabled=true", "--set", "frrk8s.external=true"
+    )
+    assert "mutually exclusive" in helm_fails(
+        "--set", "frrk8s.enabled=true", "--set", "speaker.frr.enabled=true"
+    )
+    assert "namespace is required" in helm_fails("--set", "frrk8s.external=true")

@@ -154,3 +154,31 @@ def test_lab_up_failover_and_down(tmp_path: Path) -> None:
     assert leftovers(tag) == []
     assert not (labdir / "kubeconfig").exists()
     assert not (labdir / "work").exists()
+
+
+def test_lab_up_in_frrk8s_mode(tmp_path: Path) -> None:
+    """`metallb lab up --bgp-mode frr-k8s`: the BGP demo reaches the remote client through
+    the real frr-k8s on every node (the speakers wrote one FRRConfiguration per node),
+    and `down` leaves nothing behind, frr-k8s's processes included."""
+    labdir = tmp_path / "lab"
+    tag = ""
+    try:
+        up = lab(labdir, "up", "--bgp-mode=frr-k8s")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "starting FRR and frr-k8s" in up.stdout
+        state = json.loads((labdir / "state.json").read_text())
+        tag = f"mlb{state['pid']}-"
+        bgp_ip = state["bgp"]["services"]["web-bgp"]
+        assert curl(tag, "remote", bgp_ip) in NODES
+        assert router_next_hops(tag, bgp_ip) == sorted(DATA_IP.values())
+        names = subprocess.run(
+            [KUBECTL, f"--kubeconfig={labdir / 'kubeconfig'}", "get", "frrconfigurations",
+             "-n", "frr-k8s-system", "-o", "name"],
+            capture_output=True, text=True, timeout=60, check=True,
+        ).stdout.split()  # fmt: skip
+        assert sorted(names) == [f"frrconfiguration.frrk8s.metallb.io/metallb-{n}" for n in NODES]
+    finally:
+        down = lab(labdir, "down")
+    assert down.returncode == 0, down.stderr
+    assert tag
+    assert leftovers(tag) == []

@@ -78,3 +78,26 @@ def test_speaker_exclusions_come_from_the_file_only(tmp_path: Path) -> None:
     conf.write_text("announcedInterfacesToExclude: ['^eth1$', '^lo$']\n")
     assert exclude_patterns(conf) == ("^eth1$", "^lo$")
     assert exclude_patterns(tmp_path / "missing.yaml") == ()
+
+
+@pytest.mark.parametrize(
+    ("bgp_type", "argv", "error"),
+    [
+        ("native", ["--frrk8s-namespace=x"], "requires METALLB_BGP_TYPE=frr-k8s"),
+        ("frr-k8s", [], "requires --frrk8s-namespace to be set"),
+    ],
+)
+def test_speaker_secret_passthrough_checks(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    bgp_type: str,
+    argv: list[str],
+    error: str,
+) -> None:
+    """--frrk8s-secret-passthrough refuses to start outside frr-k8s mode or without
+    --frrk8s-namespace, as upstream's speaker."""
+    monkeypatch.setenv("METALLB_BGP_TYPE", bgp_type)
+    monkeypatch.delenv("FRRK8S_NAMESPACE", raising=False)
+    argv = ["speaker", "--node-name=n1", "--frrk8s-secret-passthrough", *argv]
+    assert main(argv) == 2
+    assert error in caplog.text

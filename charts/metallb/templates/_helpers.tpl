@@ -54,3 +54,31 @@ failureThreshold: {{ .probe.failureThreshold | default 3 | int }}
 {{- end -}}
 {{- . -}}
 {{- end -}}
+
+
+{{- /*
+frr-k8s mode (upstream's frrk8s.* values): on with frrk8s.enabled (frr-k8s in the
+release's namespace, installed beside MetalLB) or frrk8s.external (frr-k8s installed
+elsewhere, in frrk8s.namespace). metallb-py bundles no frr-k8s chart.
+*/ -}}
+{{- define "metallb.frrk8s" -}}
+{{- if and .Values.frrk8s.enabled .Values.frrk8s.external -}}
+{{- fail "frrk8s.enabled frrk8s.external are mutually exclusive!" -}}
+{{- end -}}
+{{- if and (or .Values.frrk8s.enabled .Values.frrk8s.external) .Values.speaker.frr.enabled -}}
+{{- fail "speaker.frr.enabled and frrk8s.enabled / external are mutually exclusive!" -}}
+{{- end -}}
+{{- if or .Values.frrk8s.enabled .Values.frrk8s.external }}true{{ end -}}
+{{- end -}}
+
+{{- define "metallb.frrk8sNamespace" -}}
+{{- if .Values.frrk8s.external -}}
+{{- required "namespace is required when frrk8s is external" .Values.frrk8s.namespace -}}
+{{- else -}}
+{{- .Release.Namespace -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "metallb.bgpType" -}}
+{{- if include "metallb.frrk8s" . }}frr-k8s{{ else if .Values.speaker.frr.enabled }}frr{{ end -}}
+{{- end -}}

@@ -124,6 +124,7 @@ def up(args: argparse.Namespace) -> int:
                 str(labdir),
                 *(["--no-bgp-router"] if getattr(args, "no_bgp_router", False) else []),
                 f"--install={getattr(args, 'install', 'kustomize')}",
+                f"--bgp-mode={getattr(args, 'bgp_mode', 'native')}",
             ],
             stdin=subprocess.DEVNULL,
             stdout=out,

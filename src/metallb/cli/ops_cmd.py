@@ -24,6 +24,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.admissionregistration_v1 import ValidatingWebhookConfiguration
 from lightkube.resources.core_v1 import ConfigMap, Secret
 
+from metallb.config.types import BGPType
 from metallb.k8s.scrape import scrape_speakers
 from metallb.k8s.snapshot import read_cluster
 from metallb.plan.doctor import Facts, doctor
@@ -229,6 +230,7 @@ def run_doctor(args: argparse.Namespace) -> int:
         objects=snap.objects,
         statuses=snap.statuses,
         missing_kinds=snap.missing,
+        frr_node_states=snap.frr_node_states,
         webhook_configuration=webhook,
         kube_proxy_config=proxy,
         memberlist_secret=memberlist,
@@ -251,9 +253,12 @@ def run_status(args: argparse.Namespace) -> int:
     if snap.missing:
         print(f"metallb.io CRDs missing: {', '.join(snap.missing)}", file=sys.stderr)
         return 1
-    scrapes = None
-    if snap.speaker_pods is not None:
+    scrapes, states = None, None
+    if _bgp_type() == BGPType.FRR_K8S.value:
+        # The speakers hold no BGP session in frr-k8s mode: frr-k8s reports them.
+        states = snap.bgp_session_states or []
+    elif snap.speaker_pods is not None:
         scrapes = scrape_speakers(snap.speaker_pods, args.metrics_port, args.scrape_timeout)
-    for line in render(snap.objects, snap.statuses, scrapes):
+    for line in render(snap.objects, snap.statuses, scrapes, states):
         print(line)
     return 0

@@ -112,10 +112,18 @@ def _speaker_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--bgp-debounce-timeout",
         type=int,
         default=int(_env("METALLB_BGP_DEBOUNCE_TIMEOUT", "3000")),
-        help="FRR reload coalescing in milliseconds",
+        help="FRR reload (frr mode) and FRRConfiguration write (frr-k8s) coalescing, in ms",
     )
-    p.add_argument("--frrk8s-namespace", default=_env("FRRK8S_NAMESPACE"))
-    p.add_argument("--frrk8s-secret-passthrough", action="store_true")
+    p.add_argument(
+        "--frrk8s-namespace",
+        default=_env("FRRK8S_NAMESPACE"),
+        help="frr-k8s mode: where FRRConfigurations are written (empty: MetalLB's namespace)",
+    )
+    p.add_argument(
+        "--frrk8s-secret-passthrough",
+        action="store_true",
+        help="frr-k8s mode: pass BGP password Secret references to frr-k8s unresolved",
+    )
     _speaker_extra_flags(p)
     p.set_defaults(handler="speaker_cmd:run")
 
@@ -258,6 +266,13 @@ def _lab_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                 help="MetalLB's images as Pods on real kubelet nodes, installed with "
                 "`kubectl apply -k deploy` (default) or the Helm chart; or `processes`: "
                 "the daemons as plain processes (starts in seconds, no images needed)",
+            )
+            q.add_argument(
+                "--bgp-mode",
+                choices=("native", "frr-k8s"),
+                default="native",
+                help="frr-k8s: BGP through frr-k8s (built from its Go module) on every node "
+                "(MetalLB then runs as processes)",
             )
         q.set_defaults(handler=handler)
 

@@ -34,6 +34,7 @@ from metallb.cli.controller_cmd import (
 from metallb.config.types import BGPType
 from metallb.k8s.speaker import Speaker
 from metallb.k8s.speaker_bgp import FRRBGP, BGPDriver
+from metallb.k8s.speaker_frrk8s import FRRK8sBGP
 from metallb.k8s.speaker_metrics import SpeakerCollector
 from metallb.net.announcer import Announcer
 from metallb.net.frr import FRRBackend, FRRTarget
@@ -46,9 +47,22 @@ UNENCRYPTED_KEY = b"metallb-py: no memberlist secret configured"
 MEMBERLIST_TUNING = Path("/etc/metallb/memberlist/config.json")  # upstream's override file
 
 
-def bgp_driver(args: argparse.Namespace) -> BGPDriver | None:
-    """The BGP back-end ``METALLB_BGP_TYPE`` asks for; None lets the speaker pick
-    (native) or say that the mode is not implemented (frr-k8s)."""
+def bgp_driver(args: argparse.Namespace, client: AsyncClient, namespace: str) -> BGPDriver | None:
+    """The BGP back-end ``METALLB_BGP_TYPE`` asks for; None lets the speaker pick native."""
+    if args.bgp_type == BGPType.FRR_K8S.value:
+        frrk8s_ns = args.frrk8s_namespace or namespace  # upstream: empty means ours
+        # Upstream's secret handling: the Secret's reference goes to frr-k8s when asked
+        # to, or when frr-k8s shares our namespace (it can read the Secret there);
+        # otherwise the speaker writes the resolved password.
+        passthrough = args.frrk8s_secret_passthrough or frrk8s_ns == namespace
+        log.info("BGP through frr-k8s: FRRConfiguration in namespace %s", frrk8s_ns)
+        return FRRK8sBGP(
+            client,
+            node_name=args.node_name,
+            namespace=frrk8s_ns,
+            secret_passthrough=passthrough,
+            debounce=args.bgp_debounce_timeout / 1000,
+        )
     if args.bgp_type != BGPType.FRR.value:
         return None
     target = FRRTarget(workdir=Path(args.frr_workdir), pathspace=args.frr_pathspace)
@@ -126,7 +140,8 @@ async def _main(args: argparse.Namespace) -> int:
             lb_class=args.lb_class,
             ignore_exclude_lb=args.ignore_exclude_lb,
             bgp_type=args.bgp_type,
-            bgp_driver=bgp_driver(args),
+            bgp_driver=bgp_driver(args, client, namespace),
+            secret_passthrough=args.frrk8s_secret_passthrough,
         )
         speaker_ref.append(speaker)
         health = web.Application()
@@ -153,6 +168,14 @@ def run(args: argparse.Namespace) -> int:
         print("metallb speaker: --node-name (or METALLB_NODE_NAME) is required", file=sys.stderr)
         return 2
     args.bgp_type = os.environ.get("METALLB_BGP_TYPE", "") or "native"
+    if args.frrk8s_secret_passthrough:
+        # Upstream's start-up checks (speaker/main.go).
+        if args.bgp_type != BGPType.FRR_K8S.value:
+            log.error("--frrk8s-secret-passthrough requires METALLB_BGP_TYPE=frr-k8s")
+            return 2
+        if not args.frrk8s_namespace:
+            log.error("--frrk8s-secret-passthrough requires --frrk8s-namespace to be set")
+            return 2
     # Upstream tunes hashicorp memberlist with these; our membership has its own timings
     # (sub-second detection), so say that they are not applied rather than ignore them.
     if args.ml_wan_config:

@@ -44,6 +44,7 @@ def build_config(
     bgp_type: BGPType | str | None = BGPType.NATIVE,
     namespace: str | None = None,
     missing_refs_warn: bool = False,
+    secret_passthrough: bool = False,
 ) -> Config:
     """Validate a snapshot and build the Config; raise ConfigError listing every problem.
 
@@ -54,10 +55,12 @@ def build_config(
     every metallb.io object must live (the webhook's rule). ``missing_refs_warn`` turns
     references to a BFD profile, community alias or Secret absent from ``source`` into
     warnings (upstream's webhook lets them through; the controller retries on them).
+    ``secret_passthrough`` (the speaker's ``--frrk8s-secret-passthrough``) leaves BGPPeer
+    password Secrets unresolved: frr-k8s reads them.
     """
     mode = None if bgp_type is None else BGPType(bgp_type)
     try:
-        return _build(source, mode, namespace, missing_refs_warn)
+        return _build(source, mode, namespace, missing_refs_warn, secret_passthrough)
     except ConfigError:
         raise
     except RecursionError:
@@ -70,9 +73,15 @@ def _build(
     bgp_type: BGPType | None,
     namespace: str | None,
     missing_refs_warn: bool,
+    secret_passthrough: bool = False,
 ) -> Config:
     snapshot = source if isinstance(source, Snapshot) else snapshot_from_objects(source)
-    ctx = Context(snapshot, bgp_type, missing_refs_warn=missing_refs_warn)
+    ctx = Context(
+        snapshot,
+        bgp_type,
+        missing_refs_warn=missing_refs_warn,
+        secret_passthrough=secret_passthrough,
+    )
 
     pool_crs = _parsed(ctx, "IPAddressPool", IPAddressPool, namespace)
     community_crs = _parsed(ctx, "Community", Community, namespace)

@@ -167,7 +167,9 @@ def build_peers(
                 f"{go_quote(ref.namespace)}/{go_quote(ref.name)}",
             )
         secret_password: str | None = ""
-        if secret_name and not s.password:
+        # With --frrk8s-secret-passthrough frr-k8s reads the Secret itself (upstream's
+        # peerFromCR): it need not be in MetalLB's namespace, nor resolvable here.
+        if secret_name and not s.password and not ctx.secret_passthrough:
             secret_ns = (s.password_secret.namespace or "") if s.password_secret else ""
             secret_password = _secret_password(ctx, ref, secret_name, secret_ns)
         if s.bfd_profile and s.bfd_profile not in bfd_names:
@@ -200,6 +202,9 @@ def build_peers(
                 password=s.password,
                 secret_password=secret_password,
                 password_secret=secret_name,
+                password_secret_namespace=(
+                    (s.password_secret.namespace or "") if s.password_secret else ""
+                ),
                 bfd_profile=s.bfd_profile,
                 enable_graceful_restart=s.enable_graceful_restart,
                 ebgp_multi_hop=s.ebgp_multi_hop,

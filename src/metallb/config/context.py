@@ -23,6 +23,7 @@ class Context:
     # Secret) as warnings instead of transient problems: ``config validate`` checks files
     # that are one part of what the cluster holds, as upstream's webhook lets them pass.
     missing_refs_warn: bool = False
+    secret_passthrough: bool = False  # --frrk8s-secret-passthrough: Secrets not resolved
 
     def __post_init__(self) -> None:
         self.nodes = [(name_of(n), labels_of(n)) for n in self.snapshot.nodes]

@@ -135,6 +135,8 @@ class Peer:
     dual_stack_address_family: bool
     disable_mp: bool
     local_asn: int
+    # spec.passwordSecret.namespace, passed on with --frrk8s-secret-passthrough.
+    password_secret_namespace: str = ""
 
 
 @dataclass(frozen=True)

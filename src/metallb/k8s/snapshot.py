@@ -12,8 +12,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx2
 from lightkube import ApiError, Client
-from lightkube.generic_resource import create_namespaced_resource
+from lightkube.generic_resource import create_global_resource, create_namespaced_resource
 from lightkube.resources.apps_v1 import DaemonSet
 from lightkube.resources.core_v1 import Event, Namespace, Node, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
@@ -24,6 +25,17 @@ from metallb.config.kinds import KINDS
 RETRY_429_FOR = 30.0
 STATUS_KINDS = ("ServiceL2Status", "ServiceBGPStatus", "ConfigurationState")
 SPEAKER_LABELS = {"app": "metallb", "component": "speaker"}
+
+
+FRRK8S_API = "frrk8s.metallb.io/v1beta1"
+# frr-k8s's view of each BGP session of a node's FRR (cmd/status in frr-k8s).
+BGPSessionState = create_namespaced_resource(
+    "frrk8s.metallb.io", "v1beta1", "BGPSessionState", "bgpsessionstates"
+)
+
+FRRNodeState = create_global_resource(
+    "frrk8s.metallb.io", "v1beta1", "FRRNodeState", "frrnodestates"
+)
 
 
 def _resource(kind: str) -> Any:
@@ -48,6 +60,11 @@ class ClusterSnapshot:
     # MetalLB namespace; None when the reader may not list them.
     speaker_pods: list[dict[str, Any]] | None = None
     speaker_daemonsets: list[dict[str, Any]] = field(default_factory=list)
+    # frr-k8s's BGPSessionState objects (every namespace); None when frr-k8s's CRDs are
+    # not installed or the reader may not list them.
+    bgp_session_states: list[dict[str, Any]] | None = None
+    # frr-k8s's FRRNodeState objects (one per node where frr-k8s runs); None likewise.
+    frr_node_states: list[dict[str, Any]] | None = None
 
 
 def _list(client: Client, res: Any, **kwargs: Any) -> list[Any]:
@@ -94,5 +111,18 @@ def read_cluster(client: Client, namespace: str) -> ClusterSnapshot:
     except ApiError as err:
         # A reader without access to Pods still gets everything else.
         if err.status.code != 403:
+            raise
+    try:
+        states = _list(client, BGPSessionState, namespace="*")
+        snap.bgp_session_states = [_dict(o, FRRK8S_API, "BGPSessionState") for o in states]
+        nodes = _list(client, FRRNodeState)
+        snap.frr_node_states = [_dict(o, FRRK8S_API, "FRRNodeState") for o in nodes]
+    except ApiError as err:
+        # A reader without access to them (403).
+        if err.status.code not in (403, 404):
+            raise
+    except httpx2.HTTPStatusError as err:
+        # No frr-k8s CRDs: the group is unknown and the 404 is not a Status object.
+        if err.response.status_code != 404:
             raise
     return snap

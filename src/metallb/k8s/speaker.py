@@ -22,14 +22,13 @@ needs it, on the union of their interfaces.
 
 BGP: the same reconcile also runs :func:`metallb.speaker.bgp.decide` for the Service and
 keeps the result per Service. A driver (:mod:`metallb.k8s.speaker_bgp`: our native
-sessions, or FRR for ``METALLB_BGP_TYPE=frr``) is told the configuration and this node
+sessions, FRR for ``METALLB_BGP_TYPE=frr``, an FRRConfiguration for ``frr-k8s``:
+:mod:`metallb.k8s.speaker_frrk8s`) is told the configuration and this node
 whenever either changes, and, after each batch of reconciles (one ``call_soon`` after the
 first change), everything this node advertises. ServiceBGPStatus objects (one per
 Service this node advertises to some peer) follow on a queue of their own, like
 ServiceL2Status. The ConfigurationState ``speaker-<node>`` says whether this speaker
-accepted the configuration (:mod:`metallb.k8s.config_state`). ``frr-k8s`` mode
-(FRRConfiguration objects for a separate frr-k8s) is not implemented: the speaker then
-does Layer 2 only and says so.
+accepted the configuration (:mod:`metallb.k8s.config_state`).
 """
 
 from __future__ import annotations
@@ -101,6 +100,7 @@ class Speaker:
         ignore_exclude_lb: bool = False,
         bgp_type: BGPType | str = BGPType.NATIVE,
         bgp_driver: BGPDriver | None = None,
+        secret_passthrough: bool = False,
     ) -> None:
         self.client = client
         self.announcer = announcer
@@ -112,6 +112,7 @@ class Speaker:
         self.lb_class = lb_class
         self.ignore_exclude_lb = ignore_exclude_lb
         self.bgp_type = bgp_type
+        self.secret_passthrough = secret_passthrough  # --frrk8s-secret-passthrough
         self.config: Config | None = None
         self.config_stale = False
         self.ready = asyncio.Event()
@@ -459,7 +460,12 @@ class Speaker:
         objects += [as_dict(o, "v1", "Secret") for o in self.secrets.cache.objects()]
         objects += [as_dict(o, "v1", "Namespace") for o in self.namespaces.cache.objects()]
         try:
-            config = build_config(objects, bgp_type=self.bgp_type, namespace=self.namespace)
+            config = build_config(
+                objects,
+                bgp_type=self.bgp_type,
+                namespace=self.namespace,
+                secret_passthrough=self.secret_passthrough,
+            )
         except ConfigError as err:
             # Stale even before any configuration was loaded, as upstream (an alert on
             # metallb_k8s_client_config_stale_bool then fires for a speaker started on a

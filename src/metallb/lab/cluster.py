@@ -95,6 +95,9 @@ class L2Cluster(LanClients):
     # and extra flags for each speaker (per node).
     env: dict[str, str] = field(default_factory=dict)
     speaker_args: Callable[[str], list[str]] = field(default=lambda _node: [])
+    # More manifests (files or directories) applied, in order, after deploy/'s RBAC and
+    # before the speakers start (e.g. frr-k8s's namespace, CRDs and the speaker's Role).
+    manifests: tuple[Path, ...] = ()
     bgp: BGPLab | None = None
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
@@ -144,6 +147,9 @@ class L2Cluster(LanClients):
             "-f",
             str(REPO / "deploy" / "speaker" / "rbac.yaml"),
         )
+        if self.manifests:
+            self.kubectl("apply", *(a for m in self.manifests for a in ("-f", str(m))))
+            self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
         for n in NODES:
             self.kube.create(
                 Node(metadata=ObjectMeta(name=n, labels={"kubernetes.io/hostname": n}))
@@ -225,15 +231,15 @@ class L2Cluster(LanClients):
             raise LabError(f"kubectl {' '.join(args)}: {proc.stderr}")
         return proc.stdout
 
-    def _token(self, sa: str) -> str:
+    def _token(self, sa: str, namespace: str = NS) -> str:
         assert self.kube is not None
         req = self.kube.create(
             ServiceAccount.Token(
-                metadata=ObjectMeta(name=sa, namespace=NS),
+                metadata=ObjectMeta(name=sa, namespace=namespace),
                 spec=TokenRequestSpec(audiences=[], expirationSeconds=86400),
             ),
             sa,
-            namespace=NS,
+            namespace=namespace,
         )
         assert req.status is not None
         return str(req.status.token)
@@ -279,6 +285,13 @@ class L2Cluster(LanClients):
         except ApiError:
             return None
         return base64.b64decode((secret.data or {})["secretkey"])
+
+    def token_kubeconfig(self, sa: str, namespace: str) -> Path:
+        """A kubeconfig with a token of ServiceAccount ``namespace/sa``, for a process in a
+        node namespace (the apiserver through the management LAN)."""
+        assert self.cp is not None
+        token = self._token(sa, namespace)
+        return self.cp.token_kubeconfig(sa, token, server=self.cp.server_at(MGMT_ROOT))
 
     # -- speakers ------------------------------------------------------------------------
     def _env_argv(self) -> list[str]:

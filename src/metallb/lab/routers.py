@@ -387,3 +387,31 @@ def _gobgp_route(path: dict[str, Any]) -> Route:
 
 
 ROUTERS: dict[str, type[Router]] = {"frr": FRR, "bird": BIRD, "gobgp": GoBGP}
+
+
+def start_frr(
+    host: Host, pathspace: str, config: str, log: Path, procs: list[subprocess.Popen[bytes]]
+) -> Path:
+    """zebra, bgpd and bfdd in ``host`` with path space ``pathspace``; returns the rundir."""
+    remove_frr_rundirs()
+    rundir = FRR_RUN / pathspace
+    rundir.mkdir(parents=True, exist_ok=True)
+    shutil.chown(rundir, "frr", "frr")
+    conf = rundir / "frr.conf"
+    conf.write_text(config)
+    conf.chmod(0o644)
+    for daemon in ("zebra", "bgpd", "bfdd"):
+        argv = [str(FRR_BIN / daemon), "-N", pathspace, "-f", str(conf)]
+        procs.append(host.start(*argv, "-i", str(rundir / f"{daemon}.pid"), log=log))
+        if daemon == "zebra":
+            wait_for("zebra socket", (rundir / "zserv.api").exists, 10)
+    wait_for("bfdd socket", (rundir / "bfdd.vty").exists, 10)
+    return rundir
+
+
+def start_node_frr(host: Host, log: Path, procs: list[subprocess.Popen[bytes]]) -> Path:
+    """A lab node's own FRR (zebra, bgpd, bfdd; path space: the node's namespace) with a
+    bare configuration, for the FRR or frr-k8s mode to configure."""
+    base = f"frr defaults traditional\nhostname {host.name}\n"
+    base += f"log file {FRR_RUN / host.netns}/frr.log\n"
+    return start_frr(host, host.netns, base, log, procs)

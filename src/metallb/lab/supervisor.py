@@ -4,7 +4,8 @@
 command; ``lab down`` sends it SIGTERM. It writes ``<dir>/state.json`` (phase, pid,
 service IPs) and serves one-line JSON commands on ``<dir>/control.sock`` for ``status``,
 ``fail-node`` and ``heal-node``. With the BGP router (the default; ``--no-bgp-router``
-leaves it out) it also shows a Service announced by BGP: the router must hold a next
+leaves it out) it also shows a Service announced by BGP (``--bgp-mode frr-k8s``: through
+frr-k8s, which runs on every node beside that node's FRR): the router must hold a next
 hop per node for its IP and the ``remote`` client behind the router must fetch a page
 through it before the lab is ready; ``state.json`` keeps that under ``bgp``. All work
 happens on the main thread: commands are handled between waits, so nothing touches the
@@ -29,6 +30,7 @@ from typing import Any
 
 from lightkube.resources.core_v1 import Service
 
+from metallb.lab import frrk8s
 from metallb.lab.bgplab import REMOTE_IP
 from metallb.lab.cluster import L2Cluster
 from metallb.lab.demo import DEMO_NS
@@ -44,10 +46,17 @@ def _log(msg: str) -> None:
 
 
 class Supervisor:
-    def __init__(self, labdir: Path, bgp_router: bool = True, install: str = "kustomize") -> None:
+    def __init__(
+        self,
+        labdir: Path,
+        bgp_router: bool = True,
+        install: str = "kustomize",
+        bgp_mode: str = "native",
+    ) -> None:
         self.dir = labdir
         self.bgp_router = bgp_router
         self.install = install
+        self.bgp_mode = bgp_mode
         self.state_file = labdir / "state.json"
         self.sock_path = labdir / "control.sock"
         self.stop = False
@@ -72,6 +81,9 @@ class Supervisor:
                 self.cluster = cluster
                 assert cluster.cp is not None
                 assert cluster.kube is not None
+                if self.bgp_mode == "frr-k8s" and isinstance(cluster, L2Cluster):
+                    _log("starting FRR and frr-k8s (built from its Go module) on every node")
+                    frrk8s.start_all(cluster)
                 shutil.copyfile(cluster.cp.kubeconfig, self.dir / "kubeconfig")
                 _log("creating an L2 IPAddressPool and two demo Services (IPv4, IPv6)")
                 names = cluster.deploy_demo()
@@ -101,8 +113,12 @@ class Supervisor:
         return 0
 
     def _cluster(self, work: Path) -> LabCluster:
-        if self.install == "processes":
-            return L2Cluster(workdir=work, progress=_log, bgp_router=self.bgp_router)
+        if self.install == "processes" or self.bgp_mode == "frr-k8s":
+            if self.install != "processes":
+                # frr-k8s runs beside each node's FRR as processes (lab.frrk8s); the
+                # real-node lab does not run it as a DaemonSet yet.
+                _log("--bgp-mode frr-k8s: MetalLB runs as processes (no Pods in this mode)")
+            return self._process_cluster(work)
         return PodCluster(
             images=Images.locate(progress=_log),
             install=self.install,
@@ -110,6 +126,16 @@ class Supervisor:
             progress=_log,
             bgp_router=self.bgp_router,
         )
+
+    def _process_cluster(self, work: Path) -> L2Cluster:
+        """The process-based cluster; in frr-k8s mode with frr-k8s's CRDs, its RBAC and
+        the speakers' Role, and the speakers writing FRRConfigurations."""
+        cluster = L2Cluster(workdir=work, progress=_log, bgp_router=self.bgp_router)
+        if self.bgp_mode == "frr-k8s":
+            cluster.env = {"METALLB_BGP_TYPE": "frr-k8s"}
+            cluster.manifests = frrk8s.daemon_manifests(work)
+            cluster.speaker_args = frrk8s.speaker_args
+        return cluster
 
     def _bgp_demo(self) -> dict[str, Any]:
         """Deploy the BGP demo and check it end to end; the ``bgp`` part of the state."""
@@ -218,6 +244,12 @@ def main() -> int:
         help="how MetalLB runs: Pods installed from deploy/ (default) or the chart, or "
         "the harness's processes",
     )
+    parser.add_argument(
+        "--bgp-mode",
+        choices=("native", "frr-k8s"),
+        default="native",
+        help="frr-k8s: each node runs FRR and frr-k8s; the speakers write FRRConfigurations",
+    )
     args = parser.parse_args()
     labdir = Path(args.dir).resolve()
     labdir.mkdir(parents=True, exist_ok=True)
@@ -226,7 +258,9 @@ def main() -> int:
         f"nodes {', '.join(f'{n}={DATA_IP[n]}' for n in NODES)}"
     )
     started = time.monotonic()
-    rc = Supervisor(labdir, bgp_router=args.bgp_router, install=args.install).run()
+    rc = Supervisor(
+        labdir, bgp_router=args.bgp_router, install=args.install, bgp_mode=args.bgp_mode
+    ).run()
     _log(f"supervisor exits after {time.monotonic() - started:.0f} s")
     return rc
 

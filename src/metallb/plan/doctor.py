@@ -44,6 +44,9 @@ class Facts:
     exclude_patterns: Sequence[str] | None = None
     exclude_source: str = "the metallb-excludel2 ConfigMap"
     node: NodeFacts | None = None
+    # frr-k8s's FRRNodeState objects (one per node it runs on); None: frr-k8s's CRDs
+    # are absent (or not readable).
+    frr_node_states: Sequence[Mapping[str, Any]] | None = None
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -150,6 +153,8 @@ def doctor(facts: Facts, *, bgp_type: BGPType | str = BGPType.NATIVE) -> list[Fi
         return [*out, Finding(Level.ERROR, f"the configuration is invalid:\n{err}")]
     if facts.exclude_patterns is not None:
         out += checks.interfaces(config, facts.exclude_patterns, facts.node, facts.exclude_source)
+    nodes = [o for o in facts.objects if o.get("kind") == "Node"]
+    out += checks.bgp_mode(BGPType(bgp_type), config, nodes, facts.frr_node_states)
     if not config.pools:
         out.append(Finding(Level.WARN, "no IPAddressPool: no Service can get an IP"))
     for pool in config.pools:

@@ -12,7 +12,10 @@ ways that look random. An L2Advertisement whose ``interfaces`` are all excluded 
 speakers' exclusion list is valid configuration that silently announces nothing. A
 webhook the apiserver cannot call makes every ``kubectl apply`` of metallb.io objects
 fail with an error that does not mention MetalLB's controller. A node without a running
-speaker never announces, and under Layer 2 the election does not even know it.
+speaker never announces, and under Layer 2 the election does not even know it. In
+frr-k8s mode (upstream's chart default) the speakers only write FRRConfigurations: a
+node that has BGP peers but no frr-k8s running (no FRRNodeState, which frr-k8s keeps per
+node) advertises nothing, silently.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from typing import Any
 
 import yaml
 
-from metallb.config.types import Config
+from metallb.config.types import BGPType, Config
+from metallb.election.layer2 import Node
 from metallb.plan.explain import Finding, Level
+from metallb.speaker import bgp
 
 ARP_IGNORE, ARP_ANNOUNCE = "arp_ignore", "arp_announce"
 SPEAKER_LABELS = {"app": "metallb", "component": "speaker"}
@@ -262,3 +267,54 @@ def speakers(
             )
         )
     return out
+
+
+def bgp_mode(
+    bgp_type: BGPType,
+    config: Config,
+    nodes: Sequence[Mapping[str, Any]],
+    frr_node_states: Sequence[Mapping[str, Any]] | None,
+) -> list[Finding]:
+    """Which BGP implementation is in use (``METALLB_BGP_TYPE``); in frr-k8s mode, whether
+    frr-k8s runs on every node some BGPPeer selects."""
+    out = [Finding(Level.INFO, f"BGP mode: {bgp_type.value} (METALLB_BGP_TYPE)")]
+    if bgp_type is not BGPType.FRR_K8S:
+        return out
+    peered = sorted(
+        name
+        for n in nodes
+        if bgp.sessions(config, Node(name := str(_meta(n).get("name")), _labels(n)))
+    )
+    if not peered:
+        return out
+    if frr_node_states is None:
+        return [
+            *out,
+            Finding(
+                Level.ERROR,
+                "frr-k8s mode, but frr-k8s is not installed (no FRRNodeState kind): the "
+                "speakers' FRRConfigurations reach no FRR and no BGP route is advertised. "
+                "Install frr-k8s, or set METALLB_BGP_TYPE to native or frr",
+            ),
+        ]
+    running = {str(_meta(s).get("name")) for s in frr_node_states}
+    missing = [n for n in peered if n not in running]
+    for name in missing:
+        out.append(
+            Finding(
+                Level.ERROR,
+                f"node {name} has BGP peers but frr-k8s does not run there (no FRRNodeState "
+                f"{name}): its BGP routes are not advertised. Is frr-k8s's DaemonSet "
+                "scheduled on it?",
+            )
+        )
+    if not missing:
+        out.append(
+            Finding(Level.OK, f"frr-k8s runs on each of the {len(peered)} nodes with BGP peers")
+        )
+    return out
+
+
+def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    labels = _meta(obj).get("labels")
+    return labels if isinstance(labels, Mapping) else {}

@@ -10,6 +10,9 @@ them into text. Four blocks, each from the object that is the truth for it:
   say they do, not what they should do (``metallb explain`` computes the latter);
 - BGP sessions: ``metallb_bgp_session_up{peer=...}`` scraped from each speaker; a
   speaker that cannot be scraped is shown as unreachable, it does not fail the command.
+  In frr-k8s mode the speakers hold no sessions: frr-k8s's ``BGPSessionState`` objects
+  (one per node and neighbour: ``status.node``, ``peer``, ``vrf``, ``bgpStatus``,
+  ``bfdStatus``) say how they are instead.
 """
 
 from __future__ import annotations
@@ -83,12 +86,51 @@ def _peer_label(address: object, spec: Mapping[str, Any]) -> str:
     return peer_label(address or "", int(spec.get("peerPort") or 179))
 
 
+def _frrk8s_peer(st: Mapping[str, Any], objects: Sequence[Mapping[str, Any]]) -> str:
+    """A BGPSessionState's neighbour (an address or an interface) with the BGPPeer names
+    that point at it (in the same VRF), when known."""
+    peer, vrf = str(st.get("peer") or "?"), str(st.get("vrf") or "")
+    names = sorted(
+        str(_meta(o).get("name"))
+        for o in objects
+        if o.get("kind") == "BGPPeer"
+        and peer
+        in ((o.get("spec") or {}).get("peerAddress"), (o.get("spec") or {}).get("interface"))
+        and str((o.get("spec") or {}).get("vrf") or "") == vrf
+    )
+    where = f"{peer}, vrf {vrf}" if vrf else peer
+    return f"{'/'.join(names)} ({where})" if names else where
+
+
+def session_state_lines(
+    states: Sequence[Mapping[str, Any]], objects: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    """The sessions block from frr-k8s's BGPSessionState objects, one line per node."""
+    out = ["", "BGP SESSIONS (frr-k8s)"]
+    per_node: dict[str, list[str]] = {}
+    for state in states:
+        st = state.get("status") or {}
+        bgp_state = str(st.get("bgpStatus") or "unknown")
+        text = f"{_frrk8s_peer(st, objects)} {'up' if bgp_state == 'Established' else 'DOWN'}"
+        text += f" ({bgp_state}"
+        bfd = str(st.get("bfdStatus") or "")
+        text += f", BFD {bfd})" if bfd and bfd != "N/A" else ")"
+        per_node.setdefault(str(st.get("node") or "?"), []).append(text)
+    if not per_node:
+        out.append("no BGPSessionState object: is frr-k8s running on the nodes?")
+    for node, sessions in sorted(per_node.items()):
+        out.append(f"{node}: {', '.join(sorted(sessions))}")
+    return out
+
+
 def render(
     objects: Sequence[Mapping[str, Any]],
     statuses: Sequence[Mapping[str, Any]],
     scrapes: Sequence[SpeakerScrape] | None = None,
+    session_states: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[str]:
-    """The lines of ``metallb status``; ``scrapes`` None leaves out the sessions block."""
+    """The lines of ``metallb status``; ``scrapes`` None leaves out the sessions block
+    scraped from the speakers, ``session_states`` None the one from frr-k8s."""
     out = [f"{'POOL':24} {'ASSIGNED V4':>11} {'AVAILABLE V4':>12} {'ASSIGNED V6':>11} "
            f"{'AVAILABLE V6':>12}"]  # fmt: skip
     for pool in (o for o in objects if o.get("kind") == "IPAddressPool"):
@@ -150,6 +192,8 @@ def render(
                     for p, up in sorted(sc.sessions.items())
                 )
                 out.append(f"{head}: {state}")
+    if session_states is not None:
+        out += session_state_lines(session_states, objects)
     states = [s for s in statuses if s.get("kind") == "ConfigurationState"]
     if states:
         out += ["", "CONFIGURATION STATE"]

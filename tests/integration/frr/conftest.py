@@ -3,7 +3,6 @@ bfdd, on one LAN of network namespaces (documentation addresses, private ASNs)."
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from metallb.lab.netlab import Host, Netlab
-from metallb.lab.routers import FRR, FRR_BIN, FRR_RUN, Neighbor, remove_frr_rundirs, wait_for
+from metallb.lab.routers import (
+    FRR,
+    FRR_RUN,
+    Neighbor,
+    remove_frr_rundirs,
+    start_frr,
+    wait_for,
+)
 
 ASN = 64512  # iBGP: node and router share it, so LOCAL_PREF travels
 ROUTER_V4, ROUTER_V6 = "192.0.2.1", "2001:db8::1"
@@ -36,26 +42,6 @@ class BFDRouter(FRR):
     def start(self) -> None:
         start_frr(self.host, self.pathspace, self.config(), self._path("frr.out"), self.procs)
         wait_for("bgpd", lambda: self.vtysh_call("show bgp summary").returncode == 0, 10)
-
-
-def start_frr(
-    host: Host, pathspace: str, config: str, log: Path, procs: list[subprocess.Popen[bytes]]
-) -> Path:
-    """zebra, bgpd and bfdd in ``host`` with path space ``pathspace``; returns the rundir."""
-    remove_frr_rundirs()
-    rundir = FRR_RUN / pathspace
-    rundir.mkdir(parents=True, exist_ok=True)
-    shutil.chown(rundir, "frr", "frr")
-    conf = rundir / "frr.conf"
-    conf.write_text(config)
-    conf.chmod(0o644)
-    for daemon in ("zebra", "bgpd", "bfdd"):
-        argv = [str(FRR_BIN / daemon), "-N", pathspace, "-f", str(conf)]
-        procs.append(host.start(*argv, "-i", str(rundir / f"{daemon}.pid"), log=log))
-        if daemon == "zebra":
-            wait_for("zebra socket", (rundir / "zserv.api").exists, 10)
-    wait_for("bfdd socket", (rundir / "bfdd.vty").exists, 10)
-    return rundir
 
 
 @dataclass

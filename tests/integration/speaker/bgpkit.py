@@ -3,6 +3,7 @@ data LAN of an :class:`L2Cluster`, and the questions they ask the router and the
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, cast
@@ -106,6 +107,12 @@ def kernel_hops(router: FRR, prefix: str) -> list[str]:
     """Next hops the router's kernel installed for ``prefix`` (ECMP: several)."""
     out = router.host.run("ip", "route", "show", prefix)
     return sorted(set(re.findall(r"nexthop via (\S+)", out)))
+
+
+def bfd_up(router: FRR) -> list[str]:
+    """The addresses of the router's BFD peers that are up."""
+    peers = json.loads(router.vtysh("show bfd peers json") or "[]")
+    return sorted(str(p.get("peer")) for p in peers if p.get("status") == "up")
 
 
 def bgp_statuses(cluster: L2Cluster, service: str) -> list[dict[str, Any]]:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from metallb.lab.routers import FRR, FRR_BIN, FRR_RUN, remove_frr_rundirs
-from tests.integration.frr.conftest import BFDRouter, start_frr
+from metallb.lab.routers import FRR, FRR_BIN, remove_frr_rundirs, start_node_frr
+from tests.integration.frr.conftest import BFDRouter
 from tests.integration.speaker.bgpkit import (
     NODE_ASN,
     ROUTER_ASN,
@@ -36,6 +36,7 @@ from tests.integration.speaker.bgpkit import (
     add_router,
     advertise_pool,
     assert_three_ecmp_paths,
+    bfd_up,
     bgp_statuses,
     create,
     metrics,
@@ -68,10 +69,7 @@ def frr_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[L2Cl
     procs: list[subprocess.Popen[bytes]] = []
     with cluster as c:
         for n in NODES:
-            host = c.lab.hosts[n]
-            base = f"frr defaults traditional\nhostname {n}\n"
-            base += f"log file {FRR_RUN / host.netns}/frr.log\n"
-            start_frr(host, host.netns, base, c.workdir / f"frr-{n}.out", procs)
+            start_node_frr(c.lab.hosts[n], c.workdir / f"frr-{n}.out", procs)
         router = add_router(c, Path(tmp_path_factory.mktemp("frr")), kind=BFDRouter)
         try:
             create(c, BFDProfile, "fast", {"receiveInterval": 100, "transmitInterval": 100})
@@ -91,11 +89,6 @@ def frr_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[L2Cl
         finally:
             router.stop()
     remove_frr_rundirs(cluster.lab.tag)
-
-
-def bfd_up(router: FRR) -> list[str]:
-    peers = json.loads(router.vtysh("show bfd peers json") or "[]")
-    return sorted(str(p.get("peer")) for p in peers if p.get("status") == "up")
 
 
 def test_frr_mode_advertises_with_bfd_and_survives_a_speaker_restart(

@@ -223,3 +223,65 @@ def test_cluster_ip_service_is_never_pending() -> None:
     objects = [pool("p", "192.0.2.0/28"), l2ad("l", "p"), svc("kubernetes", type_="ClusterIP")]
     out = found(Facts(objects=objects, webhook_configuration=WEBHOOK_OK))
     assert not any("pending" in t for _, t in out), out
+
+
+def session_state(
+    node: str, peer: str, bgp: str, bfd: str = "N/A", vrf: str = ""
+) -> dict[str, Any]:
+    return {
+        "kind": "BGPSessionState",
+        "status": {"node": node, "peer": peer, "vrf": vrf, "bgpStatus": bgp, "bfdStatus": bfd},
+    }
+
+
+def test_status_sessions_from_frrk8s() -> None:
+    """frr-k8s mode: the sessions block comes from BGPSessionState objects, with the
+    BGPPeer names matched by address or interface and VRF."""
+    objects = [
+        {"kind": "Node", "metadata": {"name": "n1"}},
+        {"kind": "BGPPeer", "metadata": {"name": "tor"}, "spec": {"peerAddress": "192.0.2.1"}},
+        {"kind": "BGPPeer", "metadata": {"name": "red"},
+         "spec": {"peerAddress": "192.0.2.1", "vrf": "red"}},
+        {"kind": "BGPPeer", "metadata": {"name": "un"}, "spec": {"interface": "eth1"}},
+    ]  # fmt: skip
+    states = [
+        session_state("n1", "192.0.2.1", "Established", "Up"),
+        session_state("n1", "192.0.2.1", "Active", vrf="red"),
+        session_state("n2", "eth1", "Connect"),
+    ]
+    lines = render(objects, [], None, states)
+    block = lines[lines.index("BGP SESSIONS (frr-k8s)") :]
+    assert block[1] == (
+        "n1: red (192.0.2.1, vrf red) DOWN (Active), tor (192.0.2.1) up (Established, BFD Up)"
+    )
+    assert block[2] == "n2: un (eth1) DOWN (Connect)"
+    empty = render(objects, [], None, [])
+    assert "no BGPSessionState object: is frr-k8s running on the nodes?" in empty
+    assert "BGP SESSIONS (frr-k8s)" not in render(objects, [])
+
+
+def test_doctor_bgp_mode_and_frrk8s_presence() -> None:
+    """doctor names the BGP mode; in frr-k8s mode, a node some BGPPeer selects needs
+    frr-k8s running (its FRRNodeState), and frr-k8s must be installed at all."""
+    rack_a = {"nodeSelectors": [{"matchLabels": {"rack": "a"}}]}
+    peer = {
+        "apiVersion": "metallb.io/v1beta2",
+        "kind": "BGPPeer",
+        "metadata": {"name": "tor", "namespace": NS},
+        "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": "192.0.2.1", **rack_a},
+    }
+    objects = [*nodes("n1", "n2", rack="a"), *nodes("n3"), peer, pool("p", "192.0.2.0/28")]
+
+    def run(bgp_type: str, states: list[str] | None) -> list[tuple[Level, str]]:
+        node_states = None if states is None else [{"metadata": {"name": n}} for n in states]
+        facts = Facts(objects=objects, frr_node_states=node_states)
+        return [(f.level, f.text) for f in doctor(facts, bgp_type=bgp_type)]
+
+    assert has(run("native", None), Level.INFO, "BGP mode: native")
+    assert not has(run("native", None), Level.ERROR, "frr-k8s")
+    out = run("frr-k8s", ["n1"])
+    assert has(out, Level.INFO, "BGP mode: frr-k8s")
+    assert has(out, Level.ERROR, "node n2 has BGP peers but frr-k8s does not run there")
+    assert not has(out, Level.ERROR, "node n3")  # no BGPPeer selects n3
+    assert has(run("frr-k8s", ["n1", "n2"]), Level.OK, "frr-k8s runs on each of the 2 nodes")
+    assert has(run("frr-k8s", None), Level.ERROR, "frr-k8s is not installed")
