@@ -16,14 +16,14 @@ DEBS := frr frr-pythontools bird2 gobgpd iputils-arping iputils-ping ndisc6 ipro
 # mmdebstrap for the Debian bases, gcc for the lab's static pause binary.
 DEBS += docker.io mmdebstrap gcc libc6-dev
 
-.PHONY: help setup setup-debs setup-python setup-controlplane setup-knode setup-helm images test lint typecheck contracts pytest lab clean
+.PHONY: help setup setup-debs setup-python setup-controlplane setup-knode setup-frrk8s setup-helm images test lint typecheck contracts pytest lab clean
 
 help:
 	@echo "make lab    bring up the local lab (see README)"
 	@echo "make test   install what is missing, then lint, type-check and run the whole suite"
 	@echo "make images build the controller, speaker, speaker-frr and lab images here (see README)"
 
-setup: setup-debs setup-python setup-controlplane setup-knode setup-helm
+setup: setup-debs setup-python setup-controlplane setup-knode setup-frrk8s setup-helm
 
 # apt runs only when a package is missing, so a warm setup costs one dpkg query.
 setup-debs:
@@ -49,6 +49,10 @@ setup-controlplane:
 setup-knode:
 	@tools/timed setup-knode tools/knode/build.sh > .knode-bin.tmp
 	@mv .knode-bin.tmp .knode-bin
+
+# frr-k8s's daemons and CRDs (the frr-k8s mode's tests and `lab up --bgp-mode frr-k8s`).
+setup-frrk8s:
+	@tools/timed setup-frrk8s bash -c 'tools/frrk8s/build.sh >/dev/null && tools/frrk8s/crds.sh >/dev/null'
 
 # The real helm, for the chart tests (lint, template, server-side dry run).
 setup-helm:
