@@ -78,7 +78,7 @@ def install(c: PodCluster) -> str:
 
 
 def trial(c: PodCluster, ip: str, kind: str, n: int) -> float | None:
-    first = wait_for(lambda: c.curl(ip, timeout=0.5), 60, f"a page through {ip}")
+    first = wait_for(lambda: settled(c, ip), 90, "one announcer, stable", step=0.5)
     log = c.workdir / f"probe-{kind}-{n}.log"
     proc = c.client.start(
         sys.executable, "-m", "bench.l2_failover", "--probe", ip,
@@ -106,10 +106,24 @@ def trial(c: PodCluster, ip: str, kind: str, n: int) -> float | None:
         if kind == "node_failed":
             c.heal_node(first)
         c.wait_metallb()
-        # Settled: the same node answers twice in a row.
-        wait_for(
-            lambda: a if (a := c.curl(ip)) and a == c.curl(ip) else None, 60, "a settled announcer"
-        )
+        wait_for(lambda: settled(c, ip), 90, "one announcer, stable", step=0.5)
+
+
+def settled(c: PodCluster, ip: str, checks: int = 3) -> str | None:
+    """The announcing node once the cluster has settled: a healed node rejoins the
+    membership and may take the IP back a moment later, so a trial starting then would
+    time the other side's announcement. Settled means that, ``checks`` times a second
+    apart, exactly one MAC answers ARP and its node serves the page."""
+    seen = set()
+    for i in range(checks):
+        owners = {c.mac_owner(m) for m in c.arping_macs(ip, count=1)}
+        answer = c.curl(ip)
+        if len(owners) != 1 or answer not in owners:
+            return None
+        seen.add(answer)
+        if i < checks - 1:
+            time.sleep(1)
+    return seen.pop() if len(seen) == 1 else None
 
 
 def run(trials: int, progress: Callable[[str], None]) -> None:
