@@ -37,6 +37,8 @@ def images() -> Images:
 @pytest.fixture(scope="module")
 def cluster(images: Images) -> Iterator[PodCluster]:
     with PodCluster(images=images, install="kustomize") as c:
+        # Every test's Services take their IPs from the demo pool.
+        c.apply(pool_docs())
         c.apply(backend_docs(images.web))
         wait_for(c._backends_ready, 120, "web backends", step=0.5)
         yield c
@@ -124,7 +126,6 @@ def test_service_ip_serves_a_page_and_moves_when_the_speaker_pod_dies(
     """A Service gets an IP; the client gets a page through it from the elected node
     (externalTrafficPolicy Local, so the answering backend is the announcing node's);
     deleting that node's speaker Pod moves the IP to another node, which serves."""
-    cluster.apply(pool_docs())
     cluster.apply([service_doc("lb", policy="Local")])
     ip = wait_for(lambda: ingress_ip(cluster, "lb"), 60, "an IP for demo/lb")
     first = wait_for(lambda: cluster.curl(ip), 60, f"a page through {ip}")
