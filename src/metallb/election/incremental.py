@@ -183,7 +183,24 @@ class Elector:
             entry.owner, entry.owner_key = name, rank_key
 
     def _rank_all(self, entry: _Entry) -> None:
+        """Rank every candidate: :meth:`_consider` over the live members, inlined with
+        the hash prefix hoisted, since a Service's first election pays it N times."""
         self.full_rankings += 1
         entry.owner = entry.owner_key = None
+        if any(ad.preferred for ad in entry.ads):
+            for name in self._live:
+                self._consider(entry, name)
+            return
+        # No preferences: every score is 0, so the hash alone ranks.
+        best: str | None = None
+        best_hash = b""
+        suffix = f"#{entry.ip_text}".encode()
+        sha256, eligible = hashlib.sha256, self._eligible
         for name in self._live:
-            self._consider(entry, name)
+            if eligible(entry, name) is None:
+                continue
+            digest = sha256(name.encode() + suffix).digest()
+            if best is None or digest < best_hash:
+                best, best_hash = name, digest
+        if best is not None:
+            entry.owner, entry.owner_key = best, (0, best_hash)
