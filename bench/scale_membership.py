@@ -176,7 +176,13 @@ def simulated(n: int, emit: Emit, progress: Callable[[str], None]) -> None:
 
 
 def _lo_bytes() -> int:
-    return int(Path("/sys/class/net/lo/statistics/tx_bytes").read_text())
+    """Bytes sent on this network namespace's loopback. /proc/self/net/dev, not /sys:
+    sysfs shows the namespace of whoever mounted it (the host's)."""
+    for line in Path("/proc/self/net/dev").read_text().splitlines():
+        name, _, counters = line.partition(":")
+        if name.strip() == "lo":
+            return int(counters.split()[8])  # transmit bytes
+    raise RuntimeError("no loopback in /proc/self/net/dev")
 
 
 async def _udp_run(m: int) -> dict[str, Any]:
@@ -204,8 +210,17 @@ async def _udp_run(m: int) -> dict[str, Any]:
         out["join_converged_after"] = time.monotonic() - t0
         await asyncio.sleep(MembershipConfig().push_pull_interval)
         b0, w0 = _lo_bytes(), time.monotonic()
+        c0 = [(n.core.counters.indirect_probes_sent, n.core.counters.suspicions) for n in nodes]
         await asyncio.sleep(5.0)
         out["bytes_per_member"] = (_lo_bytes() - b0) / m / (time.monotonic() - w0)
+        # Probes that needed help, and suspicions, in the window: a starved process (all
+        # members share this one) makes more of them, and with them more traffic.
+        out["indirect_probes_in_window"] = sum(
+            n.core.counters.indirect_probes_sent - c[0] for n, c in zip(nodes, c0, strict=True)
+        )
+        out["suspicions_in_window"] = sum(
+            n.core.counters.suspicions - c[1] for n, c in zip(nodes, c0, strict=True)
+        )
         victim = nodes[m // 2]
         everyone = asyncio.Event()
 
@@ -234,7 +249,11 @@ async def _udp_run(m: int) -> dict[str, Any]:
             out["detection_last"] = seen[-1]
         return out
     finally:
-        await asyncio.gather(*(n.stop(leave=False) for n in nodes), return_exceptions=True)
+        # Bounded: a server may wait for a push-pull connection to the dead member to end;
+        # the namespace, and every socket in it, goes with this process anyway.
+        stops = asyncio.gather(*(n.stop(leave=False) for n in nodes), return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stops, 5.0)
 
 
 def udp_child(m: int) -> None:
@@ -256,6 +275,8 @@ def udp(m: int, emit: Emit, progress: Callable[[str], None]) -> None:
         ("detection_first", "s"),
         ("detection_median_survivor", "s"),
         ("detection_last", "s"),
+        ("indirect_probes_in_window", "count"),
+        ("suspicions_in_window", "count"),
     ):
         if metric in figures:
             emit(metric, figures[metric], unit, **params)
