@@ -55,11 +55,13 @@ def test_members_are_read_once_per_membership_event() -> None:
     members = _Members(list(NAMES))
     w, _ = world(members)
     first = w.members()
-    assert w.members() is first and members.reads == 1
+    assert w.members() is first
+    assert members.reads == 1
     members.live.remove("n2")
     assert w.members() is first  # no event yet: the same set
     w.members_changed()
-    assert w.members() == frozenset({"n1", "n3"}) and members.reads == 2
+    assert w.members() == frozenset({"n1", "n3"})
+    assert members.reads == 2
 
 
 def test_a_node_event_converts_that_node_only() -> None:
@@ -69,7 +71,8 @@ def test_a_node_event_converts_that_node_only() -> None:
     w.node_changed(EventType.MODIFIED, "n2")
     after = {n.name: n for n in w.nodes()}
     assert after["n2"].labels == {"zone": "a"}
-    assert after["n1"] is before["n1"] and after["n3"] is before["n3"]
+    assert after["n1"] is before["n1"]
+    assert after["n3"] is before["n3"]
     cache.delete("n3")
     w.node_changed(EventType.DELETED, "n3")
     assert {n.name for n in w.nodes()} == {"n1", "n2"}
@@ -98,4 +101,5 @@ def test_moved_names_the_services_whose_owner_left() -> None:
 def test_without_the_incremental_election_every_service_is_redecided() -> None:
     cache: Cache[Any] = Cache()
     w = ElectionWorld(cache, None, incremental=False, ignore_exclude_lb=False)
-    assert w.elector is None and w.moved() is None
+    assert w.elector is None
+    assert w.moved() is None
