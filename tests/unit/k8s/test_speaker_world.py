@@ -90,7 +90,7 @@ def test_moved_names_the_services_whose_owner_left() -> None:
     w.moved()
     for key, svc in services.items():
         w.elector.elect(key, "n1", svc, (Advertisement("all"),))
-    owned_by_n2 = {k for k, s in services.items() if rank(NAMES, s.ip, {})[0] == "n2"}
+    owned_by_n2 = frozenset(k for k, s in services.items() if rank(NAMES, s.ip, {})[0] == "n2")
     assert owned_by_n2  # 12 IPs over 3 nodes: n2 owns some
     members.live.remove("n2")
     w.members_changed()
