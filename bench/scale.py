@@ -178,6 +178,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--paths", default="plain,incremental", help="election paths to run")
     ap.add_argument("--members", default="100,300,1000", help="simulated membership sizes")
     ap.add_argument("--udp-members", default="10,30,60", help="members on real sockets")
+    ap.add_argument("--sim-drain", type=float, help="simulated s before counting bytes")
+    ap.add_argument("--sim-window", type=float, default=5.0, help="simulated s of counting")
     ap.add_argument("--rss-child", help=argparse.SUPPRESS)
     ap.add_argument("--udp-child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -199,7 +201,9 @@ def main(argv: list[str] | None = None) -> None:
             rss_part(n, s)
     if "membership" in parts:
         for m in (int(x) for x in args.members.split(",")):
-            scale_membership.simulated(m, emit, progress)
+            scale_membership.simulated(
+                m, emit, progress, drain=args.sim_drain, window=args.sim_window
+            )
     if "udp" in parts:
         if os.geteuid() != 0:
             progress("udp: skipped (needs root for a private network namespace)")

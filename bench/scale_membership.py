@@ -131,8 +131,18 @@ class Sim:
         return all(len(c.members()) == live for n, c in self.cores.items() if n not in self.crashed)
 
 
-def simulated(n: int, emit: Emit, progress: Callable[[str], None]) -> None:
-    """Part (b) on the simulated LAN for ``n`` members (see the module docstring)."""
+def simulated(
+    n: int,
+    emit: Emit,
+    progress: Callable[[str], None],
+    *,
+    drain: float | None = None,
+    window: float = 5.0,
+) -> None:
+    """Part (b) on the simulated LAN for ``n`` members (see the module docstring).
+
+    ``drain``: simulated seconds between convergence and the byte count (default one
+    push-pull interval, so the join's gossip is over); ``window``: the byte count's."""
     config = MembershipConfig()
     sim = Sim(config)
     c0 = time.process_time()
@@ -150,11 +160,12 @@ def simulated(n: int, emit: Emit, progress: Callable[[str], None]) -> None:
         return
     emit("join_converged_after", joined, "s", **params)
     progress(f"membership: {n} simulated members converged at t={joined:.0f} s")
-    sim.run(config.push_pull_interval)  # let the join's gossip drain
-    window = 5.0
+    sim.run(config.push_pull_interval if drain is None else drain)  # the join's gossip
     start = sim.sent_bytes
     sim.run(window)
-    emit("bytes_per_member", (sim.sent_bytes - start) / n / window, "B/s", **params)
+    emit(
+        "bytes_per_member", (sim.sent_bytes - start) / n / window, "B/s", **params, window_s=window
+    )
     victim = sim.rng.choice(sorted(sim.cores)[1:])
     sim.crashed.add(victim)
     crashed_at = sim.now
