@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--parts", default="election,rss,membership,udp")
     ap.add_argument("--paths", default="plain,incremental", help="election paths to run")
     ap.add_argument("--members", default="100,300,1000", help="simulated membership sizes")
-    ap.add_argument("--udp-members", default="10,30,60", help="members on real sockets")
+    ap.add_argument("--udp-members", default="10,30", help="members on real sockets")
     ap.add_argument("--sim-drain", type=float, help="simulated s before counting bytes")
     ap.add_argument("--sim-window", type=float, default=5.0, help="simulated s of counting")
     ap.add_argument("--rss-child", help=argparse.SUPPRESS)
