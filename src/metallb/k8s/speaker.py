@@ -12,7 +12,10 @@ the apiserver. ServiceL2Status objects and Events follow on a queue of their own
 (:mod:`metallb.k8s.speaker_status`).
 
 What makes everyone re-elect every Service (upstream's "reprocess all"): a new
-configuration, any Node event, and any membership event. Membership (``membership``
+configuration and an event on this node's Node. A membership event or another Node's
+event re-decides only the Services whose owner it moved (the incremental election of
+:mod:`metallb.k8s.speaker_world`; ``incremental_election=False`` re-decides them all, the
+same outcome, slower at scale: bench/scale.py). Membership (``membership``
 given) supplies the live members; without it every Node counts (upstream's fallback,
 section 7: Ready is not consulted). Join targets are the pod IPs of the speaker pods
 matching ``--ml-labels`` (:mod:`metallb.k8s.speaker_seeds`).
@@ -70,6 +73,7 @@ from metallb.k8s.speaker_support import (
     as_dict,
     slice_service,
 )
+from metallb.k8s.speaker_world import ElectionWorld
 from metallb.k8s.workqueue import WorkQueue
 from metallb.record import Source
 from metallb.speaker import bgp, layer2
@@ -101,6 +105,7 @@ class Speaker:
         bgp_type: BGPType | str = BGPType.NATIVE,
         bgp_driver: BGPDriver | None = None,
         secret_passthrough: bool = False,
+        incremental_election: bool = True,
     ) -> None:
         self.client = client
         self.announcer = announcer
@@ -122,7 +127,6 @@ class Speaker:
         # What this node announces, by Service key; and the table given to the announcer.
         self.announced: dict[str, Announce] = {}
         self._table: dict[str, frozenset[str] | None] = {}
-        self._nodes: tuple[election.Node, ...] | None = None
         # Services announced before a membership or Node change: confirmed with a burst
         # when their re-election keeps them here (see Announcer.reannounce).
         self._reannounce: set[str] = set()
@@ -143,6 +147,12 @@ class Speaker:
         self.services = inf(Service, "services")
         self.slices = inf(EndpointSlice, "endpointslices", indexers={SLICE_INDEX: slice_service})
         self.nodes = inf(Node, "nodes")
+        self.world = ElectionWorld(
+            self.nodes.cache,
+            membership,
+            incremental=incremental_election,
+            ignore_exclude_lb=ignore_exclude_lb,
+        )
         self.namespaces = inf(Namespace, "namespaces")
         self.secrets = inf(Secret, "secrets", namespace)
         self.config_informers: dict[tuple[str, str], Informer[Any]] = {
@@ -210,13 +220,14 @@ class Speaker:
             membership.add_listener(lambda _event: self.reelect_all())
 
     # -- event mapping ------------------------------------------------------------------
-    def _on_node(self, _etype: EventType, key: str) -> list[str]:
-        self._nodes = None
+    def _on_node(self, etype: EventType, key: str) -> list[str]:
+        self.world.node_changed(etype, key)
         self.reelections += 1
-        self._reannounce.update(self.announced)
-        if key.rsplit("/", 1)[-1] == self.node_name and self.ready.is_set():
+        mine = key.rsplit("/", 1)[-1] == self.node_name
+        if mine and self.ready.is_set():
             self._sync_sessions()  # this node's labels select the peers
-        return self.services.cache.keys()
+        # This node's labels also decide its advertisements and BGP: everything again.
+        return self._to_reelect(everything=mine)
 
     def _on_bgp_status(self, etype: EventType, key: str) -> list[str]:
         if etype is EventType.DELETED:
@@ -250,10 +261,28 @@ class Speaker:
         return [svc] if svc else []
 
     def reelect_all(self) -> None:
-        """Queue every Service for re-election (membership changed)."""
+        """Membership changed: queue the Services to elect again."""
+        self.world.members_changed()
         self.reelections += 1
-        self._reannounce.update(self.announced)  # winners that stay winners say so again
-        self.runner.reprocess_all()
+        for key in self._to_reelect():
+            self.runner.queue.add(key)
+
+    def _to_reelect(self, *, everything: bool = False) -> list[str]:
+        """The Services whose owner may have moved; the winners that stay winners say so
+        again (a burst, see Announcer.reannounce), at once if they are not re-decided."""
+        # Before the first full pass (run) there is nothing to keep: queue everything,
+        # as the plain election would, and spare the elector the initial listing.
+        moved = None if everything or not self.ready.is_set() else self.world.moved()
+        if moved is None:
+            self._reannounce.update(self.announced)
+            return self.services.cache.keys()
+        for key, ann in self.announced.items():
+            if key in moved:
+                self._reannounce.add(key)
+            else:
+                for ip in ann.ips:
+                    self.announcer.reannounce(ip_address(ip))
+        return sorted(moved)
 
     # -- running ------------------------------------------------------------------------
     async def run(self) -> None:
@@ -330,7 +359,11 @@ class Speaker:
                 ],
                 lb_class=self.lb_class,
                 ignore_exclude_lb=self.ignore_exclude_lb,
+                elector=self.world.elector,
+                key=key,
             )
+        elif self.world.elector is not None:
+            self.world.elector.forget(key)
         new = decision if isinstance(decision, Announce) else None
         if new is not None and svc is not None and not self._interfaces_exist(key, svc, new):
             new = None
@@ -502,16 +535,10 @@ class Speaker:
         return self.slices.cache.by_index(SLICE_INDEX, key)
 
     def _node_values(self) -> tuple[election.Node, ...]:
-        if self._nodes is None:
-            self._nodes = tuple(
-                layer2.node(as_dict(n, "v1", "Node")) for n in self.nodes.cache.objects()
-            )
-        return self._nodes
+        return self.world.nodes()
 
     def _members(self) -> frozenset[str] | None:
-        if self.membership is None:
-            return None
-        return frozenset(r.name for r in self.membership.members())
+        return self.world.members()
 
 
 def _reason(decision: bgp.Decision | None) -> str:

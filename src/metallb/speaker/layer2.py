@@ -31,6 +31,7 @@ from typing import Any
 
 from metallb.config.types import Config, L2Advertisement
 from metallb.election import layer2
+from metallb.election.incremental import Elector
 from metallb.ipam import service as svc_parse
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -227,22 +228,10 @@ def owner(
     return winner, interfaces_for(ads, esvc.labels, me), ""
 
 
-def decide(
-    config: Config,
-    service: Mapping[str, Any],
-    *,
-    my_node: str,
-    nodes: Sequence[layer2.Node],
-    members: Collection[str] | None,
-    slices: Iterable[Mapping[str, Any]],
-    lb_class: str = "",
-    ignore_exclude_lb: bool = False,
-) -> Decision:
-    """Whether ``my_node`` announces ``service`` in Layer 2 (see the module docstring).
-
-    ``members`` are the live members (None: membership disabled, every Node counts);
-    ``slices`` may hold other Services' slices, they are filtered by label.
-    """
+def _target(
+    config: Config, service: Mapping[str, Any], lb_class: str
+) -> Withdraw | tuple[tuple[str, ...], str, Sequence[L2Advertisement]]:
+    """Steps 1-2: the Service's IPs, pool and advertisements, or why it is not ours."""
     spec = service.get("spec") or {}
     if spec.get("type") != "LoadBalancer" or not svc_parse.is_handled(service, lb_class):
         return Withdraw(Skip.NOT_HANDLED)
@@ -257,16 +246,52 @@ def decide(
     ads = config.l2_advertisements_for(pool)
     if not ads:
         return Withdraw(Skip.NO_L2_ADVERTISEMENT)
+    return ips, pool, ads
+
+
+def decide(
+    config: Config,
+    service: Mapping[str, Any],
+    *,
+    my_node: str,
+    nodes: Sequence[layer2.Node],
+    members: Collection[str] | None,
+    slices: Iterable[Mapping[str, Any]],
+    lb_class: str = "",
+    ignore_exclude_lb: bool = False,
+    elector: Elector | None = None,
+    key: str = "",
+) -> Decision:
+    """Whether ``my_node`` announces ``service`` in Layer 2 (see the module docstring).
+
+    ``members`` are the live members (None: membership disabled, every Node counts);
+    ``slices`` may hold other Services' slices, they are filtered by label. With an
+    ``elector`` (built with the same ``ignore_exclude_lb``), the election is its cached
+    one for ``key`` (the Service's key), with the same outcome.
+    """
+    target = _target(config, service, lb_class)
+    if isinstance(target, Withdraw):
+        if elector is not None:
+            elector.forget(key)  # out of the election: nothing to keep up to date
+        return target
+    ips, pool, ads = target
     esvc = election_service(service, ips, slices)
-    election = layer2.elect(
-        my_node,
-        esvc,
-        advertisements=[advertisement(a) for a in ads],
-        nodes=nodes,
-        members=members,
-        ignore_exclude_lb=ignore_exclude_lb,
-    )
-    if election.reason is not None:
-        return Withdraw(election.reason, election.owner)
+    election_ads = [advertisement(a) for a in ads]
+    if elector is not None:
+        elector.update(nodes, members)
+        outcome = elector.elect(key, my_node, esvc, election_ads)
+        reason, winner = outcome.reason, outcome.owner
+    else:
+        election = layer2.elect(
+            my_node,
+            esvc,
+            advertisements=election_ads,
+            nodes=nodes,
+            members=members,
+            ignore_exclude_lb=ignore_exclude_lb,
+        )
+        reason, winner = election.reason, election.owner
+    if reason is not None:
+        return Withdraw(reason, winner)
     me = next(n for n in nodes if n.name == my_node)
     return Announce(ips, interfaces_for(ads, esvc.labels, me), pool)

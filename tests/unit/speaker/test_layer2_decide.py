@@ -9,6 +9,7 @@ import pytest
 
 from metallb.config.build import build_config
 from metallb.config.types import Config
+from metallb.election.incremental import Elector
 from metallb.election.layer2 import Reason, election_key
 from metallb.speaker import layer2
 from metallb.speaker.layer2 import Announce, Skip, Withdraw, orphaned
@@ -298,3 +299,29 @@ def test_an_ingress_entry_without_an_ip_withdraws_as_invalid() -> None:
     cfg = config(pool("p", "192.0.2.0/28"), l2ad("x", ipAddressPools=["p"]))
     decisions = decide_all(cfg, svc)
     assert set(decisions.values()) == {Withdraw(Skip.INVALID_IP)}
+
+
+def test_an_elector_decides_as_the_plain_election_across_membership_changes() -> None:
+    """decide(elector=...) gives the same decisions, and forgets Services that leave L2."""
+    electors = {n: Elector() for n in NODES}
+    services = {f"default/web{i}": service((f"192.0.2.{i}",), name="web") for i in range(1, 9)}
+    slices = [slice_("web", "n1", "n2", "n3")]
+    for members in (NODES, ("n1", "n3"), ("n3",), (), NODES):
+        for key, svc in services.items():
+            for me in NODES:
+                kw: dict[str, Any] = {"nodes": NODE_OBJS, "members": members, "slices": slices}
+                fast = layer2.decide(BASE, svc, my_node=me, elector=electors[me], key=key, **kw)
+                assert fast == layer2.decide(BASE, svc, my_node=me, **kw), (key, me, members)
+    assert len(electors["n1"]) == len(services)
+    gone = service(("198.51.100.1",), name="web")  # no pool: out of the election
+    layer2.decide(
+        BASE,
+        gone,
+        my_node="n1",
+        nodes=NODE_OBJS,
+        members=None,
+        slices=slices,
+        elector=electors["n1"],
+        key="default/web1",
+    )
+    assert len(electors["n1"]) == len(services) - 1
