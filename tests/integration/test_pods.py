@@ -12,7 +12,6 @@ the tests that need sub-second fault injection on a speaker process or many clus
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -222,25 +221,3 @@ def test_speaker_rolling_update_keeps_the_service_reachable(cluster: PodCluster)
         "rollout", "status", "-n", NS, "daemonset/speaker", "--timeout=300s", timeout=330
     )
     cluster.kubectl("delete", "service", "roll", "-n", "demo")
-
-
-def test_helm_install_serves_a_service(images: Images) -> None:
-    """`helm install` of charts/metallb with the image values only: every Pod Ready, a
-    Service gets an IP and the client gets a page through it."""
-    with PodCluster(images=images, install="helm") as c:
-        pods = metallb_pods(c)
-        assert len(pods) == len(NODES) + 1
-        assert all(p["status"]["phase"] == "Running" for p in pods)
-        c.apply(pool_docs())
-        c.apply(backend_docs(images.web))
-        c.apply([service_doc("web", policy="Local")])
-        ip = wait_for(lambda: ingress_ip(c, "web"), 60, "an IP for demo/web")
-        assert wait_for(lambda: c.curl(ip), 90, f"a page through {ip}") in NODES
-        helm = subprocess.run(
-            [c.helm, f"--kubeconfig={c.cp.kubeconfig}", "list", "-n", NS],  # type: ignore[union-attr]
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        ).stdout
-        assert "deployed" in helm
