@@ -59,6 +59,21 @@ def test_link_down_cuts_the_host_off(lan: Netlab) -> None:
     a.run("ping", "-c3", "-i0.2", "-W2", "192.0.2.2")
 
 
+def test_pulled_cable_cuts_the_host_off_and_keeps_its_routes(lan: Netlab) -> None:
+    """A cable pulled at the switch stops traffic but, unlike an admin-down link, leaves
+    the host's static routes in place: plugged back, the host is whole again (the Pod
+    lab's node failures depend on it: a kubelet node loses its Service and pod routes
+    otherwise)."""
+    a, b = lan.hosts["a"], lan.hosts["b"]
+    b.run("ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.1", "dev", "eth0")
+    b.cable("eth0", plugged=False)
+    assert a.call("ping", "-c1", "-W1", "192.0.2.2").returncode == 1
+    assert "198.51.100.0/24 via 192.0.2.1" in b.run("ip", "route")
+    b.cable("eth0", plugged=True)
+    a.run("ping", "-c3", "-i0.2", "-W2", "192.0.2.2")
+    assert "198.51.100.0/24 via 192.0.2.1" in b.run("ip", "route")
+
+
 @pytest.mark.parametrize(
     "address",
     [

@@ -375,6 +375,8 @@ class ControlPlane:
             # `kubectl logs/exec` reach the kubelets, which trust this CA.
             f"--kubelet-client-certificate={admin.cert}",
             f"--kubelet-client-key={admin.key}",
+            # ... at the node's InternalIP: the lab's node names are in no DNS.
+            "--kubelet-preferred-address-types=InternalIP,Hostname",
         ]
 
     def _controllers(self) -> tuple[str, ...]:

@@ -86,6 +86,8 @@ class Host:
     lab: Netlab
     name: str
     netns: str
+    # ifname -> (LAN, the switch port its cable plugs into)
+    ports: dict[str, tuple[Lan, str]] = field(default_factory=dict)
 
     def call(self, *argv: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         """Run a command inside the namespace; the caller reads the exit code."""
@@ -127,6 +129,17 @@ class Host:
     def link_set(self, ifname: str, state: str) -> None:
         """Set one of the host's links ``up`` or ``down``."""
         _ip("link", "set", ifname, state, netns=self.netns)
+
+    def cable(self, ifname: str, plugged: bool) -> None:
+        """Pull (or plug back) the cable of ``ifname`` at the switch.
+
+        Unlike :meth:`link_set` on the host's side, the host keeps its link
+        administratively up: the kernel only sees the carrier go, so the routes through
+        the link stay (an admin-down link loses every static route through it, which a
+        machine cut off by a switch or a cable does not).
+        """
+        lan, port = self.ports[ifname]
+        _ip("link", "set", port, "up" if plugged else "down", netns=lan.netns)
 
     def mac(self, ifname: str) -> str:
         """The MAC address of one of the host's links (``ip -br link``: name, state, MAC)."""
@@ -227,6 +240,7 @@ class Netlab:
             lan.netns,
         )
         _ip("link", "set", port, "master", lan.bridge, "up", netns=lan.netns)
+        host.ports[ifname] = (lan, port)
         if mac:
             _ip("link", "set", ifname, "address", mac, netns=host.netns)
         for a in addresses:

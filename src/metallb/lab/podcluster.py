@@ -370,15 +370,16 @@ class PodCluster(LanClients):
 
     # -- faults --------------------------------------------------------------------------
     def fail_node(self, node: str) -> str:
-        """The node drops off both LANs: no ARP, no gossip, no kubelet heartbeat."""
+        """The node drops off both LANs (its cables pulled at the switches): no ARP, no
+        gossip, no kubelet heartbeat. Its own links stay up, so its routes survive."""
         for link in ("eth0", "eth1"):
-            self.lab.hosts[node].link_set(link, "down")
-        return f"{node}: data and management links down (the node is unreachable)"
+            self.lab.hosts[node].cable(link, plugged=False)
+        return f"{node}: cut off from the data and management LANs (the node is unreachable)"
 
     def heal_node(self, node: str) -> str:
         for link in ("eth0", "eth1"):
-            self.lab.hosts[node].link_set(link, "up")
-        return f"{node}: links up"
+            self.lab.hosts[node].cable(link, plugged=True)
+        return f"{node}: plugged back into both LANs"
 
     def speaker_states(self) -> dict[str, bool]:
         """Per node: is its speaker Pod Ready?"""
