@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from metallb.lab.bgplab import BGP_RANGE
+from metallb.lab.knode import RUN_ROOT
 from metallb.lab.netlab import list_namespaces
 from metallb.lab.routers import FRR_BIN, FRR_RUN
 from metallb.lab.topology import DATA_IP, KUBECTL, NODES
@@ -64,9 +65,11 @@ def router_next_hops(tag: str, ip: str) -> list[str]:
 
 
 def leftovers(tag: str) -> list[str]:
-    """Namespaces, FRR path-space directories, processes and cgroups of the lab ``tag``."""
+    """Namespaces, FRR path-space and node run directories, processes and cgroups of the
+    lab ``tag``."""
     found = [n for n in list_namespaces() if n.startswith(tag)]
     found += [str(p) for p in FRR_RUN.glob(f"{tag}*")] if FRR_RUN.exists() else []
+    found += [str(p) for p in RUN_ROOT.glob(f"{tag}*")] if RUN_ROOT.exists() else []
     # The real nodes' cgroups (their daemons and Pods) are named after the lab too.
     found += [str(p) for p in Path("/sys/fs/cgroup").glob(f"*/{tag}*")]
     for proc in Path("/proc").glob("[0-9]*"):

@@ -6,10 +6,14 @@ and CNI plugins), the kubelet and kube-proxy, all built from their published Go 
 (``tools/knode/build.sh``). MetalLB then runs there as the Pods of ``deploy/`` or the
 chart, from its own images, instead of as processes the harness starts.
 
-Several nodes share one machine, so everything a node writes is its own: state
-directories under the node's work directory, containerd's sockets, runc's state, shim
-sockets and Pod network namespaces, the CNI network's name and IPAM store, and a cgroup
-root (``/<tag>`` in every cgroup v1 hierarchy) holding the node's daemons and its Pods.
+Several nodes share one machine, so everything a node writes is its own: logs, images
+and configuration under the node's work directory; containerd's sockets and state,
+runc's state, shim sockets, Pod network namespaces and the kubelet's root under a short
+run directory (``/run/metallb-py/<netns>``: containerd refuses a shim socket directory
+longer than 42 characters and a Unix socket path holds at most 107, which a work
+directory under pytest's or a user's ``--dir`` easily exceeds); the CNI network's name
+and IPAM store, and a cgroup root (``/<tag>`` in every cgroup v1 hierarchy) holding the
+node's daemons and its Pods.
 
 The node must not change the machine's own settings. The kubelet insists on six kernel
 tunables (``vm.overcommit_memory=1``, ``kernel.panic=10``, ...) and would rewrite the
@@ -44,6 +48,8 @@ from metallb.lab.daemon import LabError
 from metallb.lab.netlab import Host
 
 CGROUP_FS = Path("/sys/fs/cgroup")
+# Parent of every node's run directory (KubeNode.rundir).
+RUN_ROOT = Path("/run/metallb-py")
 CNI_BIN = Path("/usr/lib/cni")
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
 # The kubelet's kernel tunables (pkg/kubelet/cm/container_manager_linux.go,
@@ -129,8 +135,13 @@ class KubeNode:
         return f"{self.host.netns}-kube"
 
     @property
+    def rundir(self) -> Path:
+        """The node's sockets and runtime state (short: see the module docstring)."""
+        return RUN_ROOT / self.host.netns
+
+    @property
     def socket(self) -> Path:
-        return self.workdir / "containerd.sock"
+        return self.rundir / "containerd.sock"
 
     def log(self, name: str) -> Path:
         return self.workdir / "logs" / f"{name}.log"
@@ -138,8 +149,10 @@ class KubeNode:
     # -- start ---------------------------------------------------------------------------
     def start(self) -> None:
         """Write the configurations and start the three daemons in the node."""
-        for d in ("logs", "containerd", "run", "kubelet", "pod-logs", "cni", "sysctl", "opt"):
+        for d in ("logs", "containerd", "pod-logs", "cni", "sysctl", "opt"):
             (self.workdir / d).mkdir(parents=True, exist_ok=True)
+        for d in ("state", "kubelet"):
+            (self.rundir / d).mkdir(parents=True, exist_ok=True)
         self._network()
         self._write_configs()
         for path, value in KUBELET_TUNABLES.items():
@@ -240,7 +253,7 @@ class KubeNode:
             "readOnlyPort": 0,
             "healthzBindAddress": "127.0.0.1",
             "podLogsDir": str(w / "pod-logs"),
-            "volumePluginDir": str(w / "kubelet" / "volume-plugins"),
+            "volumePluginDir": str(self.rundir / "kubelet" / "volume-plugins"),
             # No cluster DNS and no host resolver: Pods resolve nothing, so no query
             # can leave the lab.
             "resolvConf": "",
@@ -282,12 +295,12 @@ class KubeNode:
         (w / "kube-proxy.yaml").write_text(yaml.safe_dump(proxy, sort_keys=False))
 
     def _containerd_config(self) -> str:
-        w = self.workdir
+        w, r = self.workdir, self.rundir
         cri_rt = "plugins.'io.containerd.cri.v1.runtime'"
         return f"""\
 version = 4
 root = '{w / "containerd" / "root"}'
-state = '{w / "run"}'
+state = '{r / "state"}'
 imports = []
 [grpc]
   address = '{self.socket}'
@@ -300,7 +313,7 @@ imports = []
 [plugins.'io.containerd.internal.v1.opt']
   path = '{w / "opt"}'
 [plugins.'io.containerd.shim.v1.manager']
-  socket_dir = '{w / "run" / "s"}'
+  socket_dir = '{r / "s"}'
 [plugins.'io.containerd.nri.v1.nri']
   disable = true
 [plugins.'io.containerd.cri.v1.images']
@@ -317,7 +330,7 @@ imports = []
     runtime_type = 'io.containerd.runc.v2'
     [{cri_rt}.containerd.runtimes.runc.options]
       BinaryName = '{RUNC}'
-      Root = '{w / "run" / "runc"}'
+      Root = '{r / "runc"}'
       SystemdCgroup = false
   [{cri_rt}.cni]
     bin_dirs = ['{CNI_BIN}']
@@ -326,7 +339,7 @@ imports = []
 
     def _boot_script(self) -> str:
         """The node's init: fake tunables, join the cgroup, run the three daemons."""
-        w, b = self.workdir, self.binaries
+        w, r, b = self.workdir, self.rundir, self.binaries
         mounts = "\n".join(
             f"mount --bind {w / 'sysctl' / p.replace('/', '_')} /proc/sys/{p}"
             for p in KUBELET_TUNABLES
@@ -355,7 +368,7 @@ i=0
 while [ ! -S {self.socket} ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 {b["kubelet"]} --config={w / "kubelet.yaml"} --kubeconfig={self.kubelet_kubeconfig} \\
   --hostname-override={self.net.name} --node-ip={node_ips} \\
-  --root-dir={w / "kubelet"} --cert-dir={w / "kubelet" / "pki"} --v=1 \\
+  --root-dir={r / "kubelet"} --cert-dir={r / "kubelet" / "pki"} --v=1 \\
   > {self.log("kubelet")} 2>&1 &
 {b["kube-proxy"]} --config={w / "kube-proxy.yaml"} --v=1 > {self.log("kube-proxy")} 2>&1 &
 wait
@@ -422,6 +435,9 @@ wait
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(5)
         kill_cgroup_tree(self.cgroup)
+        # Every mount under it lived in the node's mount namespace, gone with its
+        # processes: what is left is plain files.
+        shutil.rmtree(self.rundir, ignore_errors=True)
 
 
 def _procs(top: Path) -> set[int]:
@@ -456,7 +472,8 @@ def kill_cgroup_tree(name: str, timeout: float = 15) -> None:
 
 
 def sweep_stale_cgroups() -> list[str]:
-    """Remove node cgroups (``mlb<pid>-...-kube``) whose owning process died."""
+    """Remove node cgroups (``mlb<pid>-...-kube``) and run directories whose owning
+    process died."""
     removed = []
     seen = {
         p.name for h in CGROUP_FS.iterdir() if h.is_dir() for p in h.glob("mlb*-kube") if p.is_dir()
@@ -466,4 +483,9 @@ def sweep_stale_cgroups() -> list[str]:
         if owner.isdigit() and not Path(f"/proc/{owner}").exists():
             kill_cgroup_tree(name)
             removed.append(name)
+    for rundir in RUN_ROOT.glob("mlb*") if RUN_ROOT.is_dir() else ():
+        owner = rundir.name[3:].split("-", 1)[0]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            shutil.rmtree(rundir, ignore_errors=True)
+            removed.append(str(rundir))
     return removed

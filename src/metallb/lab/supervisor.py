@@ -103,11 +103,14 @@ class Supervisor:
         except Exception as err:  # the CLI shows this line and the log
             self.write_state(phase="failed", error=f"{type(err).__name__}: {err}")
             _log(f"failed: {err}")
+            # Kept for the post-mortem (the next `lab up` clears it): each node's
+            # kubelet, containerd and Pod logs are under nodes/<node>/.
+            _log(f"the lab's files are kept in {work}")
             return 1
         finally:
             self.sock_path.unlink(missing_ok=True)
             (self.dir / "kubeconfig").unlink(missing_ok=True)
-            shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
         self.write_state(phase="stopped")
         _log("stopped; every namespace and process removed")
         return 0
