@@ -23,6 +23,7 @@ from lightkube.resources.core_v1 import Secret
 from prometheus_client import CollectorRegistry
 
 from metallb.k8s.controller import Controller
+from metallb.k8s.startup import until_done
 from metallb.k8s.webhook_setup import api_lister, ensure_serving_certificate, inject_ca_bundle
 from metallb.web.observe import ControllerCollector, add_health_routes, add_metrics_route
 from metallb.web.pki import write_pair
@@ -107,12 +108,18 @@ async def ensure_memberlist_secret(
                 )
             ]
     key = base64.b64encode(secrets.token_bytes(128))
-    await client.create(
-        Secret(
-            metadata=ObjectMeta(name=name, namespace=namespace, ownerReferences=owners),
-            data={"secretkey": base64.b64encode(key).decode()},
+    try:
+        await client.create(
+            Secret(
+                metadata=ObjectMeta(name=name, namespace=namespace, ownerReferences=owners),
+                data={"secretkey": base64.b64encode(key).decode()},
+            )
         )
-    )
+    except ApiError as err:
+        # Another controller (a rollout's new Pod) created it first: use that one.
+        if err.status.code == 409:
+            return
+        raise
     log.info("created memberlist Secret %s/%s", namespace, name)
 
 
@@ -139,19 +146,27 @@ async def _main(args: argparse.Namespace) -> int:
     )
     runners: list[web.AppRunner] = []
     if args.ml_secret_name:
-        await ensure_memberlist_secret(client, namespace, args.ml_secret_name, args.deployment)
+        await until_done(
+            "memberlist Secret",
+            lambda: ensure_memberlist_secret(
+                client, namespace, args.ml_secret_name, args.deployment
+            ),
+        )
     if args.webhook_mode in ("enabled", "onlywebhook"):
         dns = (
             f"{args.cert_service_name}.{namespace}.svc",
             f"{args.cert_service_name}.{namespace}.svc.cluster.local",
         )
         ips = tuple(i for i in args.webhook_cert_ips.split(",") if i)
-        ca, tls = await ensure_serving_certificate(
-            client,
-            namespace=namespace,
-            secret_name=args.webhook_secret,
-            dns_names=dns,
-            ip_addresses=ips,
+        ca, tls = await until_done(
+            "webhook certificate",
+            lambda: ensure_serving_certificate(
+                client,
+                namespace=namespace,
+                secret_name=args.webhook_secret,
+                dns_names=dns,
+                ip_addresses=ips,
+            ),
         )
         cert_dir = Path(args.cert_dir)
         cert_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, at start-up
