@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, Node, Pod, Secret, ServiceAccount
 
 from metallb.lab.bgplab import BGPLab
+from metallb.lab.clusterbase import ClusterBase
 from metallb.lab.controlplane import Binaries, ControlPlane
 from metallb.lab.daemon import Daemon, LabError
 from metallb.lab.demo import deploy_bgp_demo, deploy_demo
@@ -52,7 +52,6 @@ from metallb.lab.ports import free_port
 from metallb.lab.topology import (
     DATA_IP,
     EXCLUDE_L2,
-    KUBECTL,
     MGMT_IP,
     MGMT_ROOT,
     NODES,
@@ -63,7 +62,6 @@ from metallb.lab.topology import (
     SPEAKER_LABELS,
     WORKDIR_PREFIX,
     L2Status,
-    LanClients,
     build_network,
     wait_for,
 )
@@ -80,8 +78,10 @@ class SpeakerProc:
 
 
 @dataclass
-class L2Cluster(LanClients):
+class L2Cluster(ClusterBase):
     """See the module docstring. Use as a context manager."""
+
+    workdir_prefix = WORKDIR_PREFIX
 
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX)))
     lab: Netlab = field(default_factory=Netlab)
@@ -102,22 +102,6 @@ class L2Cluster(LanClients):
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     # -- setup ---------------------------------------------------------------------------
-    def __enter__(self) -> L2Cluster:
-        try:
-            self._setup()
-        except BaseException:
-            self._stack.close()
-            raise
-        return self
-
-    def __exit__(self, exc_type: object, *_exc: object) -> None:
-        self._stack.close()
-        # A work directory we made ourselves goes too, unless something failed: then its
-        # logs (controller, speakers, FRR) are what one reads next.
-        own = self.workdir.parent == Path(tempfile.gettempdir())
-        if own and self.workdir.name.startswith(WORKDIR_PREFIX) and exc_type is None:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
     def _setup(self) -> None:
         self._stack.enter_context(self.lab)
         self.bgp = build_network(
@@ -217,19 +201,6 @@ class L2Cluster(LanClients):
         host.start(
             sys.executable, "-m", "http.server", "80", "--bind", "::", "--directory", str(www)
         )
-
-    def kubectl(self, *args: str) -> str:
-        assert self.cp is not None
-        proc = subprocess.run(
-            [KUBECTL, f"--kubeconfig={self.cp.kubeconfig}", *args],
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if proc.returncode != 0:
-            raise LabError(f"kubectl {' '.join(args)}: {proc.stderr}")
-        return proc.stdout
 
     def _token(self, sa: str, namespace: str = NS) -> str:
         assert self.kube is not None

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import tempfile
 import time
@@ -31,7 +30,6 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 from lightkube import ApiError, Client, KubeConfig
@@ -39,6 +37,7 @@ from lightkube.resources.apps_v1 import DaemonSet, Deployment
 from lightkube.resources.core_v1 import Node, Pod
 
 from metallb.lab.bgplab import BGPLab
+from metallb.lab.clusterbase import ClusterBase
 from metallb.lab.controlplane import SERVICE_CIDR, SERVICE_CIDR_V6, Binaries, ControlPlane
 from metallb.lab.daemon import LabError
 from metallb.lab.demo import BGP_POOL, DEMO_NS
@@ -48,7 +47,6 @@ from metallb.lab.poddemo import backend_docs, bgp_docs, pool_docs, service_doc
 from metallb.lab.topology import (
     DATA_IP,
     DATA_IP6,
-    KUBECTL,
     MGMT_IP,
     MGMT_ROOT,
     NODES,
@@ -56,7 +54,6 @@ from metallb.lab.topology import (
     POD_CIDR,
     POD_CIDR6,
     REPO,
-    LanClients,
     build_network,
     wait_for,
 )
@@ -116,8 +113,10 @@ class Images:
 
 
 @dataclass
-class PodCluster(LanClients):
+class PodCluster(ClusterBase):
     """See the module docstring. Use as a context manager."""
+
+    workdir_prefix = WORKDIR_PREFIX
 
     images: Images
     install: str = "kustomize"
@@ -135,24 +134,13 @@ class PodCluster(LanClients):
     install_on_enter: bool = True
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
-    def __enter__(self) -> PodCluster:
-        if self.install not in INSTALLS:
-            raise LabError(f"install must be one of {', '.join(INSTALLS)}, not {self.install!r}")
-        try:
-            self._setup()
-        except BaseException:
-            self._stack.close()
-            raise
-        return self
-
-    def __exit__(self, exc_type: object, *_exc: object) -> None:
-        self._stack.close()
-        own = self.workdir.parent == Path(tempfile.gettempdir())
-        if own and self.workdir.name.startswith(WORKDIR_PREFIX) and exc_type is None:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
     # -- setup ---------------------------------------------------------------------------
     def _setup(self) -> None:
+        if self.install not in INSTALLS:
+            raise LabError(f"install must be one of {', '.join(INSTALLS)}, not {self.install!r}")
+        self._start()
+
+    def _start(self) -> None:
         t0 = time.monotonic()
         sweep_stale_cgroups()
         self._stack.enter_context(self.lab)
@@ -391,23 +379,3 @@ class PodCluster(LanClients):
             if node in ready and any(c.type == "Ready" and c.status == "True" for c in conds):
                 ready[node] = True
         return ready
-
-    # -- helpers -------------------------------------------------------------------------
-    def kubectl(self, *args: str, timeout: float = 120) -> str:
-        assert self.cp is not None
-        proc = subprocess.run(
-            [KUBECTL, f"--kubeconfig={self.cp.kubeconfig}", *args],
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if proc.returncode != 0:
-            raise LabError(f"kubectl {' '.join(args)}: {proc.stderr.strip()}")
-        return proc.stdout
-
-    def apply(self, docs: list[dict[str, Any]]) -> str:
-        """``kubectl apply`` of objects, as a user applies a file."""
-        path = self.workdir / f"apply-{time.monotonic_ns()}.yaml"
-        path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
-        return self.kubectl("apply", "-f", str(path))
