@@ -19,7 +19,6 @@ import datetime as dt
 import os
 import shutil
 import ssl
-import subprocess
 import tempfile
 import time
 import urllib.error
@@ -28,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from metallb.lab.built import built_dir
 from metallb.lab.components import Component, ControlPlaneError, write_kubeconfig
 from metallb.lab.ports import free_port
 from metallb.web.pki import CertificateAuthority, KeyPair, signing_key, write_pair
@@ -95,19 +95,7 @@ class Binaries:
         The build script caches by version outside the clone, so the fallback
         costs seconds once the binaries exist.
         """
-        env = os.environ.get("METALLB_KTESTENV_BIN")
-        if env:
-            return cls.from_dir(Path(env))
-        script = Path(__file__).resolve().parents[3] / "tools" / "ktestenv" / "build.sh"
-        if not script.is_file():
-            raise ControlPlaneError(
-                "METALLB_KTESTENV_BIN is not set and tools/ktestenv/build.sh is not next to "
-                "this package: run `make setup` in a metallb-py checkout"
-            )
-        out = subprocess.run(
-            ["bash", str(script)], check=True, stdout=subprocess.PIPE, text=True
-        ).stdout
-        return cls.from_dir(Path(out.strip().splitlines()[-1]))
+        return cls.from_dir(built_dir("tools/ktestenv/build.sh", "METALLB_KTESTENV_BIN"))
 
 
 def sweep_stale_workdirs(tmp: Path | None = None) -> list[Path]:

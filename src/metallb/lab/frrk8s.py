@@ -20,29 +20,18 @@ from lightkube.models.core_v1 import Container, PodSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Pod
 
+from metallb.lab.built import built_dir
 from metallb.lab.cluster import L2Cluster
-from metallb.lab.daemon import LabError
 from metallb.lab.routers import start_node_frr
 from metallb.lab.topology import NODES
 
 REPO = Path(__file__).resolve().parents[3]
 NAMESPACE = "frr-k8s-system"  # where deploy/components/frr-k8s expects frr-k8s
-CRDS_SCRIPT = REPO / "tools" / "frrk8s" / "crds.sh"
-
-
-def _script_dir(script: Path, timeout: float) -> Path:
-    """Run one of tools/frrk8s's scripts; the directory it prints last."""
-    proc = subprocess.run(
-        [str(script)], check=False, capture_output=True, text=True, timeout=timeout
-    )
-    if proc.returncode != 0:
-        raise LabError(f"{script}: {proc.stderr.strip()[-2000:]}")
-    return Path(proc.stdout.strip().splitlines()[-1])
 
 
 def crd_dir() -> Path:
     """The directory holding frr-k8s's CRDs (downloaded on first use)."""
-    return _script_dir(CRDS_SCRIPT, 600)
+    return built_dir("tools/frrk8s/crds.sh", timeout=600)
 
 
 def manifests(workdir: Path) -> tuple[Path, ...]:
@@ -53,7 +42,6 @@ def manifests(workdir: Path) -> tuple[Path, ...]:
     return (ns, crd_dir(), rbac)
 
 
-BUILD_SCRIPT = REPO / "tools" / "frrk8s" / "build.sh"
 NODE_SCRIPT = REPO / "tools" / "frrk8s" / "node.sh"
 DAEMON_SA = "frr-k8s-daemon"
 # frr-k8s's own daemon rights (its config/rbac/role.yaml, less the webhook's): the
@@ -111,7 +99,7 @@ subjects: [{{kind: ServiceAccount, name: {DAEMON_SA}, namespace: {NAMESPACE}}}]
 
 def bin_dir() -> Path:
     """frr-k8s's daemons, built from its Go module on first use (minutes, then cached)."""
-    return _script_dir(BUILD_SCRIPT, 3600)
+    return built_dir("tools/frrk8s/build.sh")
 
 
 def daemon_manifests(workdir: Path) -> tuple[Path, ...]:

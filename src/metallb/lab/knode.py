@@ -44,6 +44,7 @@ from pathlib import Path
 
 import yaml
 
+from metallb.lab.built import built_dir
 from metallb.lab.daemon import LabError
 from metallb.lab.netlab import Host
 
@@ -77,20 +78,7 @@ class NodeBinaries:
     def locate(cls) -> NodeBinaries:
         """``$METALLB_KNODE_BIN``, else build (or reuse from the cache) with
         ``tools/knode/build.sh``, which costs a second once built."""
-        env = os.environ.get("METALLB_KNODE_BIN")
-        if env:
-            found = cls(Path(env))
-        else:
-            script = Path(__file__).resolve().parents[3] / "tools" / "knode" / "build.sh"
-            if not script.is_file():
-                raise LabError(
-                    "METALLB_KNODE_BIN is not set and tools/knode/build.sh is not next to "
-                    "this package: run `make setup` in a metallb-py checkout"
-                )
-            out = subprocess.run(
-                ["bash", str(script)], check=True, stdout=subprocess.PIPE, text=True
-            ).stdout
-            found = cls(Path(out.strip().splitlines()[-1]))
+        found = cls(built_dir("tools/knode/build.sh", "METALLB_KNODE_BIN"))
         names = ("kubelet", "kube-proxy", "kube-scheduler", "containerd", "ctr")
         missing = [n for n in (*names, "containerd-shim-runc-v2") if not found[n].is_file()]
         if missing:
