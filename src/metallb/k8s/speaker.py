@@ -56,7 +56,7 @@ from metallb.k8s.events import EventRecorder
 from metallb.k8s.informer import Informer
 from metallb.k8s.runner import Result, Runner
 from metallb.k8s.source import EventType, LightkubeListWatch
-from metallb.k8s.speaker_bgp import BGPDriver, NativeBGP
+from metallb.k8s.speaker_bgp import BGPAdvertiser, BGPDriver, NativeBGP
 from metallb.k8s.speaker_seeds import seed_loop
 from metallb.k8s.speaker_status import (
     COMPONENT,
@@ -70,6 +70,7 @@ from metallb.k8s.speaker_support import (
     CONFIG_KINDS,
     AnnounceTable,
     Members,
+    OwnedIPs,
     as_dict,
     slice_service,
 )
@@ -126,7 +127,7 @@ class Speaker:
         self.reelections = 0  # full passes caused by membership or Node changes
         # What this node announces, by Service key; and the table given to the announcer.
         self.announced: dict[str, Announce] = {}
-        self._table: dict[str, frozenset[str] | None] = {}
+        self._table = OwnedIPs(announcer)
         # Services announced before a membership or Node change: confirmed with a burst
         # when their re-election keeps them here (see Announcer.reannounce).
         self._reannounce: set[str] = set()
@@ -137,9 +138,7 @@ class Speaker:
             bgp_driver = NativeBGP()
         if bgp_driver is None:
             log.warning("speaker: METALLB_BGP_TYPE=%s is not implemented: no BGP", bgp_type)
-        self.bgp: BGPDriver | None = bgp_driver
-        self.bgp_announced: dict[str, bgp.Announce] = {}
-        self._bgp_flush_pending = False
+        self.bgp = BGPAdvertiser(bgp_driver) if bgp_driver is not None else None
 
         def inf(res: Any, name: str, ns: str | None = None, **kw: Any) -> Informer[Any]:
             return Informer(LightkubeListWatch(client, res, namespace=ns), name=name, **kw)
@@ -300,7 +299,7 @@ class Speaker:
         tasks = [asyncio.create_task(i.run(), name=f"informer-{i.name}") for i in informers]
         tasks.append(asyncio.create_task(self.recorder.run(), name="events"))
         if self.bgp is not None:
-            self.bgp.start()
+            self.bgp.driver.start()
         if self.membership is not None and self.ml_labels:
             seeds = seed_loop(
                 self.client, self.namespace, self.ml_labels, self.membership, self.membership_port
@@ -334,7 +333,7 @@ class Speaker:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             if self.bgp is not None:
-                await self.bgp.close()
+                await self.bgp.driver.close()
 
     # -- reconcile (no await: the announce table changes in one step) --------------------
     async def reconcile(self, key: str) -> Result:
@@ -352,8 +351,8 @@ class Speaker:
                 self.config,
                 svc,
                 my_node=self.node_name,
-                nodes=self._node_values(),
-                members=self._members(),
+                nodes=self.world.nodes(),
+                members=self.world.members(),
                 slices=[
                     as_dict(s, "discovery.k8s.io/v1", "EndpointSlice") for s in self._slices(key)
                 ],
@@ -384,7 +383,8 @@ class Speaker:
             log.info(
                 "speaker: %s: announcing %s on %s", key, ",".join(new.ips), new.interfaces or "all"
             )
-        self._apply({*(old.ips if old else ()), *(new.ips if new else ())})
+        changed = {*(old.ips if old else ()), *(new.ips if new else ())}
+        self._table.apply(self.announced.values(), changed)
         self.status_runner.queue.add(key)
         return Result.OK
 
@@ -426,65 +426,24 @@ class Speaker:
                 lb_class=self.lb_class,
                 ignore_exclude_lb=self.ignore_exclude_lb,
             )
-        new = decision if isinstance(decision, bgp.Announce) else None
-        old = self.bgp_announced.get(key)
-        if new == old:
-            return
-        if new is None:
-            del self.bgp_announced[key]
-            log.info("speaker: %s: not advertising over BGP (%s)", key, _reason(decision))
-        else:
-            self.bgp_announced[key] = new
-            log.info(
-                "speaker: %s: advertising %s over BGP to %s",
-                key,
-                ",".join(new.ips),
-                ",".join(new.peers) or "no peer",
-            )
-        self._bgp_changed()
-        self.bgp_status_runner.queue.add(key)
+        if self.bgp.update(key, decision):
+            self.bgp_status_runner.queue.add(key)
 
     def _bgp_desired(self, key: str) -> bgp.Announce | None:
-        ann = self.bgp_announced.get(key)
-        return ann if ann is not None and ann.routes else None
+        return self.bgp.desired(key) if self.bgp is not None else None
 
-    def _bgp_changed(self) -> None:
-        """Give the sessions their tables once the current batch of reconciles is done."""
-        if not self._bgp_flush_pending:
-            self._bgp_flush_pending = True
-            asyncio.get_running_loop().call_soon(self._bgp_flush)
-
-    def _bgp_flush(self) -> None:
-        self._bgp_flush_pending = False
-        if self.bgp is not None:
-            self.bgp.advertise(tuple(self.bgp_announced.values()))
+    @property
+    def bgp_announced(self) -> Mapping[str, bgp.Announce]:
+        """What this node advertises over BGP, by Service key."""
+        return self.bgp.announced if self.bgp is not None else {}
 
     def _sync_sessions(self) -> None:
         """Tell the BGP driver the configuration and this node (peers, labels)."""
-        if self.bgp is None:
-            return
-        self.bgp.sync(self.config, self._my_node())
-        self._bgp_changed()
+        if self.bgp is not None:
+            self.bgp.sync(self.config, self._my_node())
 
     def _my_node(self) -> election.Node | None:
-        return next((n for n in self._node_values() if n.name == self.node_name), None)
-
-    def _apply(self, ips: set[str]) -> None:
-        """Make the announcer's table hold, for ``ips``, what ``announced`` asks for."""
-        for ip in ips:
-            users = [a for a in self.announced.values() if ip in a.ips]
-            if not users:
-                if self._table.pop(ip, ...) is not ...:
-                    self.announcer.remove(ip_address(ip))
-                continue
-            want = (
-                None
-                if any(not a.interfaces for a in users)
-                else frozenset(i for a in users for i in a.interfaces)
-            )
-            if ip not in self._table or self._table[ip] != want:
-                self._table[ip] = want
-                self.announcer.set_owned(ip_address(ip), want)
+        return next((n for n in self.world.nodes() if n.name == self.node_name), None)
 
     def _load_config(self) -> Result:
         objects: list[dict[str, Any]] = []
@@ -533,13 +492,3 @@ class Speaker:
 
     def _slices(self, key: str) -> list[Any]:
         return self.slices.cache.by_index(SLICE_INDEX, key)
-
-    def _node_values(self) -> tuple[election.Node, ...]:
-        return self.world.nodes()
-
-    def _members(self) -> frozenset[str] | None:
-        return self.world.members()
-
-
-def _reason(decision: bgp.Decision | None) -> str:
-    return decision.reason.value if isinstance(decision, bgp.Withdraw) else "deleted"

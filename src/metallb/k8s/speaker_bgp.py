@@ -266,3 +266,58 @@ class FRRBGP:
             out.append(PeerMetrics(n.peer, n.vrf, values))
         out += [PeerMetrics(b.peer, b.vrf, b.metrics) for b in self.bfd]
         return out
+
+
+class BGPAdvertiser:
+    """What this node advertises over BGP, Service by Service, and the driver it goes to.
+
+    Decisions arrive one reconcile at a time; the driver gets the whole set once per
+    batch (one ``call_soon`` after the first change), so a thousand Services changed
+    together cost the driver one table, not a thousand.
+    """
+
+    def __init__(self, driver: BGPDriver) -> None:
+        self.driver = driver
+        self.announced: dict[str, bgp.Announce] = {}
+        self._flush_pending = False
+
+    def update(self, key: str, decision: bgp.Decision | None) -> bool:
+        """Record ``key``'s decision (None: the Service is gone); True when what this
+        node advertises for it changed."""
+        new = decision if isinstance(decision, bgp.Announce) else None
+        if new == self.announced.get(key):
+            return False
+        if new is None:
+            del self.announced[key]
+            reason = decision.reason.value if isinstance(decision, bgp.Withdraw) else "deleted"
+            log.info("speaker: %s: not advertising over BGP (%s)", key, reason)
+        else:
+            self.announced[key] = new
+            log.info(
+                "speaker: %s: advertising %s over BGP to %s",
+                key,
+                ",".join(new.ips),
+                ",".join(new.peers) or "no peer",
+            )
+        self._changed()
+        return True
+
+    def desired(self, key: str) -> bgp.Announce | None:
+        """``key``'s advertisement when it has routes (what its ServiceBGPStatus shows)."""
+        ann = self.announced.get(key)
+        return ann if ann is not None and ann.routes else None
+
+    def sync(self, config: Config | None, node: election.Node | None) -> None:
+        """The configuration or this node changed: the driver's peers follow."""
+        self.driver.sync(config, node)
+        self._changed()
+
+    def _changed(self) -> None:
+        """Give the driver its table once the current batch of reconciles is done."""
+        if not self._flush_pending:
+            self._flush_pending = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        self.driver.advertise(tuple(self.announced.values()))

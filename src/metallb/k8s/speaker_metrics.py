@@ -106,7 +106,7 @@ def _bgp(s: Speaker) -> Iterator[Metric]:
     if s.bgp is None:
         return
     families: dict[str, Metric] = {}
-    for pm in s.bgp.peer_metrics():
+    for pm in s.bgp.driver.peer_metrics():
         labels = ["peer"] if pm.vrf is None else ["peer", "vrf"]
         values = [pm.peer] if pm.vrf is None else [pm.peer, pm.vrf]
         for name, value in sorted(pm.values.items()):
