@@ -136,7 +136,8 @@ def webhook_server(kubeconfig: Path, workdir: Path) -> Iterator[tuple[int, bytes
     from metallb.k8s.webhook_setup import api_lister, ensure_serving_certificate  # noqa: PLC0415
     from metallb.lab.ports import free_port  # noqa: PLC0415
     from metallb.web.pki import write_pair  # noqa: PLC0415
-    from metallb.web.webhook import add_webhook_routes, server_ssl_context  # noqa: PLC0415
+    from metallb.web.tls import server_ssl_context  # noqa: PLC0415
+    from metallb.web.webhook import add_webhook_routes  # noqa: PLC0415
 
     port = free_port()
     ready = threading.Event()

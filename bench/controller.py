@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-from lightkube import ApiError, AsyncClient, KubeConfig
+from lightkube import ApiError, AsyncClient, Client, KubeConfig
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.authentication_v1 import TokenRequestSpec
 from lightkube.models.core_v1 import ServicePort, ServiceSpec
@@ -60,10 +60,12 @@ from lightkube.resources.core_v1 import Event, Namespace, Service, ServiceAccoun
 from lightkube.types import PatchType
 
 from metallb.k8s.controller import WORKERS
+from metallb.k8s.scrape import fetch_metrics
 from metallb.k8s.source import LightkubeListWatch
 from metallb.lab.controlplane import Binaries, ControlPlane
 from metallb.lab.daemon import Daemon
 from metallb.lab.ports import free_port
+from metallb.lab.tokens import metrics_reader_token
 
 REPO = Path(__file__).resolve().parents[1]
 KUBECTL = str(Path(sys.executable).with_name("kubectl"))
@@ -341,6 +343,7 @@ class ControllerProcess(Daemon):
             "--log-level=info",
         ]
         super().__init__("controller", argv, log)
+        self.metrics_token = ""  # set before metrics() is used
 
     @property
     def pid(self) -> int:
@@ -363,10 +366,9 @@ class ControllerProcess(Daemon):
             await asyncio.sleep(0.05)
 
     async def metrics(self) -> str:
-        _, text = await asyncio.to_thread(
-            _http_get, f"http://127.0.0.1:{self.metrics_port}/metrics"
-        )
-        return text
+        # HTTPS, for a token allowed to get /metrics (metallb.web.metrics_auth).
+        url = f"https://127.0.0.1:{self.metrics_port}/metrics"
+        return await asyncio.to_thread(fetch_metrics, url, self.metrics_token, 10)
 
     async def settled(self, every: float = 1.0, limit: float = 600) -> float:
         """Wait until the reconcile counter stops moving; return it."""
@@ -480,6 +482,8 @@ async def run(cp: ControlPlane, n: int, workdir: Path) -> None:
     await create_services(client, CTL_NS, n, None)
     kubeconfig = await controller_kubeconfig(cp, client)
     ctl = ControllerProcess(kubeconfig, workdir / "controller.log")
+    admin = Client(config=KubeConfig.from_file(str(cp.kubeconfig)))
+    ctl.metrics_token = await asyncio.to_thread(metrics_reader_token, admin, NS)
     progress(f"starting the controller (log: {ctl.log})")
     ctl.start()
     try:

@@ -425,6 +425,7 @@ def test_status(lab: Lab) -> None:
     out = lab.metallb(
         "status",
         "--metrics-port=9120",
+        f"--metrics-token={lab.c.metrics_token()}",
     )
     lines = out.splitlines()
     web = next(line for line in lines if line.startswith("web "))
@@ -434,13 +435,20 @@ def test_status(lab: Lab) -> None:
     assert any(line.split()[:3] == ["layer2", f"{lab.ns}/st", ip] for line in mine), out
     for n in NODES:
         # Reached: its sessions to the lab's router (up or not yet), never "unreachable".
-        head = f"{n} (speaker-{n}, http://{MGMT_IP[n]}:9120/metrics): router ({ROUTER_IP}:179) "
+        head = f"{n} (speaker-{n}, https://{MGMT_IP[n]}:9120/metrics): router ({ROUTER_IP}:179) "
         assert any(line.startswith(head) for line in lines), out
     # Nothing listens on port 9: every speaker is reported unreachable, the command works.
     wrong = lab.metallb("status", "--metrics-port=9", "--scrape-timeout=1")
     for n in NODES:
-        assert f"{n} (speaker-{n}, http://{MGMT_IP[n]}:9/metrics): unreachable" in wrong, wrong
+        assert f"{n} (speaker-{n}, https://{MGMT_IP[n]}:9/metrics): unreachable" in wrong, wrong
     assert "ANNOUNCEMENTS PER NODE" in wrong
+    # Without a token (the lab's kubeconfig holds a client certificate): each speaker
+    # is reached and refuses, and the line says what to pass.
+    anon = lab.metallb("status", "--metrics-port=9120", "--scrape-timeout=5")
+    for n in NODES:
+        line = f"{n} (speaker-{n}, https://{MGMT_IP[n]}:9120/metrics): refused: HTTP 401"
+        assert line in anon, anon
+    assert "--metrics-token" in anon
 
 
 def test_bgp_nodes_peers_and_sessions(lab: Lab) -> None:
@@ -464,10 +472,12 @@ def test_bgp_nodes_peers_and_sessions(lab: Lab) -> None:
     assert "ServiceBGPStatus objects say" not in out, out
     assert "Layer 2" not in out, out  # the bgp pool has no L2Advertisement
 
+    token = lab.c.metrics_token()
+
     def sessions_up() -> str | None:
-        text = lab.metallb("status", "--metrics-port=9120")
+        text = lab.metallb("status", "--metrics-port=9120", f"--metrics-token={token}")
         ok = all(
-            f"{n} (speaker-{n}, http://{MGMT_IP[n]}:9120/metrics): router ({ROUTER_IP}:179) up"
+            f"{n} (speaker-{n}, https://{MGMT_IP[n]}:9120/metrics): router ({ROUTER_IP}:179) up"
             in text
             for n in NODES
         )

@@ -29,7 +29,8 @@ from metallb.lab.controlplane import ControlPlane
 from metallb.lab.ports import free_port
 from metallb.lab.webhooks import local_configuration
 from metallb.web.pki import write_pair
-from metallb.web.webhook import add_webhook_routes, server_ssl_context
+from metallb.web.tls import server_ssl_context
+from metallb.web.webhook import add_webhook_routes
 
 pytestmark = [pytest.mark.controlplane, pytest.mark.usefixtures("metallb_crds")]
 

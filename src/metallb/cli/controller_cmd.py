@@ -25,9 +25,17 @@ from prometheus_client import CollectorRegistry
 from metallb.k8s.controller import Controller
 from metallb.k8s.startup import until_done
 from metallb.k8s.webhook_setup import api_lister, ensure_serving_certificate, inject_ca_bundle
+from metallb.web.metrics_auth import auth_middleware, kube_reviewer
 from metallb.web.observe import ControllerCollector, add_health_routes, add_metrics_route
 from metallb.web.pki import write_pair
-from metallb.web.webhook import add_webhook_routes, server_ssl_context
+from metallb.web.tls import (
+    TLSOptionError,
+    TLSOptions,
+    metrics_ssl_context,
+    parse_tls_options,
+    server_ssl_context,
+)
+from metallb.web.webhook import add_webhook_routes
 
 log = logging.getLogger("metallb.controller")
 SA_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -123,17 +131,52 @@ async def ensure_memberlist_secret(
     log.info("created memberlist Secret %s/%s", namespace, name)
 
 
-async def _serve(
-    app: web.Application, port: int, ssl_context: ssl.SSLContext | None = None
+async def serve_http(
+    app: web.Application,
+    port: int,
+    ssl_context: ssl.SSLContext | None = None,
+    host: str = "0.0.0.0",
 ) -> web.AppRunner:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    # All addresses, as upstream: probes and scrapes come from the node and the network.
-    await web.TCPSite(runner, "0.0.0.0", port, ssl_context=ssl_context).start()
+    # All addresses by default, as upstream: probes and scrapes come from the node and
+    # the network (the speaker's health port is the exception: loopback only).
+    await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
     return runner
 
 
-async def _main(args: argparse.Namespace) -> int:
+def tls_options(args: argparse.Namespace) -> TLSOptions | None:
+    """The TLS flags, checked; None (after saying why on stderr) when one is wrong."""
+    try:
+        return parse_tls_options(
+            args.tls_min_version, args.tls_cipher_suites, args.tls_curve_preferences
+        )
+    except TLSOptionError as err:
+        print(f"metallb: {err}", file=sys.stderr)
+        return None
+
+
+async def serve_metrics(
+    registry: CollectorRegistry,
+    client: AsyncClient,
+    args: argparse.Namespace,
+    tls: TLSOptions,
+    *,
+    host: str = "0.0.0.0",
+    names: tuple[str, ...] = ("localhost",),
+) -> web.AppRunner:
+    """``/metrics`` over HTTPS on ``args.port``, readable with a bearer token that
+    Kubernetes authorizes for ``get`` on ``/metrics`` (:mod:`metallb.web.metrics_auth`),
+    as upstream's secure metrics server."""
+    app = web.Application(middlewares=[auth_middleware(kube_reviewer(client))])
+    add_metrics_route(app, registry)
+    ctx = metrics_ssl_context(args.metrics_cert_dir, tls, names)
+    runner = await serve_http(app, args.port, ssl_context=ctx, host=host)
+    log.info("metrics serving on https://%s:%d/metrics (bearer token required)", host, args.port)
+    return runner
+
+
+async def _main(args: argparse.Namespace, tls_opts: TLSOptions) -> int:
     namespace = namespace_of(args)
     bgp_type = os.environ.get("METALLB_BGP_TYPE", "") or "native"
     client = make_client(args.kubeconfig)
@@ -180,21 +223,19 @@ async def _main(args: argparse.Namespace) -> int:
         add_webhook_routes(
             app, api_lister(client, namespace), namespace=namespace, bgp_type=bgp_type
         )
-        ctx = server_ssl_context(files.cert, files.key, min_version=args.tls_min_version)
-        runners.append(await _serve(app, args.webhook_port, ssl_context=ctx))
+        ctx = server_ssl_context(files.cert, files.key, tls_opts)
+        runners.append(await serve_http(app, args.webhook_port, ssl_context=ctx))
         log.info("webhook serving on :%d", args.webhook_port)
     only_webhook = args.webhook_mode == "onlywebhook"
     health = web.Application()
     add_health_routes(health, lambda: only_webhook or controller.ready.is_set())
     if args.health_probe_port:
-        runners.append(await _serve(health, args.health_probe_port))
+        runners.append(await serve_http(health, args.health_probe_port))
     if args.port:
-        # Plain HTTP; upstream serves metrics over HTTPS behind TokenReview (not yet here).
         registry = CollectorRegistry()
         registry.register(ControllerCollector(controller.stats))
-        metrics = web.Application()
-        add_metrics_route(metrics, registry)
-        runners.append(await _serve(metrics, args.port))
+        names = tuple(n for n in (args.pod_name, "localhost") if n)
+        runners.append(await serve_metrics(registry, client, args, tls_opts, names=names))
     stop = stop_on_signals()
     try:
         await run_until_stopped(stop.wait() if only_webhook else controller.run(), stop)
@@ -210,4 +251,7 @@ def run(args: argparse.Namespace) -> int:
     if args.webhook_mode not in ("enabled", "disabled", "onlywebhook"):
         print(f"invalid --webhook-mode {args.webhook_mode!r}", file=sys.stderr)
         return 2
-    return asyncio.run(_main(args))
+    tls = tls_options(args)
+    if tls is None:
+        return 2
+    return asyncio.run(_main(args, tls))

@@ -48,6 +48,14 @@ def _client(args: argparse.Namespace) -> Client:
     return Client(config=config)
 
 
+def _kubeconfig_token(args: argparse.Namespace) -> str | None:
+    """The bearer token of the kubeconfig's user, when it authenticates with one."""
+    config = KubeConfig.from_file(args.kubeconfig) if args.kubeconfig else KubeConfig.from_env()
+    single = config.get()
+    user = single.user if single is not None else None
+    return user.token if user is not None and user.token else None
+
+
 def _which_kubeconfig(args: argparse.Namespace) -> str:
     return args.kubeconfig or "~/.kube/config (no --kubeconfig, KUBECONFIG unset)"
 
@@ -258,7 +266,8 @@ def run_status(args: argparse.Namespace) -> int:
         # The speakers hold no BGP session in frr-k8s mode: frr-k8s reports them.
         states = snap.bgp_session_states or []
     elif snap.speaker_pods is not None:
-        scrapes = scrape_speakers(snap.speaker_pods, args.metrics_port, args.scrape_timeout)
+        token = args.metrics_token or _kubeconfig_token(args)
+        scrapes = scrape_speakers(snap.speaker_pods, args.metrics_port, args.scrape_timeout, token)
     for line in render(snap.objects, snap.statuses, scrapes, states):
         print(line)
     return 0

@@ -225,6 +225,13 @@ def _operator_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
             p.add_argument(
                 "--scrape-timeout", type=float, default=2.0, help="seconds per speaker scrape"
             )
+            p.add_argument(
+                "--metrics-token",
+                default=_env("METALLB_METRICS_TOKEN"),
+                help="bearer token for the speakers' metrics, one allowed to get /metrics "
+                "(e.g. `kubectl create token SA`; env METALLB_METRICS_TOKEN); default: "
+                "the kubeconfig's token, if it has one",
+            )
         if name == "doctor":
             p.add_argument(
                 "--node",

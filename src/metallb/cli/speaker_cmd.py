@@ -7,7 +7,8 @@ clear without it; our transport always encrypts, so without a key it uses a fixe
 public one and says so: equivalent to clear text, and compatible between our speakers.
 
 The health endpoints listen on 127.0.0.1 only (the speaker runs in the host network);
-metrics on all addresses, plain HTTP as the controller's for now.
+metrics on all addresses over HTTPS, for bearer tokens Kubernetes authorizes, as the
+controller's (:func:`metallb.cli.controller_cmd.serve_metrics`).
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ from prometheus_client import CollectorRegistry
 from metallb.cli.controller_cmd import (
     namespace_of,
     run_until_stopped,
+    serve_http,
+    serve_metrics,
     setup_logging,
     stop_on_signals,
+    tls_options,
 )
 from metallb.config.types import BGPType
 from metallb.k8s.speaker import Speaker
@@ -40,7 +44,8 @@ from metallb.net.announcer import Announcer
 from metallb.net.frr import FRRBackend, FRRTarget
 from metallb.net.membership import MembershipNode
 from metallb.speaker.membership import DEFAULT_PORT
-from metallb.web.observe import add_health_routes, add_metrics_route
+from metallb.web.observe import add_health_routes
+from metallb.web.tls import TLSOptions
 
 log = logging.getLogger("metallb.speaker")
 UNENCRYPTED_KEY = b"metallb-py: no memberlist secret configured"
@@ -92,14 +97,7 @@ def read_secret(key_path: str) -> bytes:
     return (Path(key_path) / "secretkey").read_bytes().strip()
 
 
-async def _serve(app: web.Application, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    return runner
-
-
-async def _main(args: argparse.Namespace) -> int:
+async def _main(args: argparse.Namespace, tls: TLSOptions) -> int:
     namespace = namespace_of(args)
     config = KubeConfig.from_file(args.kubeconfig) if args.kubeconfig else KubeConfig.from_env()
     client = AsyncClient(config=config, field_manager="metallb-speaker")
@@ -147,15 +145,14 @@ async def _main(args: argparse.Namespace) -> int:
         health = web.Application()
         add_health_routes(health, speaker.ready.is_set)
         if args.health_probe_port:
-            runners.append(await _serve(health, "127.0.0.1", args.health_probe_port))
+            runners.append(await serve_http(health, args.health_probe_port, host="127.0.0.1"))
         if args.port:
             registry = CollectorRegistry()
             registry.register(
                 SpeakerCollector(speaker, announcer.stats, membership.stats if membership else None)
             )
-            metrics = web.Application()
-            add_metrics_route(metrics, registry)
-            runners.append(await _serve(metrics, "0.0.0.0", args.port))
+            names = (args.node_name, "localhost")
+            runners.append(await serve_metrics(registry, client, args, tls, names=names))
         for r in runners:
             stack.push_async_callback(r.cleanup)
         await run_until_stopped(speaker.run(), stop)
@@ -182,4 +179,7 @@ def run(args: argparse.Namespace) -> int:
         log.warning("--ml-wan-config is accepted but not applied: LAN timings are used")
     if MEMBERLIST_TUNING.exists():
         log.warning("%s is not applied: the membership keeps its own timings", MEMBERLIST_TUNING)
-    return asyncio.run(_main(args))
+    tls = tls_options(args)
+    if tls is None:
+        return 2
+    return asyncio.run(_main(args, tls))

@@ -37,10 +37,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from lightkube import ApiError, Client, KubeConfig
-from lightkube.models.authentication_v1 import TokenRequestSpec
 from lightkube.models.core_v1 import Container, PodSpec
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import ConfigMap, Node, Pod, Secret, ServiceAccount
+from lightkube.resources.core_v1 import ConfigMap, Node, Pod, Secret
 
 from metallb.lab.bgplab import BGPLab
 from metallb.lab.clusterbase import ClusterBase
@@ -49,6 +48,7 @@ from metallb.lab.daemon import Daemon, LabError
 from metallb.lab.demo import deploy_bgp_demo, deploy_demo
 from metallb.lab.netlab import Host, Netlab
 from metallb.lab.ports import free_port
+from metallb.lab.tokens import service_account_token
 from metallb.lab.topology import (
     DATA_IP,
     EXCLUDE_L2,
@@ -204,16 +204,7 @@ class L2Cluster(ClusterBase):
 
     def _token(self, sa: str, namespace: str = NS) -> str:
         assert self.kube is not None
-        req = self.kube.create(
-            ServiceAccount.Token(
-                metadata=ObjectMeta(name=sa, namespace=namespace),
-                spec=TokenRequestSpec(audiences=[], expirationSeconds=86400),
-            ),
-            sa,
-            namespace=namespace,
-        )
-        assert req.status is not None
-        return str(req.status.token)
+        return service_account_token(self.kube, sa, namespace)
 
     def _speaker_pod(self, node: str) -> None:
         assert self.kube is not None

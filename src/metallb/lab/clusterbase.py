@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any, Self
 
 import yaml
+from lightkube import Client
 
 from metallb.lab.controlplane import ControlPlane
 from metallb.lab.daemon import LabError
-from metallb.lab.topology import KUBECTL, LanClients
+from metallb.lab.tokens import metrics_reader_token
+from metallb.lab.topology import KUBECTL, NS, LanClients
 
 
 class ClusterBase(LanClients):
@@ -31,6 +33,7 @@ class ClusterBase(LanClients):
     workdir_prefix: str
     workdir: Path
     cp: ControlPlane | None
+    kube: Client | None
     _stack: contextlib.ExitStack
 
     def _setup(self) -> None:
@@ -65,6 +68,11 @@ class ClusterBase(LanClients):
         if proc.returncode != 0:
             raise LabError(f"kubectl {' '.join(args)}: {proc.stderr.strip()}")
         return proc.stdout
+
+    def metrics_token(self) -> str:
+        """A bearer token allowed to read the speakers' and controller's ``/metrics``."""
+        assert self.kube is not None
+        return metrics_reader_token(self.kube, NS)
 
     def apply(self, docs: list[dict[str, Any]]) -> str:
         """``kubectl apply`` of objects, as a user applies a file."""

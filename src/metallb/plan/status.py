@@ -54,6 +54,7 @@ class SpeakerScrape:
     url: str
     sessions: Mapping[str, bool] | None = None
     error: str = ""
+    refused: bool = False  # reached, but it said no (401/403: the token)
 
 
 @dataclass
@@ -183,7 +184,7 @@ def render(
         for sc in sorted(scrapes, key=lambda s: (s.node, s.pod)):
             head = f"{sc.node} ({sc.pod}, {sc.url})"
             if sc.sessions is None:
-                out.append(f"{head}: unreachable: {sc.error}")
+                out.append(f"{head}: {'refused' if sc.refused else 'unreachable'}: {sc.error}")
             elif not sc.sessions:
                 out.append(f"{head}: no BGP session")
             else:

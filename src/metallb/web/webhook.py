@@ -14,9 +14,7 @@ server runs against the real API and in tests.
 from __future__ import annotations
 
 import logging
-import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -148,16 +146,3 @@ def add_webhook_routes(
             path, admission_handler(kind, lister, namespace=namespace, bgp_type=bgp_type)
         )
     app.router.add_post(CONVERT_PATH, convert_handler)
-
-
-def server_ssl_context(cert: Path, key: Path, *, min_version: str = "") -> ssl.SSLContext:
-    """TLS for the webhook: TLS 1.3 unless ``VersionTLS12`` is asked for, as upstream."""
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.minimum_version = (
-        ssl.TLSVersion.TLSv1_2 if min_version == "VersionTLS12" else ssl.TLSVersion.TLSv1_3
-    )
-    ctx.load_cert_chain(str(cert), str(key))
-    # HTTP/1.1 only: upstream turns HTTP/2 off by default (CVE-2023-44487, rapid reset)
-    # and aiohttp does not serve it, so --webhook-http2 is accepted and has no effect.
-    ctx.set_alpn_protocols(["http/1.1"])
-    return ctx

@@ -74,6 +74,9 @@ def test_status_blocks() -> None:
             {"192.0.2.1:179": True, "2001:db8::1:1179": False},
         ),
         SpeakerScrape("speaker-c", "n3", "http://192.0.2.13:9120/metrics", {}),
+        SpeakerScrape(
+            "speaker-d", "n4", "https://192.0.2.14:9120/metrics", error="HTTP 403", refused=True
+        ),
     ]
     lines = render(objects, statuses, scrapes)
     assert lines[0].startswith("POOL")
@@ -96,6 +99,7 @@ def test_status_blocks() -> None:
         "r6 (2001:db8::1:1179) DOWN" in lines
     )
     assert "n3 (speaker-c, http://192.0.2.13:9120/metrics): no BGP session" in lines
+    assert "n4 (speaker-d, https://192.0.2.14:9120/metrics): refused: HTTP 403" in lines
 
 
 def found(facts: Facts) -> list[tuple[Level, str]]:
