@@ -44,7 +44,9 @@ def pod_of(objs: list[dict[str, Any]], kind: str, namespace: str) -> Pod:
     work = next(o for o in objs if o["kind"] == kind)
     template = work["spec"]["template"]
     meta = {"name": f"{kind.lower()}-{uuid.uuid4().hex[:6]}", "namespace": namespace}
-    return Pod.from_dict({"metadata": meta, "spec": template["spec"]})
+    pod = Pod.from_dict({"metadata": meta, "spec": template["spec"]})
+    assert isinstance(pod, Pod)
+    return pod
 
 
 def admit(kube: Client, pod: Pod) -> str | None:
