@@ -420,10 +420,14 @@ class ControlPlane:
             time.sleep(0.1)
 
     # -- helpers for tests and the lab ------------------------------------------
-    def restart(self, name: str, timeout: float = DEFAULT_START_TIMEOUT) -> None:
-        """Stop one component and start it again with the same arguments."""
+    def restart(
+        self, name: str, timeout: float = DEFAULT_START_TIMEOUT, down_for: float = 0.0
+    ) -> None:
+        """Stop one component and start it again with the same arguments, after
+        ``down_for`` seconds of outage."""
         comp = self.components[name]
         comp.stop()
+        time.sleep(down_for)
         comp.start()
         if name == "kube-apiserver":
             ctx = ssl.create_default_context(cafile=str(self.ca_file))
