@@ -93,7 +93,8 @@ def _print_ready(labdir: Path, state: dict[str, Any]) -> None:
     ops = f"--kubeconfig {kubeconfig}"
     lines += [
         f"  {metallb} explain service demo/web {ops}   # its pool, election order, events",
-        f"  {metallb} status {ops}   # pools, announcements per node, BGP sessions",
+        f'  {metallb} status {ops} --metrics-token "$(cat {labdir}/metrics-token)"'
+        "   # pools, announcements per node, BGP sessions",
         f"  {metallb} doctor {ops}   # the usual misconfigurations, each with its fix",
         f"  {metallb} lab fail-node <node>   # then curl again: another node answers",
         f"  {metallb} lab status | heal-node <node> | down",

@@ -85,6 +85,11 @@ class Supervisor:
                     _log("starting FRR and frr-k8s (built from its Go module) on every node")
                     frrk8s.start_all(cluster)
                 shutil.copyfile(cluster.cp.kubeconfig, self.dir / "kubeconfig")
+                # The kubeconfig holds a client certificate, which metrics do not take:
+                # a reader's token for `metallb status --metrics-token`.
+                token_file = self.dir / "metrics-token"
+                token_file.touch(mode=0o600)
+                token_file.write_text(cluster.metrics_token())
                 _log("creating an L2 IPAddressPool and two demo Services (IPv4, IPv6)")
                 names = cluster.deploy_demo()
                 ips = {n: wait_for(partial(self._ip, n), 60, f"an IP for {n}") for n in names}
@@ -110,6 +115,7 @@ class Supervisor:
         finally:
             self.sock_path.unlink(missing_ok=True)
             (self.dir / "kubeconfig").unlink(missing_ok=True)
+            (self.dir / "metrics-token").unlink(missing_ok=True)
         shutil.rmtree(work, ignore_errors=True)
         self.write_state(phase="stopped")
         _log("stopped; every namespace and process removed")
