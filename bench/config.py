@@ -2,7 +2,7 @@
 
 Run ``python -m bench.config [--sizes 100,1000,10000] [--admissions 100]
 [--no-apiserver]``. Prints JSON lines ``{"bench": "config", "metric", "value", "unit",
-...params}``; never asserts a time (targets, DESIGN.md: 1,000 pools validated in under
+...params}``; never asserts a time (targets: 1,000 pools validated in under
 0.5 s, admission p99 under 200 ms at 1,000 pools, ``metallb --version``/``--help`` under
 0.3 s).
 

@@ -1,4 +1,4 @@
-"""The command line answers --version and --help and lists every subcommand of DESIGN.md."""
+"""The command line answers --version and --help and lists every subcommand."""
 
 from __future__ import annotations
 

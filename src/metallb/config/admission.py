@@ -6,7 +6,7 @@ same-named predecessor, and refusing the request when that configuration does no
 build. :func:`admit` does the same through :func:`~metallb.config.build.build_config`,
 so the webhook, the controller and ``metallb config validate`` share one set of rules.
 
-Which existing objects take part depends on the kind (metallb.md section 9):
+Which existing objects take part depends on the kind (upstream's internal/k8s/webhooks):
 IPAddressPool sees pools; L2Advertisement sees L2 advertisements and pools;
 BGPAdvertisement sees BGP advertisements, pools and Nodes; BGPPeer sees peers and Nodes;
 Community sees communities. Cross-object references that can only be satisfied later

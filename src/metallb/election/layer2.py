@@ -5,7 +5,7 @@ talking to the others, so it is a pure function of frozen values: the Service (l
 annotations that matter, traffic policy, first ingress IP, endpoints), the
 L2Advertisements of its pool, the Node objects, and the live memberlist members. It
 follows upstream's ``ShouldAnnounce`` and ``sortL2Candidates``
-(``speaker/layer2_controller.go``; reference/metallb.md section 5.1):
+(``speaker/layer2_controller.go``):
 
 1. no endpoint anywhere can serve: nobody announces;
 2. the advertisements that apply are those whose ``serviceSelectors`` are empty or match;

@@ -8,7 +8,7 @@ when it differs from what the Service already has.
 
 One deliberate difference: a PreferDualStack Service gets an IP of its second family
 only when it has two clusterIPs. Upstream also tries it with one clusterIP, and the next
-reconcile then clears the two-family status again (metallb.md, section 12 item 14).
+reconcile then clears the two-family status again (upstream's controller/service.go).
 """
 
 from __future__ import annotations

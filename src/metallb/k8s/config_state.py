@@ -1,11 +1,11 @@
 """ConfigurationState objects: each MetalLB process says whether it accepted the config.
 
-metallb.md 2.9: the controller writes ``controller`` (condition ``poolReconcilerValid``),
-each speaker ``speaker-<node>`` (condition ``configReconcilerValid``, label
-``metallb.io/node-name``), both in the MetalLB namespace with label
-``metallb.io/component-type``. ``status.result`` is ``Valid`` or ``Invalid``, with the
-configuration errors in ``errorSummary``: ``kubectl get configurationstates`` then tells
-which process runs on a stale configuration and why, without reading logs.
+As upstream (internal/k8s/controllers/configuration_state_controller.go): the controller writes
+``controller`` (condition ``poolReconcilerValid``), each speaker ``speaker-<node>`` (condition
+``configReconcilerValid``, label ``metallb.io/node-name``), both in the MetalLB namespace with label
+``metallb.io/component-type``. ``status.result`` is ``Valid`` or ``Invalid``, with the configuration
+errors in ``errorSummary``: ``kubectl get configurationstates`` then tells which process runs on a
+stale configuration and why, without reading logs.
 
 As upstream, the object is owned by the process's own Pod (:mod:`metallb.k8s.owner`),
 so it goes with the Pod. Unlike upstream (pool_controller.go stamps the condition with

@@ -1,9 +1,10 @@
 """The speaker process's Kubernetes side, Layer 2: informers, election, announce table.
 
-Informers follow upstream's reconcilers (reference/metallb.md 1.7): Services,
-EndpointSlices (indexed by ``kubernetes.io/service-name``), Nodes and Namespaces
-cluster-wide; the configuration kinds and Secrets in the MetalLB namespace; this
-namespace's ServiceL2Status objects. Keys are Service keys plus :data:`CONFIG_KEY`.
+Informers follow upstream's reconcilers (internal/k8s/controllers/service_controller.go,
+node_controller.go, config_controller.go): Services, EndpointSlices (indexed by
+``kubernetes.io/service-name``), Nodes and Namespaces cluster-wide; the configuration kinds and
+Secrets in the MetalLB namespace; this namespace's ServiceL2Status objects. Keys are Service keys
+plus :data:`CONFIG_KEY`.
 
 One worker runs :meth:`Speaker.reconcile`, which never awaits: it runs the pure
 decision (:func:`metallb.speaker.layer2.decide`) and applies it to the announcer's

@@ -4,7 +4,8 @@
 (:func:`metallb.speaker.bgp.decide`) and hands two things to its driver: the
 configuration and this node (:meth:`BGPDriver.sync`, on every configuration or label
 change), and after each batch of reconciles the complete set of advertisements
-(:meth:`BGPDriver.advertise`). ``METALLB_BGP_TYPE`` picks the driver (metallb.md 1.1):
+(:meth:`BGPDriver.advertise`). ``METALLB_BGP_TYPE`` picks the driver (as upstream's
+speaker/main.go):
 
 - :class:`NativeBGP` (``native``, the default): one :class:`metallb.net.bgp.Session`
   per BGPPeer selecting the node, each given its table from

@@ -1,4 +1,5 @@
-"""The speaker's Prometheus metrics, read at scrape time (reference/metallb.md section 8).
+"""The speaker's Prometheus metrics, read at scrape time (upstream's names:
+internal/layer2/stats.go, internal/bgp/metrics, internal/k8s/controllers/stats.go).
 
 Upstream's names: ``metallb_layer2_requests_received``, ``metallb_layer2_responses_sent``
 and ``metallb_layer2_gratuitous_sent`` (label ``ip``) from the announcer's counters,

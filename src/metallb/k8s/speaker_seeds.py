@@ -1,8 +1,8 @@
 """Membership join targets for the speaker: the pod IPs of the speaker pods.
 
-As upstream (metallb.md 7): the speaker lists the pods in the MetalLB namespace matching
-``--ml-labels`` and joins their IPs, at start and every :data:`SEED_REFRESH` seconds, so
-a speaker that started before the others, or after a partition, finds them again.
+As upstream (internal/speakerlist/speakerlist.go): the speaker lists the pods in the MetalLB
+namespace matching ``--ml-labels`` and joins their IPs, at start and every :data:`SEED_REFRESH`
+seconds, so a speaker that started before the others, or after a partition, finds them again.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ They run on a queue of their own, after the announce table has been updated, so 
 failover never waits for the apiserver: the gratuitous ARP goes out first, the status
 follows. The writer is level-triggered like every reconcile: for one Service key it
 compares what this node announces (the ``desired`` callable) with the ServiceL2Status
-objects it knows and makes them agree (reference/metallb.md 2.7 and 5.3):
+objects it knows and makes them agree (upstream's
+internal/k8s/controllers/layer2_status_controller.go and bgp_status_controller.go):
 
 - the announcing node keeps exactly one object (``generateName: l2-``, labels
   ``metallb.io/node``, ``metallb.io/service-name``, ``metallb.io/service-namespace``,

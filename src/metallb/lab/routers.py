@@ -1,13 +1,13 @@
 """Real BGP routers (FRR, BIRD 2, GoBGP) in a netlab host, from a generated config.
 
-Each router listens passively (the speaker dials, metallb.md 6.2), accepts the
+Each router listens passively (the speaker dials, as upstream's native speaker), accepts the
 routes its neighbours send and exports nothing. Daemons run in the foreground through
 :meth:`Host.start`, so the :class:`~metallb.lab.netlab.Netlab` that owns the host kills
 them on close; their logs and configs live in a directory the caller owns.
 
 Queries return plain dicts (prefix -> :class:`Route`), normalised across the three
-routers so one test can check all of them the same way. Facts about running these
-daemons in namespaces: ``reference/netlab-notes.md``.
+routers so one test can check all of them the same way. Each daemon gets its own
+configuration, run and socket directories, so several run on one machine.
 """
 
 from __future__ import annotations

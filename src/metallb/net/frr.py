@@ -1,6 +1,6 @@
 """The FRR backend's adapter: apply a node's rendered ``frr.conf`` to a running FRR.
 
-``METALLB_BGP_TYPE=frr`` (metallb.md 1.1, 6.3): FRR (zebra, bgpd, bfdd) runs next to the
+``METALLB_BGP_TYPE=frr`` (upstream's internal/bgp/frr): FRR (zebra, bgpd, bfdd) runs next to the
 speaker, in the same network namespace; the speaker owns its configuration. Each
 :meth:`FRRBackend.set` hands over the node's desired state
 (:class:`~metallb.speaker.frr_render.NodeConfig`); the backend renders it and, after a

@@ -2,7 +2,8 @@
 
 Pure: it takes the objects of the input files as dicts and returns plain values, using
 the same configuration builder, allocator and election as the daemons. The rules for
-ordering, down nodes and output fields are in DESIGN.md ("Interfaces others rely on").
+ordering, down nodes and output fields are in :mod:`metallb.plan.core`; the JSON shape
+is :meth:`metallb.plan.core.PlanOutput.to_json`'s.
 """
 
 from metallb.plan.core import PlanOutput, ServicePlan, plan_objects

@@ -66,7 +66,7 @@ class PlanOutput:
     warnings: tuple[str, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON document DESIGN.md specifies for ``-o json``."""
+        """The ``-o json`` document: ``services`` (in input order), ``pools``, ``warnings``."""
         return {
             "services": [
                 {

@@ -5,7 +5,7 @@ From the validated :class:`~metallb.config.types.Config`, a v1 Service and its
 discovery/v1 EndpointSlices as JSON-shaped dicts, and this node's
 :class:`~metallb.election.layer2.Node`, :func:`decide` says whether this node advertises
 the Service and, if so, the routes per BGPPeer name. It follows upstream's
-``ShouldAnnounce`` and ``SetBalancer`` (reference/metallb.md 6.1), in this order:
+``ShouldAnnounce`` and ``SetBalancer`` (upstream's speaker/bgp_controller.go), in this order:
 
 1. the Service must be ours (``type: LoadBalancer``, ``loadBalancerClass``), hold ingress
    IPs, all inside one pool (else upstream withdraws), and that pool must have
@@ -107,9 +107,9 @@ Decision = Announce | Withdraw
 
 @dataclass(frozen=True, slots=True)
 class ServiceBGPStatus:
-    """The ``status`` of one ServiceBGPStatus object (metallb.md 2.8): one per (Service,
-    advertising node); ``peers`` are where its prefixes are configured to go, not the
-    sessions' state."""
+    """The ``status`` of one ServiceBGPStatus object (upstream's
+    api/v1beta1/servicebgpstatus_types.go): one per (Service, advertising node); ``peers`` are where
+    its prefixes are configured to go, not the sessions' state."""
 
     node: str
     service_name: str

@@ -6,11 +6,11 @@ task in ``metallb.net`` owns the timers and the socket: it turns what happens in
 :class:`Event`, calls :func:`step`, performs the :class:`Action` values and logs the
 transition. Nothing here sleeps or touches I/O, so the whole table is unit-tested.
 
-The subset: MetalLB's native speaker only dials out and never listens (metallb.md 6.2),
-uses no DelayOpen timer, no peer oscillation damping and no collision detection (with a
-single outbound connection there is nothing to collide with). That removes events 4-7,
-12-15, 17, 20 and 23 of RFC 4271 section 8.1. Where the RFC's prose says "any other
-event" the table lists those events explicitly, so every pair is visible and tested.
+The subset: MetalLB's native speaker only dials out and never listens (upstream's
+internal/bgp/native), uses no DelayOpen timer, no peer oscillation damping and no collision
+detection (with a single outbound connection there is nothing to collide with). That removes events
+4-7, 12-15, 17, 20 and 23 of RFC 4271 section 8.1. Where the RFC's prose says "any other event" the
+table lists those events explicitly, so every pair is visible and tested.
 
 One deliberate deviation: RFC 4271 section 8.2.2 answers BGPHeaderErr in Established
 with an FSM Error NOTIFICATION, while section 6.1 requires the specific header error; we

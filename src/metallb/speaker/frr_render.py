@@ -1,6 +1,6 @@
 """The FRR backend's desired state for one node and its rendering as FRR configuration.
 
-``METALLB_BGP_TYPE=frr`` (metallb.md 1.1, 6.3): instead of opening sessions itself, the
+``METALLB_BGP_TYPE=frr`` (upstream's internal/bgp/frr): instead of opening sessions itself, the
 speaker describes the node's BGP in an ``frr.conf`` and has FRR (bgpd, zebra, bfdd)
 apply it. :func:`desired` turns the validated Config, this node and the Services it
 advertises (:mod:`metallb.speaker.bgp` decisions) into a :class:`NodeConfig`;
@@ -138,8 +138,8 @@ def desired(
 ) -> NodeConfig:
     """The node's FRR state: its sessions (peer nodeSelectors) and what each is told.
 
-    Validation (DiscardNativeOnly, metallb.md 6.3) guarantees that the peers a node may
-    have share a router ID and, within a VRF, an ASN.
+    Validation (DiscardNativeOnly, upstream's internal/config/validation.go) guarantees that the
+    peers a node may have share a router ID and, within a VRF, an ASN.
     """
     tables = bgp.peer_tables(decisions)
     groups: dict[tuple[str, int], list[Peer]] = {}
@@ -333,7 +333,7 @@ def _bfd(profiles: Sequence[BFDProfile]) -> list[str]:
         if p.echo_mode:
             lines.append("  echo-mode")
         if p.echo_interval is not None:
-            # Upstream's single echoInterval sets both directions (metallb.md 2.5).
+            # Upstream's single echoInterval sets both directions (api/v1beta1/bfdprofile_types.go).
             lines.append(f"  echo receive-interval {p.echo_interval}")
             lines.append(f"  echo transmit-interval {p.echo_interval}")
         if p.passive_mode:

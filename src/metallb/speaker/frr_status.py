@@ -2,7 +2,7 @@
 
 In FRR mode (``METALLB_BGP_TYPE=frr``) the sessions live in bgpd, not in the speaker; the
 speaker learns their state by asking FRR, as upstream's metrics sidecar does
-(``frr-tools/metrics``, metallb.md section 8). This module only parses: the adapter runs
+(upstream's ``frr-tools/metrics``). This module only parses: the adapter runs
 vtysh and publishes the result, so the shape of FRR's JSON is tested here on a captured
 sample without a running FRR.
 

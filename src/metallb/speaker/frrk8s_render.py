@@ -1,13 +1,12 @@
 """The frr-k8s backend's desired object for one node: an ``FRRConfiguration``.
 
-``METALLB_BGP_TYPE=frr-k8s`` (metallb.md 1.1, 6.3): the speaker runs no FRR of its own;
-it writes one ``frrk8s.metallb.io/v1beta1`` ``FRRConfiguration`` per node, named
-``metallb-<node>``, in the frr-k8s namespace, selecting its node by
-``kubernetes.io/hostname``, and the frr-k8s DaemonSet merges it with every other
-FRRConfiguration selecting that node (the user's own ones too) into the node's FRR.
-:func:`desired` turns the validated Config, this node and the Services it advertises
-(:mod:`metallb.speaker.bgp` decisions) into that object, as a JSON-shaped dict. It is
-pure and deterministic, following upstream's ``internal/bgp/frrk8s/frrk8s.go``:
+``METALLB_BGP_TYPE=frr-k8s`` (upstream's internal/bgp/frrk8s/frrk8s.go): the speaker runs no FRR of
+its own; it writes one ``frrk8s.metallb.io/v1beta1`` ``FRRConfiguration`` per node, named
+``metallb-<node>``, in the frr-k8s namespace, selecting its node by ``kubernetes.io/hostname``, and
+the frr-k8s DaemonSet merges it with every other FRRConfiguration selecting that node (the user's
+own ones too) into the node's FRR. :func:`desired` turns the validated Config, this node and the
+Services it advertises (:mod:`metallb.speaker.bgp` decisions) into that object, as a JSON-shaped
+dict. It is pure and deterministic, following upstream's ``internal/bgp/frrk8s/frrk8s.go``:
 
 - one router per (myASN, routerID, VRF), sorted by upstream's key
   ``<asn>@<routerID>@<vrf>``; neighbours sorted by upstream's session key

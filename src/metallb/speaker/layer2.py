@@ -4,7 +4,7 @@ From the Kubernetes objects as JSON-shaped dicts (a v1 Service, its discovery/v1
 EndpointSlices, the v1 Nodes), the validated :class:`~metallb.config.types.Config`, the
 live membership and this node's name, :func:`decide` says whether this node announces
 the Service's IPs, on which interfaces, or why not. It follows upstream's
-``ShouldAnnounce`` and ``SetBalancer`` (reference/metallb.md 5.1-5.2):
+``ShouldAnnounce`` and ``SetBalancer`` (upstream's speaker/layer2_controller.go):
 
 1. the Service must be ours (``type: LoadBalancer``, ``loadBalancerClass`` as
    ``--lb-class`` says) and carry ingress IPs in its status;

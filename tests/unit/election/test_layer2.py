@@ -80,7 +80,7 @@ ALL = Advertisement("all")
 def test_rank_matches_upstream_examples(
     candidates: list[str], ip: str, scores: dict[str, int], want: list[str]
 ) -> None:
-    """upstream's TestSortL2Candidates rows and metallb.md 5.1's examples, any input order."""
+    """upstream's TestSortL2Candidates rows and its documented examples, any input order."""
     assert rank(candidates, ip_address(ip), scores) == tuple(want)
     assert rank(reversed(candidates), ip_address(ip), scores) == tuple(want)
 

@@ -37,7 +37,8 @@ def by_name(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_json_follows_the_documented_shape() -> None:
-    """Every Service appears with exactly the keys DESIGN.md lists, in document order."""
+    """Every Service appears with exactly the keys PlanOutput.to_json documents, in document
+    order."""
     doc = plan_json()
     assert [s["name"] for s in doc["services"]] == [
         "web",

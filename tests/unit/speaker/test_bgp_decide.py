@@ -1,5 +1,6 @@
-"""The speaker's BGP decision per node: table tests of each upstream rule (metallb.md 6.1),
-the routes per peer with their attributes, ServiceBGPStatus, and order independence."""
+"""The speaker's BGP decision per node: table tests of each upstream rule (upstream's
+speaker/bgp_controller.go), the routes per peer with their attributes, ServiceBGPStatus, and order
+independence."""
 
 from __future__ import annotations
 

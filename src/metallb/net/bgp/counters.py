@@ -1,4 +1,4 @@
-"""Plain per-session counters, named after the metrics of metallb.md section 8.
+"""Plain per-session counters, named after upstream's metrics (internal/bgp/metrics/metrics.go).
 
 The session only counts; an adapter above publishes :meth:`SessionCounters.metrics`
 to Prometheus with the ``peer`` label.

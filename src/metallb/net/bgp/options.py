@@ -1,10 +1,10 @@
 """Configuration and small values of one native BGP session.
 
-:class:`PeerOptions` is what a BGPPeer object means to one session (metallb.md 6.2);
-:class:`Advertisement` is what the speaker wants said about one prefix. Both are frozen:
-the session never changes them, the caller replaces them. :class:`Backoff` and
-:class:`Clock` are the two pieces of time policy, kept apart so unit tests can drive
-them without waiting.
+:class:`PeerOptions` is what a BGPPeer object means to one session (upstream:
+internal/bgp/native/native.go); :class:`Advertisement` is what the speaker wants said about one
+prefix. Both are frozen: the session never changes them, the caller replaces them. :class:`Backoff`
+and :class:`Clock` are the two pieces of time policy, kept apart so unit tests can drive them
+without waiting.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from metallb.codec.bgp.negotiated import DEFAULT_HOLD_TIME
 from metallb.speaker.bgp import peer_label
 
 BGP_PORT = 179
-# metallb.md 6.2: dial plus OPEN exchange share a 10 s deadline upstream; we bound the
-# TCP connect by the same figure (RFC 4271 8.2.2 calls it the ConnectRetryTimer).
+# Upstream (internal/bgp/native): dial plus OPEN exchange share a 10 s deadline; we bound
+# the TCP connect by the same figure (RFC 4271 8.2.2 calls it the ConnectRetryTimer).
 CONNECT_TIMEOUT = 10.0
-# metallb.md 6.2: upstream backs off 0, 1 s, 2 s, 4 s ... capped at 2 minutes.
+# internal/bgp/native/backoff.go: upstream backs off 0, 1 s, 2 s, 4 s ... capped at 2 minutes.
 BACKOFF_INITIAL = 1.0
 BACKOFF_CAP = 120.0
 
@@ -67,7 +67,7 @@ class PeerOptions:
 
     @property
     def name(self) -> str:
-        """``addr:port``, the ``peer`` label of metallb.md section 8 metrics."""
+        """``addr:port``, the ``peer`` label of upstream's BGP metrics."""
         return peer_label(self.peer_address, self.peer_port)
 
     @classmethod

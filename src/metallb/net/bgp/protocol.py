@@ -1,12 +1,11 @@
 """Messages as the session sees them: our OPEN, and what a received message means.
 
-:func:`local_open` builds the OPEN this speaker sends (metallb.md 6.2, plus IPv6).
-:func:`classify` decodes one framed message and names its :class:`Event`. Decoding
+:func:`local_open` builds the OPEN this speaker sends (upstream's internal/bgp/native/native.go,
+plus IPv6). :func:`classify` decodes one framed message and names its :class:`Event`. Decoding
 errors become the error events of RFC 4271 section 8.1.4 carrying the
-:class:`~metallb.codec.bgp.BGPError` whose NOTIFICATION the session sends; the peer's
-OPEN is checked against our configuration here, and the negotiated features come back
-with the BGPOpen event. Counting happens here so every received message is counted
-once.
+:class:`~metallb.codec.bgp.BGPError` whose NOTIFICATION the session sends; the peer's OPEN is
+checked against our configuration here, and the negotiated features come back with the BGPOpen
+event. Counting happens here so every received message is counted once.
 """
 
 from __future__ import annotations
@@ -109,11 +108,11 @@ def classify(
 
 def local_open(options: PeerOptions, local: IPAddress) -> Open:
     """Our OPEN: multiprotocol IPv4 and IPv6 unicast and 4-octet AS (RFC 4760, RFC 6793);
-    no route refresh, no graceful restart (as upstream, metallb.md 6.2)."""
+    no route refresh, no graceful restart (as upstream's internal/bgp/native)."""
     router_id = options.router_id
     if router_id is None:
-        # metallb.md 6.2: the local IPv4 address of the connection; an IPv6-only speaker
-        # falls back to a CRC32 (upstream hashes the node name; the address is as stable).
+        # As upstream's native speaker: the local IPv4 address of the connection; an IPv6-only
+        # speaker falls back to a CRC32 (upstream hashes the node name; the address is as stable).
         if isinstance(local, IPv4Address):
             router_id = local
         else:

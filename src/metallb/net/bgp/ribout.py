@@ -28,7 +28,7 @@ from metallb.codec.bgp import (
 )
 from metallb.net.bgp.options import Advertisement, PeerOptions
 
-# metallb.md 6.2: upstream always sends LOCAL_PREF to iBGP peers, 0 when not
+# Upstream (internal/bgp/native/native.go) always sends LOCAL_PREF to iBGP peers, 0 when not
 # configured; we keep that so routers rank our routes exactly as before a migration.
 DEFAULT_LOCAL_PREF = 0
 
@@ -70,7 +70,7 @@ def path_attributes(
         next_hop=next_hop_v4,
         local_pref=local_pref,
         # RFC 1997 / RFC 8092 do not order communities; sorting makes equal sets
-        # group together (and matches upstream's sorted communities, metallb.md 6.1).
+        # group together (and matches upstream's sorted communities, speaker/bgp_controller.go).
         communities=tuple(sorted(set(ad.communities))),
         large_communities=tuple(sorted(set(ad.large_communities))),
     )

@@ -1,12 +1,12 @@
 """One native BGP session per peer, owned by one asyncio task and driven by the FSM table.
 
-The task dials the peer (active open only, metallb.md 6.2), exchanges OPENs, keeps the
-session alive and keeps the peer's Adj-RIB-In equal to the desired set given to
-:meth:`Session.set`. Everything that happens becomes an :class:`Event` in one inbox:
-messages from a reader task, expiries from timer tasks, stops from :meth:`close`. The
-session task alone looks them up in :data:`~metallb.speaker.bgp_fsm.TRANSITIONS`, logs
-every transition with its reason and performs the listed :class:`Action` values, so no
-two coroutines ever touch the connection's state at once.
+The task dials the peer (active open only, as upstream's internal/bgp/native), exchanges OPENs,
+keeps the session alive and keeps the peer's Adj-RIB-In equal to the desired set given to
+:meth:`Session.set`. Everything that happens becomes an :class:`Event` in one inbox: messages from a
+reader task, expiries from timer tasks, stops from :meth:`close`. The session task alone looks them
+up in :data:`~metallb.speaker.bgp_fsm.TRANSITIONS`, logs every transition with its reason and
+performs the listed :class:`Action` values, so no two coroutines ever touch the connection's state
+at once.
 
 The inbox is unbounded: the reader only frames messages and the task handles each
 in constant time (received routes are not kept), so it cannot fall behind for long.

@@ -1,6 +1,6 @@
 """The TCP side of a session: one outbound connection with BGP's socket options.
 
-MetalLB's native speaker only dials out (metallb.md 6.2), so this module opens a
+MetalLB's native speaker only dials out (upstream's internal/bgp/native), so this module opens a
 socket, applies TCP-MD5 (RFC 2385), the TTL rule of RFC 4271 eBGP (1 unless
 ``ebgpMultiHop``) and the source address, connects, and hands asyncio streams to the
 session together with the local addresses it needs for NEXT_HOP.
