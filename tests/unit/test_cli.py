@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from metallb import __version__
+from metallb.cli.controller_cmd import warn_unapplied
 from metallb.cli.main import build_parser, main
 from metallb.cli.speaker_cmd import exclude_patterns
 
@@ -101,3 +102,35 @@ def test_speaker_secret_passthrough_checks(
     argv = ["speaker", "--node-name=n1", "--frrk8s-secret-passthrough", *argv]
     assert main(argv) == 2
     assert error in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["controller", "--pprof-bind-address=:6060"], ["--pprof-bind-address"]),
+        (["controller", "--webhook-http2"], ["--webhook-http2"]),
+        (["speaker", "--node-name=n1", "--host=x"], ["--host"]),
+        (["controller"], []),
+    ],
+)
+def test_flags_accepted_but_not_applied_say_so(argv: list[str], expected: list[str]) -> None:
+    """Upstream flags that change nothing here are accepted (a manifest keeps working)
+    and, when set, a warning says each is not applied."""
+    said = warn_unapplied(build_parser().parse_args(argv))
+    assert [w.split(":")[0].split(" ")[0] for w in said] == expected
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--tls-cipher-suites", "TLS_NOT_A_SUITE"),
+        ("--tls-curve-preferences", "7"),
+    ],
+)
+def test_bad_tls_flags_stop_the_process_naming_the_flag(
+    capsys: pytest.CaptureFixture[str], flag: str, value: str
+) -> None:
+    assert main(["controller", f"{flag}={value}"]) == 2
+    err = capsys.readouterr().err
+    assert flag in err
+    assert value in err

@@ -145,6 +145,22 @@ async def serve_http(
     return runner
 
 
+# Flags upstream has that change nothing here, and why; set, each says so once.
+UNAPPLIED = {
+    "pprof_bind_address": "--pprof-bind-address: there is no pprof in Python; not applied",
+    "webhook_http2": "--webhook-http2: the webhook serves HTTP/1.1 only (aiohttp); not applied",
+    "host": "--host (METALLB_HOST): deprecated upstream and ignored, as there",
+}
+
+
+def warn_unapplied(args: argparse.Namespace) -> list[str]:
+    """Log one warning per accepted-but-unapplied flag that is set; the warnings."""
+    said = [text for name, text in UNAPPLIED.items() if getattr(args, name, None)]
+    for text in said:
+        log.warning("%s", text)
+    return said
+
+
 def tls_options(args: argparse.Namespace) -> TLSOptions | None:
     """The TLS flags, checked; None (after saying why on stderr) when one is wrong."""
     try:
@@ -251,6 +267,7 @@ def run(args: argparse.Namespace) -> int:
     if args.webhook_mode not in ("enabled", "disabled", "onlywebhook"):
         print(f"invalid --webhook-mode {args.webhook_mode!r}", file=sys.stderr)
         return 2
+    warn_unapplied(args)
     tls = tls_options(args)
     if tls is None:
         return 2

@@ -34,6 +34,7 @@ from metallb.cli.controller_cmd import (
     setup_logging,
     stop_on_signals,
     tls_options,
+    warn_unapplied,
 )
 from metallb.config.types import BGPType
 from metallb.k8s.speaker import Speaker
@@ -175,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
     # Upstream tunes hashicorp memberlist with these; our membership has its own timings
     # (sub-second detection), so say that they are not applied rather than ignore them.
+    warn_unapplied(args)
     if args.ml_wan_config:
         log.warning("--ml-wan-config is accepted but not applied: LAN timings are used")
     if MEMBERLIST_TUNING.exists():
