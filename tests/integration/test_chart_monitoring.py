@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
-from tests.integration.test_deploy import helm_fails, helm_template, key, kinds
+from tests.integration.test_deploy import CHART, helm, helm_fails, helm_template, key, kinds, run
 
 PROM = (
     "--set",
@@ -56,6 +56,19 @@ def exported_metric_names() -> set[str]:
         for p in ("web/observe.py", "k8s/speaker_metrics.py")
     )
     return set(re.findall(r'"(metallb_[a-z0-9_]+)"', text))
+
+
+def test_helm_lint_passes_with_every_feature() -> None:
+    """The real helm's lint accepts the chart with the monitors, rules, TLS and policies on."""
+    for monitor in SERVICE_MONITOR, POD_MONITOR:
+        run(
+            helm(), "lint", str(CHART), *monitor,
+            "--set", "prometheus.prometheusRule.enabled=true",
+            "--set", "networkpolicies.enabled=true",
+            "--set", "networkpolicies.defaultDeny=true",
+            "--set", "tls.controllerMetricsTLSSecret=c",
+            "--set", "tls.speakerMetricsTLSSecret=s",
+        )  # fmt: skip
 
 
 def test_tls_values_reach_both_components() -> None:
