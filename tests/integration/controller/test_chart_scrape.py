@@ -1,5 +1,5 @@
 """The chart's monitoring RBAC, applied to the real apiserver, lets Prometheus scrape the
-real controller.
+real controller; the chart's TLS flags and certificate Secret are what it serves with.
 
 helm renders charts/metallb with a monitor enabled; its RBAC objects (and, for a
 PodMonitor, the metrics-reader ServiceAccount and its token Secret) are applied for
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+import ssl
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,10 +32,11 @@ from metallb.k8s.scrape import fetch_metrics
 from metallb.lab.controlplane import ControlPlane
 from metallb.lab.ports import free_port
 from metallb.lab.tokens import service_account_token
+from metallb.web.pki import CertificateAuthority, write_pair
 from tests.conftest import KUBECTL
 from tests.integration.controller.conftest import NS
 from tests.integration.controller.test_controller import wait_for
-from tests.integration.test_deploy import helm_template
+from tests.integration.test_deploy import helm_template, kinds
 
 pytestmark = pytest.mark.controlplane
 
@@ -160,3 +163,48 @@ def test_pod_monitor_token_secret_reads_metrics(
     start_controller("--webhook-mode=disabled", f"--port={port}")
     text = fetch_metrics(f"https://127.0.0.1:{port}/metrics", token, 5)
     assert "metallb_k8s_client_config_loaded_bool" in text
+
+
+def test_chart_tls_args_serve_the_secret_certificate(
+    tmp_path: Path, start_controller: Callable[..., Any]
+) -> None:
+    """The TLS flags the chart renders from tls.* start the real controller, which serves
+    /metrics with the certificate of tls.controllerMetricsTLSSecret (tls.crt and tls.key
+    in the mounted directory, as the kubelet projects a TLS Secret) and the cipher suite
+    asked for (a curve or suite it did not know would stop it at start)."""
+    (dep,) = kinds(
+        helm_template(
+            "--set", "tls.minVersion=VersionTLS12",
+            "--set", "tls.cipherSuites=TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+            "--set", "tls.curvePreferences=23",
+            "--set", "tls.controllerMetricsTLSSecret=controller-metrics-tls",
+        ),
+        "Deployment",
+    )  # fmt: skip
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "metrics-certs")
+    secret_dir = tmp_path / "metrics-certs"
+    secret_dir.mkdir()
+    ca = CertificateAuthority.create("chart test metrics CA")
+    name = "controller-metrics.example"
+    write_pair(secret_dir, "tls", ca.issue(name, dns_names=(name,), server=True))
+    flags = [
+        a.replace(mount["mountPath"], str(secret_dir))
+        for a in container["args"]
+        if a.startswith(("--tls-", "--metrics-cert-dir"))
+    ]
+    assert f"--metrics-cert-dir={secret_dir}" in flags
+    port = free_port()
+    start_controller("--webhook-mode=disabled", f"--port={port}", *flags)
+
+    client = ssl.create_default_context(cadata=ca.pem.cert.decode())
+    client.maximum_version = ssl.TLSVersion.TLSv1_2
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
+        client.wrap_socket(sock, server_hostname=name) as tls,
+    ):
+        # Verified against the Secret's CA for the Secret's name: the Secret's certificate.
+        assert tls.version() == "TLSv1.2"
+        cipher = tls.cipher()
+        assert cipher is not None
+        assert cipher[0] == "ECDHE-ECDSA-AES128-GCM-SHA256"
