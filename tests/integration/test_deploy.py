@@ -316,9 +316,22 @@ def test_config_inline_fails_like_upstream(tmp_path: Path) -> None:
 
 @pytest.mark.controlplane
 @pytest.mark.usefixtures("metallb_crds")
-@pytest.mark.parametrize("source", ["kustomize", "helm", "helm-frr", "helm-upstream-values"])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "kustomize",
+        "helm",
+        "helm-frr",
+        "helm-upstream-values",
+        "helm-servicemonitor",
+        "helm-podmonitor",
+    ],
+)
 def test_server_side_dry_run(control_plane: ControlPlane, tmp_path: Path, source: str) -> None:
-    """The real apiserver accepts every object of both installs (schemas, RBAC, webhook)."""
+    """The real apiserver accepts every object of both installs (schemas, RBAC, webhook),
+    also with the monitoring, metrics TLS and NetworkPolicy values on. The
+    prometheus-operator kinds are left out: the test apiserver has not their CRDs
+    (test_chart_monitoring.py checks them)."""
     # A dry run creates nothing, so the namespace the objects go into must exist for real.
     kube = [KUBECTL, f"--kubeconfig={control_plane.kubeconfig}"]
     run(*kube, "apply", "-f", str(REPO / "deploy" / "namespace.yaml"))
@@ -328,6 +341,23 @@ def test_server_side_dry_run(control_plane: ControlPlane, tmp_path: Path, source
         values = tmp_path / "values.yaml"
         values.write_text(yaml.safe_dump(UPSTREAM_VALUES))
         objs = helm_template("-f", str(values), "--set", "speaker.frr.enabled=true")
+    elif source.endswith("monitor"):
+        monitor = "serviceMonitor" if source == "helm-servicemonitor" else "podMonitor"
+        settings = {
+            "prometheus": {
+                monitor: {"enabled": True},
+                "prometheusRule": {"enabled": True},
+                "serviceAccount": "prometheus-k8s",
+                "namespace": "monitoring",
+            },
+            "networkpolicies": {"enabled": True, "defaultDeny": True},
+            "tls": {"controllerMetricsTLSSecret": "c-tls", "speakerMetricsTLSSecret": "s-tls"},
+        }
+        (tmp_path / "values.yaml").write_text(yaml.safe_dump(settings))
+        rendered = helm_template("-f", str(tmp_path / "values.yaml"))
+        objs = [o for o in rendered if not o["apiVersion"].startswith("monitoring.coreos.com/")]
+        assert len(objs) < len(rendered)
+        assert {"NetworkPolicy", "ClusterRoleBinding", "RoleBinding"} <= {o["kind"] for o in objs}
     else:
         objs = helm_template(*(["--set", "speaker.frr.enabled=true"] if "frr" in source else []))
     manifest = tmp_path / "all.yaml"
