@@ -46,7 +46,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,9 +101,17 @@ def name_of(i: int) -> str:
     return f"s{i:05d}"
 
 
-def lb_service(name: str, namespace: str, lb_class: str | None) -> Service:
+def lb_service(
+    name: str,
+    namespace: str,
+    lb_class: str | None,
+    *,
+    annotations: dict[str, str] | None = None,
+    ports: tuple[int, ...] = (80,),
+) -> Service:
+    """An IPv6 single-stack LoadBalancer Service with TCP ``ports``."""
     return Service(
-        metadata=ObjectMeta(name=name, namespace=namespace),
+        metadata=ObjectMeta(name=name, namespace=namespace, annotations=annotations),
         spec=ServiceSpec(
             type="LoadBalancer",
             loadBalancerClass=lb_class,
@@ -111,7 +119,7 @@ def lb_service(name: str, namespace: str, lb_class: str | None) -> Service:
             ipFamilyPolicy="SingleStack",
             # The node-port range holds 2,768 ports: 10k Services cannot all have one.
             allocateLoadBalancerNodePorts=False,
-            ports=[ServicePort(port=80, protocol="TCP", name="http")],
+            ports=[ServicePort(port=p, protocol="TCP", name=f"tcp{p}") for p in ports],
         ),
     )
 
@@ -579,20 +587,31 @@ async def report_progress(watch: ServiceWatch, n: int) -> None:
         progress(f"controller: {watch.with_ips}/{n} Services have an IP")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--services", type=int, default=10_000)
+def bench_main(
+    doc: str | None,
+    services: int,
+    prefix: str,
+    scenario: Callable[[ControlPlane, int, Path], Coroutine[Any, Any, None]],
+) -> None:
+    """Parse ``--services`` (default ``services``) and ``--log-dir``, start a control plane
+    with MetalLB's namespace, RBAC and CRDs, and run ``scenario`` in it."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--services", type=int, default=services)
     parser.add_argument("--log-dir", type=Path, default=None, help="keep the controller's log here")
     args = parser.parse_args()
     progress("starting the control plane")
     with (
         ControlPlane(Binaries.locate(), controllers=()) as cp,
-        tempfile.TemporaryDirectory(prefix="bench-controller-") as tmp,
+        tempfile.TemporaryDirectory(prefix=prefix) as tmp,
     ):
         install_metallb(cp)
         workdir = args.log_dir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        asyncio.run(run(cp, args.services, workdir))
+        asyncio.run(scenario(cp, args.services, workdir))
+
+
+def main() -> None:
+    bench_main(__doc__, 10_000, "bench-controller-", run)
 
 
 if __name__ == "__main__":
