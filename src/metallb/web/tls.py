@@ -19,12 +19,12 @@ same), which scrapers accept with ``insecureSkipVerify`` as upstream documents.
 from __future__ import annotations
 
 import logging
+import os
 import ssl
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from metallb.web.pki import CertificateAuthority, write_pair
+from metallb.web.pki import CertificateAuthority
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,14 @@ def metrics_ssl_context(
         return server_ssl_context(directory / "tls.crt", directory / "tls.key", options)
     ca = CertificateAuthority.create("metallb-py metrics (self-signed)")
     pair = ca.issue(names[0], dns_names=names, ip_addresses=("127.0.0.1",), server=True)
-    with tempfile.TemporaryDirectory(prefix="metallb-metrics-") as tmp:
-        files = write_pair(Path(tmp), "tls", pair)
-        return server_ssl_context(files.cert, files.key, options)
+    # The containers' root filesystem is read-only and has no /tmp: the pair goes to
+    # anonymous memory files, which ssl reads through /proc/self/fd.
+    cert_fd, key_fd = os.memfd_create("metrics-crt"), os.memfd_create("metrics-key")
+    try:
+        os.write(cert_fd, pair.cert)
+        os.write(key_fd, pair.key)
+        fds = Path(f"/proc/self/fd/{cert_fd}"), Path(f"/proc/self/fd/{key_fd}")
+        return server_ssl_context(*fds, options)
+    finally:
+        os.close(cert_fd)
+        os.close(key_fd)
