@@ -425,7 +425,7 @@ def test_status(lab: Lab) -> None:
     out = lab.metallb(
         "status",
         "--metrics-port=9120",
-        f"--metrics-token={lab.c.metrics_token()}",
+        f"--metrics-token={lab.c.metrics_token}",
     )
     lines = out.splitlines()
     web = next(line for line in lines if line.startswith("web "))
@@ -472,7 +472,7 @@ def test_bgp_nodes_peers_and_sessions(lab: Lab) -> None:
     assert "ServiceBGPStatus objects say" not in out, out
     assert "Layer 2" not in out, out  # the bgp pool has no L2Advertisement
 
-    token = lab.c.metrics_token()
+    token = lab.c.metrics_token
 
     def sessions_up() -> str | None:
         text = lab.metallb("status", "--metrics-port=9120", f"--metrics-token={token}")

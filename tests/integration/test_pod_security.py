@@ -49,6 +49,10 @@ def pod_of(objs: list[dict[str, Any]], kind: str, namespace: str) -> Pod:
     return pod
 
 
+def rendered(install: str) -> list[dict[str, Any]]:
+    return kustomize() if install == "kustomize" else helm_template()
+
+
 def admit(kube: Client, pod: Pod) -> str | None:
     """None when the apiserver would admit ``pod``, else its refusal."""
     try:
@@ -62,7 +66,7 @@ def admit(kube: Client, pod: Pod) -> str | None:
 def test_controller_passes_restricted(
     kube: Client, namespaces: dict[str, str], install: str
 ) -> None:
-    objs = kustomize() if install == "kustomize" else helm_template()
+    objs = rendered(install)
     refusal = admit(kube, pod_of(objs, "Deployment", namespaces["restricted"]))
     assert refusal is None, refusal
 
@@ -71,7 +75,7 @@ def test_controller_passes_restricted(
 def test_speaker_needs_privileged_and_says_why_elsewhere(
     kube: Client, namespaces: dict[str, str], install: str
 ) -> None:
-    objs = kustomize() if install == "kustomize" else helm_template()
+    objs = rendered(install)
     refusal = admit(kube, pod_of(objs, "DaemonSet", namespaces["baseline"]))
     assert refusal is not None
     assert "violates PodSecurity" in refusal

@@ -10,6 +10,7 @@ dataclass fields of its own.
 from __future__ import annotations
 
 import contextlib
+import functools
 import shutil
 import subprocess
 import tempfile
@@ -69,8 +70,10 @@ class ClusterBase(LanClients):
             raise LabError(f"kubectl {' '.join(args)}: {proc.stderr.strip()}")
         return proc.stdout
 
+    @functools.cached_property
     def metrics_token(self) -> str:
-        """A bearer token allowed to read the speakers' and controller's ``/metrics``."""
+        """A bearer token allowed to read the speakers' and controller's ``/metrics``
+        (made once per cluster: a token lasts a day)."""
         assert self.kube is not None
         return metrics_reader_token(self.kube, NS)
 

@@ -467,13 +467,17 @@ def sweep_stale_cgroups() -> list[str]:
         p.name for h in CGROUP_FS.iterdir() if h.is_dir() for p in h.glob("mlb*-kube") if p.is_dir()
     }
     for name in sorted(seen):
-        owner = name[3:].split("-", 1)[0]
-        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+        if _owner_died(name):
             kill_cgroup_tree(name)
             removed.append(name)
     for rundir in RUN_ROOT.glob("mlb*") if RUN_ROOT.is_dir() else ():
-        owner = rundir.name[3:].split("-", 1)[0]
-        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+        if _owner_died(rundir.name):
             shutil.rmtree(rundir, ignore_errors=True)
             removed.append(str(rundir))
     return removed
+
+
+def _owner_died(name: str) -> bool:
+    """``mlb<pid>-...``: is the lab process that made it gone?"""
+    owner = name[3:].split("-", 1)[0]
+    return owner.isdigit() and not Path(f"/proc/{owner}").exists()

@@ -89,7 +89,7 @@ class Supervisor:
                 # a reader's token for `metallb status --metrics-token`.
                 token_file = self.dir / "metrics-token"
                 token_file.touch(mode=0o600)
-                token_file.write_text(cluster.metrics_token())
+                token_file.write_text(cluster.metrics_token)
                 _log("creating an L2 IPAddressPool and two demo Services (IPv4, IPv6)")
                 names = cluster.deploy_demo()
                 ips = {n: wait_for(partial(self._ip, n), 60, f"an IP for {n}") for n in names}

@@ -121,17 +121,13 @@ def kube_reviewer(client: AsyncClient) -> Reviewer:
     return review
 
 
-def auth_middleware(
-    review: Reviewer, cache: VerdictCache | None = None, paths: frozenset[str] = frozenset()
-) -> web.middleware:  # type: ignore[valid-type]
-    """aiohttp middleware refusing every request to ``paths`` (all if empty) without a
-    token Kubernetes authorizes (see the module docstring)."""
+def auth_middleware(review: Reviewer, cache: VerdictCache | None = None) -> web.middleware:  # type: ignore[valid-type]
+    """aiohttp middleware refusing every request without a token Kubernetes authorizes
+    for its path (see the module docstring)."""
     verdicts = cache if cache is not None else VerdictCache()
 
     @web.middleware
     async def check(request: web.Request, handler: Callable[..., Awaitable[web.StreamResponse]]):  # type: ignore[no-untyped-def]
-        if paths and request.path not in paths:
-            return await handler(request)
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():

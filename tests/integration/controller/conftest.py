@@ -18,13 +18,12 @@ from typing import Any
 import pytest
 from lightkube import ApiError, Client
 from lightkube.generic_resource import create_namespaced_resource
-from lightkube.models.authentication_v1 import TokenRequestSpec
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import ServiceAccount
 
 from metallb.lab.controlplane import ControlPlane
 from metallb.lab.daemon import Daemon
 from metallb.lab.ports import free_port
+from metallb.lab.tokens import service_account_token
 from tests.conftest import KUBECTL, REPO
 
 NS = "metallb-system"
@@ -54,17 +53,8 @@ def metallb_system(control_plane: ControlPlane, metallb_crds: list[str]) -> str:
 @pytest.fixture(scope="session")
 def controller_kubeconfig(control_plane: ControlPlane, kube: Client, metallb_system: str) -> Path:
     """A kubeconfig holding a token of the `controller` ServiceAccount."""
-    req = kube.create(
-        ServiceAccount.Token(
-            metadata=ObjectMeta(name="controller", namespace=NS),
-            spec=TokenRequestSpec(audiences=[], expirationSeconds=86400),
-        ),
-        "controller",
-        namespace=NS,
-    )
-    assert req.status is not None
-    assert req.status.token
-    return control_plane.token_kubeconfig("metallb-controller", req.status.token)
+    token = service_account_token(kube, "controller", NS)
+    return control_plane.token_kubeconfig("metallb-controller", token)
 
 
 class ControllerProcess(Daemon):

@@ -136,5 +136,5 @@ def keep_endpoints_on(cluster: L2Cluster, service: str, nodes: set[str]) -> None
 def metrics(cluster: L2Cluster, node: str) -> str:
     """The node's speaker metrics (port 9120 in the lab, HTTPS, a reader's token), as
     text."""
-    auth = f"Authorization: Bearer {cluster.metrics_token()}"
+    auth = f"Authorization: Bearer {cluster.metrics_token}"
     return cluster.lab.hosts[node].run("curl", "-sfk", "-H", auth, "https://127.0.0.1:9120/metrics")
