@@ -298,7 +298,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--hostile", choices=sorted(HOSTILE), help="(internal) be a hostile peer")
     p.add_argument("--connections", type=int, default=5, help="for the malformed OPEN")
-    p.add_argument("--update-connections", type=int, default=100, help="for the bad UPDATE")
+    p.add_argument("--update-connections", type=int, default=5, help="for the bad UPDATE")
     args = p.parse_args()
     if args.hostile:
         asyncio.run(hostile(args.hostile, args.connections, 120))

@@ -77,10 +77,8 @@ def flood(targets: list[str], rate: float, seconds: float) -> dict[str, Any]:
     return {"sent": sent, "elapsed": time.monotonic() - start}
 
 
-def _counter(stats: dict[str, Any] | None, reason: str) -> float:
-    return float(
-        (stats or {}).get(f"metallb_memberlist_dropped_packets_total{{reason={reason}}}", 0)
-    )
+def _counter(stats: dict[str, Any] | None, reason: str) -> int:
+    return int((stats or {}).get(f"metallb_memberlist_dropped_packets_total{{reason={reason}}}", 0))
 
 
 def scenario(workdir: Path, rate: float, seconds: float, after: float = 3.0) -> dict[str, Any]:
