@@ -4,11 +4,14 @@ Method. A LAN (network namespaces, veth pairs, a bridge) of a node running the r
 announcer (``python -m metallb.net.demo_announcer``, :mod:`metallb.net.announcer`)
 owning 192.0.2.100, a flooder and a client. The client runs iputils ``arping -c 1`` for
 the owned IP every 100 ms (a new process each time: this arping paces in whole seconds)
-and we keep the latency arping itself prints. First ``--seconds`` without flood, then
-as long with the flooder writing broadcast ARP requests for 192.0.2.128-255 (nobody's)
-from ``--procs`` processes on AF_PACKET sockets, paced to ``--rate`` in total and capped
-at ``rate * seconds`` frames. The node's announcer CPU comes from ``/proc/<pid>/stat``
-over the flood window; its own counters (SIGUSR1) say how many flood frames it read.
+and we keep the latency arping itself prints; beside each, one for the node's own
+address 192.0.2.1, answered by the node's kernel, as the reference under the same
+load. First ``--seconds`` without flood, then as long with the flooder writing
+broadcast ARP requests for 192.0.2.128-255 (nobody's) from ``--procs`` processes on
+AF_PACKET sockets, paced to ``--rate`` in total and capped at ``rate * seconds``
+frames. The announcer's CPU comes from ``/proc/<pid>/stat`` over the flood window
+(which starts some 0.3 s early, while the flooders' interpreters start); its own
+counters (SIGUSR1) say how many flood frames it read (the rest overflowed its socket).
 
 Output: JSON lines (see :mod:`bench.faults`); nothing asserted here
 (``tests/integration/net/test_faults_arp.py`` asserts on :func:`scenario`'s result).
@@ -67,32 +70,38 @@ def flood(rate: float, seconds: float) -> dict[str, float]:
     return {"sent": sent - dropped, "elapsed": time.monotonic() - start}
 
 
-def probe_series(client: Host, seconds: float, interval: float = 0.1) -> dict[str, Any]:
-    """One ``arping -c 1`` for the VIP every ``interval`` s; replies' MACs and latencies."""
-    procs = []
+def probe_series(client: Host, seconds: float, interval: float = 0.1) -> dict[str, dict[str, Any]]:
+    """Every ``interval`` s, one ``arping -c 1`` for the VIP (our announcer) and one for
+    the node's own IP (its kernel: the reference under the same load); per target, the
+    replies' MACs and latencies."""
+    procs: dict[str, list[subprocess.Popen[str]]] = {VIP: [], NODE_IP: []}
     start = time.monotonic()
     n = int(seconds / interval)
     for i in range(n):
         delay = start + i * interval - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        argv = ["arping", "-b", "-c", "1", "-w", "1", "-I", "eth0", VIP]
-        procs.append(
-            subprocess.Popen(
-                ["ip", "netns", "exec", client.netns, *argv],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
+        for target, started in procs.items():
+            argv = ["arping", "-b", "-c", "1", "-w", "1", "-I", "eth0", target]
+            started.append(
+                subprocess.Popen(
+                    ["ip", "netns", "exec", client.netns, *argv],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
             )
-        )
-    latencies: list[float] = []
-    macs: list[str] = []
-    for proc in procs:
-        out, _ = proc.communicate(timeout=10)
-        for m in _REPLY.finditer(out):
-            macs.append(m.group(1).lower())
-            latencies.append(float(m.group(2)))
-    return {"probes": n, "macs": macs, "latencies": latencies}
+    out: dict[str, dict[str, Any]] = {}
+    for target, started in procs.items():
+        latencies: list[float] = []
+        macs: list[str] = []
+        for proc in started:
+            text, _ = proc.communicate(timeout=10)
+            for m in _REPLY.finditer(text):
+                macs.append(m.group(1).lower())
+                latencies.append(float(m.group(2)))
+        out[target] = {"probes": n, "macs": macs, "latencies": latencies}
+    return out
 
 
 def _start_flood(host: Host, rate: float, seconds: float, procs: int) -> list[Any]:
@@ -132,8 +141,10 @@ def scenario(workdir: Path, rate: float, seconds: float, procs: int = 1) -> dict
     sent = sum(f["sent"] for f in floods)
     elapsed = max(f["elapsed"] for f in floods)
     return {
-        "baseline": baseline,
-        "flood": loaded,
+        "baseline": baseline[VIP],
+        "flood": loaded[VIP],
+        "kernel_baseline": baseline[NODE_IP],
+        "kernel_flood": loaded[NODE_IP],
         "flood_sent": sent,
         "flood_rate": sent / elapsed,
         "announcer_cpu": cpu,
@@ -158,14 +169,27 @@ def report(result: dict[str, Any], rate: float, seconds: float, procs: int) -> N
     params = {"offered_rps": rate, "seconds": seconds, "flood_procs": procs}
     emit(BENCH, "flood_achieved_rps", round(result["flood_rate"]), "1/s", **params)
     emit(BENCH, "flood_frames_sent", result["flood_sent"], "count", **params)
-    for phase in ("baseline", "flood"):
-        series = result[phase]
+    for key, phase, responder in (
+        ("baseline", "baseline", "metallb-py"),
+        ("flood", "flood", "metallb-py"),
+        ("kernel_baseline", "baseline", "kernel"),
+        ("kernel_flood", "flood", "kernel"),
+    ):
+        series = result[key]
         lat = series["latencies"]
         answered = len(lat) / max(1, series["probes"])
-        emit(BENCH, f"{phase}_answered", round(answered, 4), "fraction", probes=series["probes"])
+        emit(
+            BENCH,
+            f"{phase}_answered",
+            round(answered, 4),
+            "fraction",
+            responder=responder,
+            probes=series["probes"],
+        )
         for q in (50, 99):
             value = percentile(lat, q)
-            emit(BENCH, f"{phase}_latency_p{q}", value and round(value, 3), "ms", **params)
+            rounded = value and round(value, 3)
+            emit(BENCH, f"{phase}_latency_p{q}", rounded, "ms", responder=responder, **params)
     emit(BENCH, "announcer_cpu_during_flood", round(result["announcer_cpu"], 3), "cores", **params)
     drops = result["announcer_drops"].get("announceIP", 0)
     emit(BENCH, "flood_requests_read_by_announcer", drops, "count", **params)
