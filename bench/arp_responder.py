@@ -23,6 +23,7 @@ import json
 import select
 import socket
 import statistics
+import subprocess
 import sys
 import time
 from ipaddress import IPv4Address
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from metallb.codec import arp
 from metallb.codec.ethernet import MacAddress
-from metallb.lab.netlab import Netlab
+from metallb.lab.netlab import Host, Netlab
 
 BENCH = "arp_responder"
 NODE_IP, VIP, CLIENT_IP = "192.0.2.1", "192.0.2.100", "192.0.2.10"
@@ -98,6 +99,16 @@ def load(target: str, rate: float, seconds: float) -> dict[str, float]:
     return result
 
 
+def start_announcer(node: Host, log: Path, vip: str) -> subprocess.Popen[bytes]:
+    """``python -m metallb.net.demo_announcer --ip vip`` in ``node``, once it is ready."""
+    proc = node.start(sys.executable, "-m", "metallb.net.demo_announcer", "--ip", vip, log=log)
+    for _ in range(200):  # bounded: 10 s
+        if '"ready"' in log.read_text():
+            return proc
+        time.sleep(0.05)
+    raise SystemExit(f"announcer not ready:\n{log.read_text()}")
+
+
 def run(rates: list[float], seconds: float) -> None:
     def emit(metric: str, value: float, unit: str, **params: object) -> None:
         line = {"bench": BENCH, "metric": metric, "value": round(value, 4), "unit": unit}
@@ -109,13 +120,7 @@ def run(rates: list[float], seconds: float) -> None:
         lab.connect(node, seg, "eth0", [f"{NODE_IP}/24"], mac="02:00:00:00:00:0a")
         lab.connect(client, seg, "eth0", [f"{CLIENT_IP}/24"], mac=CLIENT_MAC)
         log = Path(f"/tmp/{lab.tag}-announcer.log")
-        node.start(sys.executable, "-m", "metallb.net.demo_announcer", "--ip", VIP, log=log)
-        for _ in range(200):  # bounded: 10 s
-            if '"ready"' in log.read_text():
-                break
-            time.sleep(0.05)
-        else:
-            raise SystemExit(f"announcer not ready:\n{log.read_text()}")
+        start_announcer(node, log, VIP)
         for rate in rates:
             measured = {}
             for who, target in (("kernel", NODE_IP), ("metallb-py", VIP)):

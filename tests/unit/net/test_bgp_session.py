@@ -30,6 +30,7 @@ from metallb.codec.bgp import (
     encode_notification,
 )
 from metallb.net.bgp import Advertisement, Backoff, PeerOptions, Session
+from metallb.net.bgp.session import STABLE_SESSION
 from metallb.speaker.bgp_fsm import Event, State
 from tests.unit.net.test_bgp_fakes import (
     LOCAL_V4,
@@ -239,14 +240,35 @@ async def test_whole_desired_set_is_replayed_after_a_reconnect(rig: Rig) -> None
     rig.session.set({a: AD})
     peer = await rig.established()
     assert (await next_update(peer)).nlri == (a,)
+    await rig.clock.advance(STABLE_SESSION)
     peer.writer.close()
     await settle()
     assert rig.session.counters.sessions_dropped == 1
     rig.session.set({a: AD, b: AD})
-    # The backoff was reset by the successful session: the redial is immediate.
+    # The backoff was reset by the stable session: the redial is immediate.
     second = await rig.established()
     assert set((await next_update(second)).nlri) == {a, b}
     assert rig.session.counters.sessions_established == 2
+
+
+@pytest.mark.asyncio
+async def test_a_session_that_drops_right_after_establishing_still_backs_off(rig: Rig) -> None:
+    """A peer that completes the OPENs and hangs up at once (or sends a malformed UPDATE)
+    is redialled after 1, 2, 4 s, not at once each time; one that stayed up for
+    STABLE_SESSION seconds starts the backoff over."""
+    for expected in (1, 2, 4):
+        peer = await rig.established()
+        peer.writer.close()
+        await settle()
+        assert rig.clock.sleeps[-1] == expected
+        await rig.clock.advance(expected)
+    peer = await rig.established()
+    await rig.clock.advance(STABLE_SESSION)
+    sleeps = len(rig.clock.sleeps)
+    peer.writer.close()
+    await rig.established()  # no backoff sleep before this one
+    # Only the new session's timers slept (keepalive 30 s, hold 90 s), no backoff step.
+    assert not set(rig.clock.sleeps[sleeps:]) & {1, 2, 4, 8}
 
 
 @pytest.mark.asyncio
@@ -293,6 +315,7 @@ async def test_peer_notification_drops_without_answering(rig: Rig) -> None:
     assert await peer.closed()
     assert rig.session.counters.notifications_sent == 0
     assert rig.session.counters.notifications_received == 1
+    await rig.clock.advance(1)  # the backoff: the session had been up for no time
     await rig.established()
 
 

@@ -1,18 +1,22 @@
-"""A command-line speaker with one session: for integration tests, the lab and benchmarks.
+"""A command-line speaker: for integration tests, the lab and benchmarks.
 
 ``python -m metallb.net.bgp.demo --peer 192.0.2.1 --local-asn 64513 --peer-asn 64512
 --prefix 198.51.100.10/32 --community 64512:100`` runs one :class:`Session` in the
-network namespace it was started in. The desired set comes from the flags, or from
-``--prefixes-file`` (one prefix per line; re-read when it changes, so a test can
-withdraw a route), or ``--generate-v6 N`` (N /128s for benchmarks). Each FSM
-transition and each batch of UPDATEs is printed as a JSON line with the monotonic
-time, which every process on the machine shares. It exits after ``--lifetime``.
+network namespace it was started in (one per ``--peer`` when repeated, all with the
+same options and routes, as the speaker runs one per BGPPeer in one process). The
+desired set comes from the flags, or from ``--prefixes-file`` (one prefix per line;
+re-read when it changes, so a test can withdraw a route), or ``--generate-v6 N`` (N
+/128s for benchmarks). Each FSM transition (with its ``peer``) and each batch of
+UPDATEs is printed as a JSON line with the monotonic time, which every process on the
+machine shares. It exits after ``--lifetime``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -40,7 +44,7 @@ def _large(text: str) -> LargeCommunity:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m metallb.net.bgp.demo", description=__doc__)
-    p.add_argument("--peer", required=True, type=ip_address)
+    p.add_argument("--peer", required=True, type=ip_address, action="append")
     p.add_argument("--peer-port", type=int, default=179)
     p.add_argument("--local-asn", type=int, required=True)
     p.add_argument("--peer-asn", type=int, required=True)
@@ -79,7 +83,7 @@ def emit(**fields: object) -> None:
 
 async def run(args: argparse.Namespace) -> None:
     options = PeerOptions(
-        peer_address=args.peer,
+        peer_address=args.peer[0],
         peer_port=args.peer_port,
         local_asn=args.local_asn,
         peer_asn=args.peer_asn,
@@ -96,45 +100,56 @@ async def run(args: argparse.Namespace) -> None:
         large_communities=tuple(args.large_community),
         local_pref=args.local_pref,
     )
-    session = Session(options)
+    sessions = [Session(dataclasses.replace(options, peer_address=p)) for p in args.peer]
     prefixes = [*args.prefix, *_generated(args.generate_v6)]
     mtime: float | None = None
     if args.prefixes_file is None:
-        session.set(dict.fromkeys(prefixes, ad))
+        for session in sessions:
+            session.set(dict.fromkeys(prefixes, ad))
     loop = asyncio.get_running_loop()
     end = loop.time() + args.lifetime
     # SIGTERM ends the loop below, so leaving ``async with`` closes the session
     # gracefully (Cease / Administrative Shutdown) instead of dropping TCP.
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
-    last: TransitionRecord | None = None
-    updates = 0
-    async with session:
+    last: dict[int, TransitionRecord | None] = dict.fromkeys(range(len(sessions)))
+    updates = [0] * len(sessions)
+    async with contextlib.AsyncExitStack() as stack:
+        for session in sessions:
+            await stack.enter_async_context(session)
         while loop.time() < end and not stop.is_set():
             if args.prefixes_file is not None:
                 stamp = args.prefixes_file.stat().st_mtime if args.prefixes_file.exists() else 0.0
                 if stamp != mtime:
                     mtime = stamp
                     chosen = [*prefixes, *_from_file(args.prefixes_file)]
-                    session.set(dict.fromkeys(chosen, ad))
+                    for session in sessions:
+                        session.set(dict.fromkeys(chosen, ad))
                     emit(event="set", prefixes=len(chosen), monotonic=loop.time())
-            history = list(session.history)
-            fresh = history[history.index(last) + 1 :] if last in history else history
-            for rec in fresh:
-                emit(
-                    event="transition",
-                    old=rec.old.value,
-                    new=rec.new.value,
-                    on=rec.event.name,
-                    reason=rec.reason,
-                    monotonic=rec.at,
-                )
-            last = history[-1] if history else last
-            if session.counters.updates_sent != updates:
-                updates = session.counters.updates_sent
-                emit(event="updates", **vars(session.counters), monotonic=loop.time())
+            for i, session in enumerate(sessions):
+                peer = str(session.options.peer_address)
+                history = list(session.history)
+                seen = last[i]
+                fresh = history[history.index(seen) + 1 :] if seen in history else history
+                for rec in fresh:
+                    emit(
+                        event="transition",
+                        peer=peer,
+                        old=rec.old.value,
+                        new=rec.new.value,
+                        on=rec.event.name,
+                        reason=rec.reason,
+                        monotonic=rec.at,
+                    )
+                last[i] = history[-1] if history else last[i]
+                if session.counters.updates_sent != updates[i]:
+                    updates[i] = session.counters.updates_sent
+                    emit(
+                        event="updates", peer=peer, **vars(session.counters), monotonic=loop.time()
+                    )
             await asyncio.sleep(POLL)
-        await session.close("speaker stopping")
+        for session in sessions:
+            await session.close("speaker stopping")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -111,8 +111,10 @@ class LoopClock:
 class Backoff:
     """Delays before successive connection attempts: 0, then doubling up to ``cap``.
 
-    :meth:`reset` after a session reached Established, so a flapping peer is retried
-    at once, while a peer that never answers is tried ever more rarely.
+    The session calls :meth:`reset` once a session has stayed Established for a while
+    (``session.STABLE_SESSION``), so a peer that restarts is redialled at once, while a
+    peer that never answers, or drops every session it accepts, is tried ever more
+    rarely.
     """
 
     initial: float = BACKOFF_INITIAL

@@ -13,7 +13,12 @@ in constant time (received routes are not kept), so it cannot fall behind for lo
 
 Unlike upstream's native speaker, the hold timer is enforced on receive (RFC 4271
 section 6.5), IPv6 routes are sent (RFC 4760) and prefixes with equal attributes share
-UPDATEs. Between connections a :class:`Backoff` spaces attempts out.
+UPDATEs. Between connections a :class:`Backoff` spaces attempts out; it starts over
+only after a session that stayed Established for :data:`STABLE_SESSION` seconds
+(upstream resets it on every successful connection, so a peer that sends a malformed
+UPDATE right after the OPENs is redialled at once, over and over: about 100
+connections a second measured by ``bench/faults_bgp.py``; RFC 4271 section 8.1.1
+calls damping such oscillations DampPeerOscillations).
 """
 
 from __future__ import annotations
@@ -55,6 +60,9 @@ log = logging.getLogger(__name__)
 CLOSE_TIMEOUT = 5.0
 _DESIRED_CHANGED = "desired set changed"
 NOTIFICATION_FLUSH = 1.0
+# How long a session must stay Established before its loss restarts the backoff at 0;
+# a peer restart after minutes or hours is redialled at once, a flapping peer is not.
+STABLE_SESSION = 10.0
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,7 @@ class Session:
         self._cease = shutdown_notification()
         self._task: asyncio.Task[None] | None = None
         self._up = asyncio.Event()
+        self._established_at: float | None = None
 
     # -- public -------------------------------------------------------------------
 
@@ -248,6 +257,9 @@ class Session:
                 "peer %s: %s stays on %s: %s", self.options.name, old.value, event.name, reason
             )
         if old is State.ESTABLISHED and self._state is not State.ESTABLISHED:
+            up_since, self._established_at = self._established_at, None
+            if up_since is not None and self._clock.monotonic() - up_since >= STABLE_SESSION:
+                self._backoff.reset()
             self.counters.session_up = False
             self.counters.sessions_dropped += 1
             self._up.clear()
@@ -305,7 +317,7 @@ class Session:
         elif action is Action.SESSION_ESTABLISHED:
             self.counters.session_up = True
             self.counters.sessions_established += 1
-            self._backoff.reset()
+            self._established_at = self._clock.monotonic()
             self._up.set()
             return await self._sync()
         return None
