@@ -1,8 +1,7 @@
 """The admission and conversion webhooks behind the real apiserver.
 
-The webhook server runs in the test's event loop with a certificate issued and stored
-by ``ensure_serving_certificate``; a ValidatingWebhookConfiguration scoped to the test's
-namespace points the apiserver at it, with the CA injected by ``inject_ca_bundle``.
+The webhook server and its configuration come from ``tests/integration/webhook_harness.py``
+(fixture ``webhook``).
 """
 
 from __future__ import annotations
@@ -10,103 +9,25 @@ from __future__ import annotations
 import asyncio
 import ssl
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import pytest_asyncio
-from aiohttp import web
-from lightkube import ApiError, AsyncClient, KubeConfig
+from lightkube import ApiError
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.admissionregistration_v1 import ValidatingWebhookConfiguration
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.types import PatchType
 
-from metallb.k8s.webhook_setup import api_lister, ensure_serving_certificate, inject_ca_bundle
+from metallb.k8s.webhook_setup import ensure_serving_certificate, inject_ca_bundle
 from metallb.lab.controlplane import ControlPlane
-from metallb.lab.ports import free_port
-from metallb.lab.webhooks import local_configuration
-from metallb.web.pki import write_pair
-from metallb.web.tls import server_ssl_context
-from metallb.web.webhook import add_webhook_routes
+from tests.integration.webhook_harness import Webhook, pool, refused, wait_until_enforced
 
 pytestmark = [pytest.mark.controlplane, pytest.mark.usefixtures("metallb_crds")]
 
-Pool = create_namespaced_resource("metallb.io", "v1beta1", "IPAddressPool", "ipaddresspools")
 PeerV2 = create_namespaced_resource("metallb.io", "v1beta2", "BGPPeer", "bgppeers")
 PeerV1 = create_namespaced_resource("metallb.io", "v1beta1", "BGPPeer", "bgppeers")
 KUBECTL = str(Path(sys.executable).with_name("kubectl"))
-
-
-class Webhook:
-    """A running webhook server and the configuration that routes to it."""
-
-    def __init__(self, client: AsyncClient, namespace: str, port: int, ca: bytes) -> None:
-        self.client, self.namespace, self.port, self.ca = client, namespace, port, ca
-        self.name = f"metallb-webhook-{namespace}"
-        self.url = f"https://127.0.0.1:{port}"
-
-
-@pytest_asyncio.fixture
-async def webhook(
-    control_plane: ControlPlane, namespace: str, tmp_path: Path
-) -> AsyncIterator[Webhook]:
-    client = AsyncClient(config=KubeConfig.from_file(str(control_plane.kubeconfig)))
-    ca, tls = await ensure_serving_certificate(
-        client,
-        namespace=namespace,
-        secret_name="metallb-webhook-cert",
-        dns_names=(f"metallb-webhook-service.{namespace}.svc",),
-        ip_addresses=("127.0.0.1",),
-    )
-    files = write_pair(tmp_path, "tls", tls)
-    app = web.Application()
-    add_webhook_routes(app, api_lister(client, namespace), namespace=namespace, bgp_type="native")
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    site = web.TCPSite(
-        runner, "127.0.0.1", port, ssl_context=server_ssl_context(files.cert, files.key)
-    )
-    await site.start()
-    hook = Webhook(client, namespace, port, ca)
-    await client.create(local_configuration(hook.name, port, namespace=namespace, bfd_delete=True))
-    await inject_ca_bundle(client, ca, configuration=hook.name, crd=None)
-    try:
-        yield hook
-    finally:
-        await client.delete(ValidatingWebhookConfiguration, hook.name)
-        await runner.cleanup()
-        await client.close()
-
-
-def pool(name: str, ns: str, *addresses: str) -> Any:
-    return Pool(metadata=ObjectMeta(name=name, namespace=ns), spec={"addresses": list(addresses)})
-
-
-async def refused(client: AsyncClient, obj: Any) -> str:
-    """Create ``obj``; return the apiserver's refusal message (fail if it was accepted)."""
-    try:
-        await client.create(obj)
-    except ApiError as err:
-        return err.status.message or ""
-    pytest.fail(f"{obj.metadata.name} was accepted")
-
-
-async def wait_until_enforced(hook: Webhook) -> None:
-    """The apiserver learns of a new webhook configuration through an informer."""
-    for _ in range(100):
-        try:
-            await hook.client.create(pool("probe", hook.namespace, "192.0.2.999/32"))
-        except ApiError as err:
-            if "denied the request" in (err.status.message or ""):
-                return
-            raise
-        await hook.client.delete(Pool, "probe", namespace=hook.namespace)
-        await asyncio.sleep(0.1)
-    pytest.fail("the webhook configuration never took effect")
 
 
 @pytest.mark.asyncio
