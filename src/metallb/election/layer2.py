@@ -27,14 +27,13 @@ import hashlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from ipaddress import IPv4Address, IPv6Address
+from ipaddress import IPv6Address
 from types import MappingProxyType
 
+from metallb.config.addresses import IPAddress
 from metallb.election.labels import LabelMatcher, any_matches
 
 EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
-
-IPAddress = IPv4Address | IPv6Address
 
 
 def _frozen(labels: Mapping[str, str]) -> Mapping[str, str]:

@@ -28,8 +28,7 @@ from metallb.codec.ethernet import (
     MacAddress,
     decode_ethernet,
 )
-
-IPAddress = IPv4Address | IPv6Address
+from metallb.config.addresses import IPAddress
 
 # Upstream issue 172: after a takeover the burst repeats every 1.1 s rather than every
 # 1 s, because a Linux neighbour entry ignores updates for `locktime` (1 s by default)

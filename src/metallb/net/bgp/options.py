@@ -16,6 +16,7 @@ from typing import Protocol
 
 from metallb.codec.bgp import LargeCommunity
 from metallb.codec.bgp.negotiated import DEFAULT_HOLD_TIME
+from metallb.config.addresses import IPAddress
 from metallb.speaker.bgp import peer_label
 
 BGP_PORT = 179
@@ -25,8 +26,6 @@ CONNECT_TIMEOUT = 10.0
 # internal/bgp/native/backoff.go: upstream backs off 0, 1 s, 2 s, 4 s ... capped at 2 minutes.
 BACKOFF_INITIAL = 1.0
 BACKOFF_CAP = 120.0
-
-IPAddress = IPv4Address | IPv6Address
 
 
 @dataclass(frozen=True)
