@@ -35,6 +35,8 @@ from metallb.election.layer2 import (
     Service,
     applicable_advertisements,
     go_ip_string,
+    local_hosts,
+    refusal,
 )
 
 RankKey = tuple[int, bytes]
@@ -144,14 +146,10 @@ class Elector:
 
     def _entry(self, service: Service, advertisements: tuple[Advertisement, ...]) -> _Entry:
         ads = applicable_advertisements(service, advertisements)
-        refused = None
-        if not any(ep.can_serve for ep in service.endpoints):
-            refused, ads = Reason.NO_ACTIVE_ENDPOINT, ()
-        elif service.shared_ip and any(ad.service_selectors for ad in ads):
-            refused = Reason.SHARED_IP_WITH_SERVICE_SELECTOR
-        hosting = None
-        if service.local_traffic_policy:
-            hosting = frozenset(ep.node_name for ep in service.endpoints if ep.can_serve)
+        refused = refusal(service, ads)
+        if refused is Reason.NO_ACTIVE_ENDPOINT:
+            ads = ()
+        hosting = local_hosts(service)
         entry = _Entry(service, advertisements, ads, refused, go_ip_string(service.ip), hosting)
         if refused is None:
             self._rank_all(entry)
