@@ -76,7 +76,6 @@ class Elector:
         self._live: frozenset[str] = frozenset()
         self._source: tuple[object, object] | None = None  # the last inputs, by identity
         self._entries: dict[str, _Entry] = {}
-        self.full_rankings = 0  # how many times every candidate was ranked (for benches)
 
     # -- the world -------------------------------------------------------------------------
 
@@ -183,7 +182,6 @@ class Elector:
     def _rank_all(self, entry: _Entry) -> None:
         """Rank every candidate: :meth:`_consider` over the live members, inlined with
         the hash prefix hoisted, since a Service's first election pays it N times."""
-        self.full_rankings += 1
         entry.owner = entry.owner_key = None
         if any(ad.preferred for ad in entry.ads):
             for name in self._live:

@@ -42,7 +42,6 @@ GRATUITOUS_DURATION_SECONDS = 5.0
 class DropReason(StrEnum):
     """Why a responder did not answer a frame; values are stable names for logs/metrics."""
 
-    CLOSED = "closed"  # the socket was closed (set by the I/O loop, never by decide_*)
     ERROR = "error"  # reading the socket failed (set by the I/O loop)
     MALFORMED = "malformed"  # the frame could not be decoded
     WRONG_PROTOCOL = "wrongProtocol"  # not ARP (ARP responder) / not IPv6 ICMPv6 (NDP)

@@ -10,7 +10,7 @@ prefix. Both are frozen: the session never changes them, the caller replaces the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv6Address, ip_address
+from ipaddress import IPv4Address, IPv6Address
 
 from metallb.codec.bgp import LargeCommunity
 from metallb.codec.bgp.negotiated import DEFAULT_HOLD_TIME
@@ -67,10 +67,6 @@ class PeerOptions:
     def name(self) -> str:
         """``addr:port``, the ``peer`` label of upstream's BGP metrics."""
         return peer_label(self.peer_address, self.peer_port)
-
-    @classmethod
-    def parse_address(cls, text: str) -> IPAddress:
-        return ip_address(text)
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,6 @@ class Session:
         self._wake_pending = False
         self._link: _Link | None = None
         self._gen = 0
-        self._retries = 0  # RFC 4271 ConnectRetryCounter
         self._stopping = False
         self._cease = shutdown_notification()
         self._task: asyncio.Task[None] | None = None
@@ -275,10 +274,11 @@ class Session:
         link = self._link
         if action in (Action.RELEASE_RESOURCES, Action.DROP_TCP_CONNECTION):
             await self._drop_link()
-        elif action is Action.RESET_CONNECT_RETRY_COUNTER:
-            self._retries = 0
-        elif action is Action.INCREMENT_CONNECT_RETRY_COUNTER:
-            self._retries += 1
+        elif action in (
+            Action.RESET_CONNECT_RETRY_COUNTER,
+            Action.INCREMENT_CONNECT_RETRY_COUNTER,
+        ):
+            pass  # RFC 4271's ConnectRetryCounter: nothing reads it, the backoff spaces attempts
         elif action is Action.INITIATE_TCP_CONNECTION:
             return await self._connect()
         elif link is None:
