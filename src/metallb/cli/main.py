@@ -1,9 +1,21 @@
 """The ``metallb`` command: parse the arguments, import the chosen subcommand, run it.
 
-The parser lives in :mod:`metallb.cli.parsers` and names each handler by module, so only
-the subcommand that runs pays for its imports. Each handler takes the parsed arguments
-and returns an exit code. A reader that closes the pipe early (``metallb plan -o json |
-head``) ends the command quietly, as Unix tools do.
+The subcommands:
+
+- ``controller`` and ``speaker``: the two daemons (upstream's controller and speaker
+  binaries, same flags and environment variables);
+- ``plan``: offline what-if, allocating and electing from YAML files as the daemons would;
+- ``config validate`` and ``config convert``: check metallb.io YAML offline, or turn a
+  legacy ConfigMap or GKE file into it;
+- ``explain``, ``status`` and ``doctor``: read a running cluster and say why a Service
+  has its IP and announcer, what the pools hold, and what is misconfigured;
+- ``lab up|down|status|fail-node|heal-node``: a simulated bare-metal cluster on this
+  machine.
+
+The parser (:mod:`metallb.cli.parsers`) names each handler as ``"module:function"``
+inside this package, so only the subcommand that runs pays for its imports. Each handler
+takes the parsed arguments and returns an exit code. A reader that closes the pipe early
+(``metallb plan -o json | head``) ends the command quietly, as Unix tools do.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """Pool address entries: CIDRs and ``first-last`` ranges, as upstream reads them.
 
+This is the one parser of addresses: the configuration, the allocator
+(:mod:`metallb.ipam.addresses`) and the speakers read IPs, CIDRs and ranges through it, so
+every one of them accepts the same texts and refuses the rest with the same words.
+
 A CIDR keeps upstream's leniency (host bits are masked: ``10.0.0.7/24`` is the whole
 /24) and its strictness (no surrounding whitespace). A range may have spaces around its
 ends. Both become an :class:`AddressRange` holding the first and last address and the
@@ -20,17 +24,43 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+def _v4_int(text: str) -> int | None:
+    """A plain dotted quad as an integer, or None; the fast path of parse_ip."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    n = 0
+    for p in parts:
+        # ASCII digits only, at most 3, no leading zero: Go refuses "010" since 1.17.
+        if not (0 < len(p) <= 3 and p.isascii() and p.isdigit()) or (p[0] == "0" and p != "0"):
+            return None
+        v = int(p)
+        if v > 255:
+            return None
+        n = n << 8 | v
+    return n
+
+
+def is_ipv4_text(text: str) -> bool:
+    """Whether ``text`` is a dotted-quad IPv4 address as Go's ``net.ParseIP`` reads one."""
+    return ":" not in text and _v4_int(text) is not None
+
+
 def parse_ip(text: str) -> IPAddress | None:
-    """An IP as Go's ``net.ParseIP`` accepts it; IPv4-mapped IPv6 counts as IPv4."""
+    """An IP as Go's ``net.ParseIP`` accepts it (no zone, no prefix), or None;
+    IPv4-mapped IPv6 counts as IPv4, as Go's ``To4()`` treats it everywhere."""
+    if ":" not in text:
+        # Fast path for IPv4: ipaddress' own parser would dominate a converge.
+        n = _v4_int(text)
+        return None if n is None else ipaddress.IPv4Address(n)
+    if "%" in text or "/" in text:
+        return None
     try:
-        ip = ipaddress.ip_address(text)
+        ip = ipaddress.IPv6Address(text)
     except ValueError:
         return None
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.scope_id is not None:
-            return None  # Go's ParseIP refuses zones
-        if ip.ipv4_mapped is not None:
-            return ip.ipv4_mapped
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
     return ip
 
 

@@ -56,11 +56,6 @@ class ConfigError(Exception):
         head = f"invalid configuration ({count} problem{'s' if count != 1 else ''}):"
         return "\n".join([head, *(f"  - {p}" for p in self.problems)])
 
-    @property
-    def only_transient(self) -> bool:
-        """True when every problem may resolve once a referenced object appears."""
-        return all(p.transient for p in self.problems)
-
 
 @dataclass
 class Problems:

@@ -78,10 +78,6 @@ class L2Advertisement:
     service_selectors: tuple[Selector, ...]
     preferred_nodes: tuple[PreferredNodes, ...]
 
-    @property
-    def all_interfaces(self) -> bool:
-        return not self.interfaces
-
 
 @dataclass(frozen=True)
 class BGPAdvertisement:
@@ -154,34 +150,6 @@ class Config:
     @cached_property
     def pools_by_name(self) -> Mapping[str, Pool]:
         return {p.name: p for p in self.pools}
-
-    @cached_property
-    def peers_by_name(self) -> Mapping[str, Peer]:
-        return {p.name: p for p in self.peers}
-
-    @cached_property
-    def bfd_profiles_by_name(self) -> Mapping[str, BFDProfile]:
-        return {p.name: p for p in self.bfd_profiles}
-
-    def pools_for_namespace(self, namespace: str) -> tuple[str, ...]:
-        """Pools pinned to a namespace (upstream ``ByNamespace``), sorted by name."""
-        return tuple(
-            sorted(
-                p.name
-                for p in self.pools
-                if p.service_allocation and namespace in p.service_allocation.namespaces
-            )
-        )
-
-    def pools_with_service_selectors(self) -> tuple[str, ...]:
-        """Pools pinned by service selectors (upstream ``ByServiceSelector``), sorted."""
-        return tuple(
-            sorted(
-                p.name
-                for p in self.pools
-                if p.service_allocation and p.service_allocation.service_selectors
-            )
-        )
 
     def l2_advertisements_for(self, pool: str) -> tuple[L2Advertisement, ...]:
         return tuple(a for a in self.l2_advertisements if pool in a.pools)

@@ -34,8 +34,6 @@ class ServiceDecision:
     status_patch: dict[str, Any] | None = None
     events: tuple[Event, ...] = ()
     reprocess_all: bool = False
-    ips: tuple[str, ...] = ()
-    error: str | None = None
 
 
 def current_ips(service: Mapping[str, Any]) -> tuple[str, ...]:
@@ -88,4 +86,4 @@ def reconcile_service(
             for k in req.deprecated_annotations
             if k.startswith(DEPRECATED_PREFIX)
         )
-    return ServiceDecision(patch, events, outcome.reprocess_all, ips, outcome.error)
+    return ServiceDecision(patch, events, outcome.reprocess_all)

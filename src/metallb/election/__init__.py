@@ -10,6 +10,7 @@ from metallb.election.layer2 import (
     Advertisement,
     Election,
     Endpoint,
+    Exclusion,
     Node,
     PreferredNodeSelector,
     Reason,
@@ -17,9 +18,12 @@ from metallb.election.layer2 import (
     candidates,
     elect,
     election_key,
+    exclusions,
+    local_hosts,
     owner,
     preference_scores,
     rank,
+    refusal,
 )
 
 __all__ = [
@@ -27,6 +31,7 @@ __all__ = [
     "Advertisement",
     "Election",
     "Endpoint",
+    "Exclusion",
     "LabelMatcher",
     "Node",
     "PreferredNodeSelector",
@@ -35,7 +40,10 @@ __all__ = [
     "candidates",
     "elect",
     "election_key",
+    "exclusions",
+    "local_hosts",
     "owner",
     "preference_scores",
     "rank",
+    "refusal",
 ]

@@ -35,6 +35,8 @@ from metallb.election.layer2 import (
     Service,
     applicable_advertisements,
     go_ip_string,
+    local_hosts,
+    refusal,
 )
 
 RankKey = tuple[int, bytes]
@@ -74,7 +76,6 @@ class Elector:
         self._live: frozenset[str] = frozenset()
         self._source: tuple[object, object] | None = None  # the last inputs, by identity
         self._entries: dict[str, _Entry] = {}
-        self.full_rankings = 0  # how many times every candidate was ranked (for benches)
 
     # -- the world -------------------------------------------------------------------------
 
@@ -144,21 +145,22 @@ class Elector:
 
     def _entry(self, service: Service, advertisements: tuple[Advertisement, ...]) -> _Entry:
         ads = applicable_advertisements(service, advertisements)
-        refused = None
-        if not any(ep.can_serve for ep in service.endpoints):
-            refused, ads = Reason.NO_ACTIVE_ENDPOINT, ()
-        elif service.shared_ip and any(ad.service_selectors for ad in ads):
-            refused = Reason.SHARED_IP_WITH_SERVICE_SELECTOR
-        hosting = None
-        if service.local_traffic_policy:
-            hosting = frozenset(ep.node_name for ep in service.endpoints if ep.can_serve)
+        refused = refusal(service, ads)
+        if refused is Reason.NO_ACTIVE_ENDPOINT:
+            ads = ()
+        hosting = local_hosts(service)
         entry = _Entry(service, advertisements, ads, refused, go_ip_string(service.ip), hosting)
         if refused is None:
             self._rank_all(entry)
         return entry
 
     def _eligible(self, entry: _Entry, name: str) -> Node | None:
-        """The node if it is a candidate for ``entry`` (as layer2.candidates decides)."""
+        """The node if it is a candidate for ``entry`` (as layer2.candidates decides).
+
+        The rules of :func:`~metallb.election.layer2.exclusions`, inlined: this runs once
+        per live member on every full ranking, where walking the generator cost a fifth
+        more; tests/unit/election/test_incremental.py holds the two to the same answers.
+        """
         node = self._nodes.get(name)
         if node is None or name not in self._live or node.network_unavailable:
             return None
@@ -185,7 +187,6 @@ class Elector:
     def _rank_all(self, entry: _Entry) -> None:
         """Rank every candidate: :meth:`_consider` over the live members, inlined with
         the hash prefix hoisted, since a Service's first election pays it N times."""
-        self.full_rankings += 1
         entry.owner = entry.owner_key = None
         if any(ad.preferred for ad in entry.ads):
             for name in self._live:

@@ -24,17 +24,16 @@ follows upstream's ``ShouldAnnounce`` and ``sortL2Candidates``
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from ipaddress import IPv4Address, IPv6Address
+from ipaddress import IPv6Address
 from types import MappingProxyType
 
+from metallb.config.addresses import IPAddress
 from metallb.election.labels import LabelMatcher, any_matches
 
 EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
-
-IPAddress = IPv4Address | IPv6Address
 
 
 def _frozen(labels: Mapping[str, str]) -> Mapping[str, str]:
@@ -186,6 +185,47 @@ def preference_scores(
     return {name: score for name, score in scores.items() if score}
 
 
+class Exclusion(StrEnum):
+    """A candidate rule (step 5) that keeps a node from announcing."""
+
+    NO_SPEAKER = "noSpeaker"
+    NETWORK_UNAVAILABLE = "networkUnavailable"
+    EXCLUDED = "excludeFromLoadBalancers"
+    NOT_SELECTED = "notSelected"
+    NO_LOCAL_ENDPOINT = "noLocalEndpoint"
+
+
+def local_hosts(service: Service) -> frozenset[str | None] | None:
+    """Under ``externalTrafficPolicy: Local``, the nodes hosting an endpoint that can
+    serve (kube-proxy drops the traffic elsewhere); None under ``Cluster``."""
+    if not service.local_traffic_policy:
+        return None
+    return frozenset(ep.node_name for ep in service.endpoints if ep.can_serve)
+
+
+def exclusions(
+    node: Node,
+    ads: Collection[Advertisement],
+    members: Collection[str] | None,
+    *,
+    hosting: Collection[str | None] | None,
+    ignore_exclude_lb: bool = False,
+) -> Iterator[Exclusion]:
+    """Every candidate rule ``node`` fails, lazily, in the order they are checked: the
+    election stops at the first, ``metallb plan`` names them all. ``hosting`` is
+    :func:`local_hosts` of the Service."""
+    if members is not None and node.name not in members:
+        yield Exclusion.NO_SPEAKER
+    if node.network_unavailable:
+        yield Exclusion.NETWORK_UNAVAILABLE
+    if not ignore_exclude_lb and EXCLUDE_LB_LABEL in node.labels:
+        yield Exclusion.EXCLUDED
+    if not any(ad.selects_node(node) for ad in ads):
+        yield Exclusion.NOT_SELECTED
+    if hosting is not None and node.name not in hosting:
+        yield Exclusion.NO_LOCAL_ENDPOINT
+
+
 def candidates(
     service: Service,
     ads: Collection[Advertisement],
@@ -194,27 +234,39 @@ def candidates(
     *,
     ignore_exclude_lb: bool = False,
 ) -> frozenset[str]:
-    """The nodes that may announce (step 5 and 6), before ranking.
+    """The nodes that may announce (step 5 and 6), before ranking: those no rule of
+    :func:`exclusions` keeps out.
 
     ``members`` are memberlist's live members (alive or suspect); None means memberlist
     is disabled and every Node counts as running a speaker. A member with no Node object
     is never selected by an advertisement, so it is never a candidate.
     """
-    live = nodes.keys() if members is None else members
+    hosting = local_hosts(service)
     eligible = set()
-    for name in live:
+    for name in nodes.keys() if members is None else members:
         node = nodes.get(name)
-        if node is None or node.network_unavailable:
-            continue
-        if not ignore_exclude_lb and EXCLUDE_LB_LABEL in node.labels:
-            continue
-        if any(ad.selects_node(node) for ad in ads):
+        # Only live members are walked, so the membership rule needs no second look.
+        if (
+            node is not None
+            and next(
+                exclusions(node, ads, None, hosting=hosting, ignore_exclude_lb=ignore_exclude_lb),
+                None,
+            )
+            is None
+        ):
             eligible.add(name)
-    if service.local_traffic_policy:
-        # Only nodes that would deliver the traffic locally; kube-proxy drops it elsewhere.
-        hosting = {ep.node_name for ep in service.endpoints if ep.can_serve}
-        eligible &= hosting
     return frozenset(eligible)
+
+
+def refusal(service: Service, ads: Iterable[Advertisement]) -> Reason | None:
+    """Why nobody at all may announce (steps 1 and 3), given the applicable ``ads``."""
+    if not any(ep.can_serve for ep in service.endpoints):
+        return Reason.NO_ACTIVE_ENDPOINT
+    # Sharing an IP between Services whose advertisements differ by serviceSelectors
+    # would let two nodes announce one IP; upstream refuses the combination.
+    if service.shared_ip and any(ad.service_selectors for ad in ads):
+        return Reason.SHARED_IP_WITH_SERVICE_SELECTOR
+    return None
 
 
 def _ranking(
@@ -225,13 +277,12 @@ def _ranking(
     ignore_exclude_lb: bool,
 ) -> tuple[tuple[str, ...], tuple[Advertisement, ...], Reason | None]:
     """The node-independent part: the ranking, the applicable ads, or why nobody wins."""
-    if not any(ep.can_serve for ep in service.endpoints):
-        return (), (), Reason.NO_ACTIVE_ENDPOINT
     ads = applicable_advertisements(service, advertisements)
-    # Sharing an IP between Services whose advertisements differ by serviceSelectors
-    # would let two nodes announce one IP; upstream refuses the combination.
-    if service.shared_ip and any(ad.service_selectors for ad in ads):
-        return (), ads, Reason.SHARED_IP_WITH_SERVICE_SELECTOR
+    refused = refusal(service, ads)
+    if refused is Reason.NO_ACTIVE_ENDPOINT:
+        return (), (), refused
+    if refused is not None:
+        return (), ads, refused
     # All applicable ads, not only those selecting a given node, so every speaker
     # evaluates the same candidate set.
     eligible = candidates(service, ads, nodes, members, ignore_exclude_lb=ignore_exclude_lb)

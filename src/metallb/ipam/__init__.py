@@ -15,7 +15,8 @@ Determinism: where upstream is random (pinned pools of equal priority, the fallb
 unrestricted pools) pools are tried by name; see `ipam.selection`.
 """
 
-from metallb.ipam.addresses import AddressRange, Family, IPAddress, parse_addresses, parse_ip
+from metallb.config.addresses import IPAddress, parse_ip
+from metallb.ipam.addresses import AddressRange, Family, parse_addresses
 from metallb.ipam.allocator import Allocation, Allocator
 from metallb.ipam.converge import (
     Convergence,

@@ -6,9 +6,9 @@ the IPv4 value itself, or the IPv6 value with bit 128 set, so that `0.0.0.1` and
 never collide in one dictionary. Conversion to `ipaddress` objects happens only at the
 API boundary.
 
-Parsing follows Go's `net.ParseIP`/`net.ParseCIDR` as upstream uses them: IPv4-mapped
-IPv6 addresses (`::ffff:a.b.c.d`) are IPv4, zones are refused, CIDR host bits are
-masked silently, CIDRs are not whitespace-trimmed but the two ends of a range are.
+Parsing is the configuration's (:mod:`metallb.config.addresses`, Go's `net.ParseIP`/
+`net.ParseCIDR` as upstream uses them), so the allocator reads exactly the texts the
+configuration accepted; `parse_ip` and `IPAddress` are re-exported from there.
 """
 
 from __future__ import annotations
@@ -18,27 +18,9 @@ import ipaddress
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from metallb.config import addresses as config_addresses
+from metallb.config.addresses import IPAddress, is_ipv4_text, parse_ip
 from metallb.config.gotext import go_quote
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def _v4_int(text: str) -> int | None:
-    """A plain dotted quad as an integer, or None; the fast path of parse_ip."""
-    parts = text.split(".")
-    if len(parts) != 4:
-        return None
-    n = 0
-    for p in parts:
-        # ASCII digits only, at most 3, no leading zero: Go refuses "010" since 1.17.
-        if not (0 < len(p) <= 3 and p.isascii() and p.isdigit()) or (p[0] == "0" and p != "0"):
-            return None
-        v = int(p)
-        if v > 255:
-            return None
-        n = n << 8 | v
-    return n
-
 
 V6_FLAG = 1 << 128
 """Set on the integer key of every IPv6 address (see the module docstring)."""
@@ -53,24 +35,6 @@ class Family(enum.StrEnum):
     IPV4 = "ipv4"
     IPV6 = "ipv6"
     DUAL = "dual"
-
-
-def parse_ip(text: str) -> IPAddress | None:
-    """Parse one address as Go's `net.ParseIP` would; None when it is not an address."""
-    if ":" not in text:
-        # Fast path for IPv4: ipaddress' own parser would dominate a converge.
-        n = _v4_int(text)
-        return None if n is None else ipaddress.IPv4Address(n)
-    if "%" in text or "/" in text:
-        return None
-    try:
-        ip: IPAddress = ipaddress.IPv6Address(text)
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        # Go's To4() treats the mapped form as IPv4 everywhere, and prints it dotted.
-        return ip.ipv4_mapped
-    return ip
 
 
 def family_of(ip: IPAddress) -> Family:
@@ -116,7 +80,7 @@ def family_for_addresses(texts: Sequence[str]) -> tuple[Family | None, str | Non
 
 def _text_family(text: str) -> Family | None:
     if ":" not in text:
-        return None if _v4_int(text) is None else Family.IPV4
+        return Family.IPV4 if is_ipv4_text(text) else None
     ip = parse_ip(text)
     return None if ip is None else family_of(ip)
 
@@ -149,6 +113,11 @@ class AddressRange:
         """The integer key of the last address."""
         return self.last if self.family is Family.IPV4 else self.last | V6_FLAG
 
+    @classmethod
+    def of(cls, r: config_addresses.AddressRange) -> AddressRange:
+        """The integer range of a parsed configuration entry."""
+        return cls(Family.IPV4 if r.version == 4 else Family.IPV6, int(r.first), int(r.last))
+
     def __str__(self) -> str:
         if self.family is Family.IPV4:
             a: IPAddress = ipaddress.IPv4Address(self.first)
@@ -159,29 +128,9 @@ class AddressRange:
 
 
 def parse_addresses(entry: str) -> AddressRange:
-    """Parse one IPAddressPool `addresses` entry: a CIDR or an `a-b` range."""
-    if "-" not in entry:
-        address, sep, prefix = entry.partition("/")
-        ip = parse_ip(address)
-        if not sep or ip is None or not prefix.isdigit():
-            raise ValueError(f"invalid CIDR {entry!r}")
-        bits = 32 if ip.version == 4 else 128
-        if int(prefix) > bits:
-            raise ValueError(f"invalid CIDR {entry!r}")
-        host = bits - int(prefix)
-        first = (int(ip) >> host) << host  # host bits are masked, as Go does
-        return AddressRange(family_of(ip), first, first + (1 << host) - 1)
-    start_text, _, end_text = entry.partition("-")
-    start, end = parse_ip(start_text.strip()), parse_ip(end_text.strip())
-    if start is None:
-        raise ValueError(f"invalid IP range {entry!r}: invalid start IP {start_text!r}")
-    if end is None:
-        raise ValueError(f"invalid IP range {entry!r}: invalid end IP {end_text!r}")
-    if start.version != end.version:
-        raise ValueError(f"invalid IP range {entry!r}: mixed address families")
-    if int(start) > int(end):
-        raise ValueError(f"invalid IP range {entry!r}: start IP {start} is after the end IP {end}")
-    return AddressRange(family_of(start), int(start), int(end))
+    """Parse one IPAddressPool `addresses` entry (a CIDR or an `a-b` range) with the
+    configuration's parser; AddressError (a ValueError) in upstream's words if invalid."""
+    return AddressRange.of(config_addresses.parse_addresses(entry))
 
 
 def summarize(first: int, last: int, bits: int) -> Iterator[tuple[int, int]]:

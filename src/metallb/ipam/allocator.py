@@ -23,9 +23,9 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
+from metallb.config.addresses import IPAddress
 from metallb.ipam.addresses import (
     Family,
-    IPAddress,
     from_key,
     go_quote_list,
     is_buggy_key,

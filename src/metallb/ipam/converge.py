@@ -17,13 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
-from metallb.ipam.addresses import (
-    Family,
-    IPAddress,
-    family_for_addresses,
-    go_quote_list,
-    parse_ip,
-)
+from metallb.config.addresses import IPAddress, parse_ip
+from metallb.ipam.addresses import Family, family_for_addresses, go_quote_list
 from metallb.ipam.allocator import Allocator
 from metallb.ipam.model import (
     AllocationError,

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from metallb.config.types import Config
 from metallb.config.types import Pool as ConfigPool
-from metallb.ipam.addresses import AddressRange, Family
+from metallb.ipam.addresses import AddressRange
 from metallb.ipam.model import Pool, ServiceAllocation
 
 
 def pool_from_config(pool: ConfigPool) -> Pool:
     """One configured pool as the allocator sees it, ranges in configuration order."""
-    ranges = tuple(
-        AddressRange(Family.IPV4 if r.version == 4 else Family.IPV6, int(r.first), int(r.last))
-        for r in pool.ranges
-    )
+    ranges = tuple(AddressRange.of(r) for r in pool.ranges)
     alloc = pool.service_allocation
     return Pool(
         name=pool.name,

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NewType
 
+from metallb.config.addresses import IPAddress
 from metallb.config.selectors import Selector
-from metallb.ipam.addresses import AddressRange, IPAddress, parse_addresses
+from metallb.ipam.addresses import AddressRange, parse_addresses
 
 ServiceKey = NewType("ServiceKey", str)
 """`namespace/name` of a Service."""

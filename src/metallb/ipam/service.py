@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from metallb.config.addresses import IPAddress, parse_ip
 from metallb.config.gotext import go_quote
-from metallb.ipam.addresses import IPAddress, family_for_addresses, parse_ip
+from metallb.ipam.addresses import family_for_addresses
 from metallb.ipam.model import FamilyPolicy, Port, ServiceRequest
 
 PREFIX = "metallb.io/"

@@ -1,6 +1,4 @@
-"""Backoff policies: per-key exponential delays for the workqueue, jittered delays for watches.
-
-Two different needs, two small classes:
+"""client-go's delay policies, on :class:`metallb.timing.Backoff`.
 
 - :class:`ItemBackoff` is the per-key failure counter behind
   ``WorkQueue.add_rate_limited``: ``base * 2**failures``, capped, reset by
@@ -21,6 +19,8 @@ import random
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
+from metallb.timing import Backoff
+
 K = TypeVar("K", bound=Hashable)
 
 DEFAULT_ITEM_BASE = 0.005
@@ -31,8 +31,7 @@ class ItemBackoff(Generic[K]):
     """Exponential delay per key: ``base * 2**n`` after ``n`` earlier failures, at most ``cap``."""
 
     def __init__(self, base: float = DEFAULT_ITEM_BASE, cap: float = DEFAULT_ITEM_CAP) -> None:
-        if base <= 0 or cap < base:
-            raise ValueError("need 0 < base <= cap")
+        self._policy = Backoff(base, cap)
         self.base = base
         self.cap = cap
         self._failures: dict[K, int] = {}
@@ -41,10 +40,7 @@ class ItemBackoff(Generic[K]):
         """Record one more failure of ``key`` and return how long to wait before retrying it."""
         n = self._failures.get(key, 0)
         self._failures[key] = n + 1
-        # 2**n overflows a float long after the cap is reached; stop growing there.
-        if n >= 64:
-            return self.cap
-        return min(self.base * float(2**n), self.cap)
+        return self._policy.delay(n)
 
     def forget(self, key: K) -> None:
         """The key succeeded (or was given up): its next failure starts from ``base`` again."""
@@ -54,7 +50,7 @@ class ItemBackoff(Generic[K]):
         return self._failures.get(key, 0)
 
 
-class JitteredBackoff:
+class JitteredBackoff(Backoff):
     """Growing delays with jitter: the n-th delay lies in ``[d, d * (1 + jitter)]``, capped.
 
     ``d`` is ``initial * factor**n``. The defaults follow client-go's reflector
@@ -70,25 +66,4 @@ class JitteredBackoff:
         jitter: float = 1.0,
         rng: random.Random | None = None,
     ) -> None:
-        if initial <= 0 or cap < initial or factor < 1 or jitter < 0:
-            raise ValueError("need 0 < initial <= cap, factor >= 1, jitter >= 0")
-        self.initial = initial
-        self.cap = cap
-        self.factor = factor
-        self.jitter = jitter
-        self._rng = rng or random.Random()
-        self._attempt = 0
-
-    def next(self) -> float:
-        """The delay before the next attempt; each call counts one more failure."""
-        base = min(self.initial * self.factor ** min(self._attempt, 64), self.cap)
-        self._attempt += 1
-        return min(base * (1 + self.jitter * self._rng.random()), self.cap)
-
-    def reset(self) -> None:
-        """Things work again: the next failure waits ``initial`` (plus jitter) only."""
-        self._attempt = 0
-
-    @property
-    def attempts(self) -> int:
-        return self._attempt
+        super().__init__(initial, cap, factor=factor, jitter=jitter, rng=rng)

@@ -1,13 +1,10 @@
-"""Time as a dependency: the workqueue and the runner ask a :class:`Clock` for it.
+"""The test clock: a :class:`metallb.timing.Clock` that moves only when told to.
 
-Production code uses :class:`LoopClock`, the running event loop's monotonic
-clock. Tests use :class:`FakeClock` and move time with :meth:`FakeClock.step`,
-so delays and backoffs are checked without sleeping and without flaking (the
-way client-go's ``delaying_queue_test.go`` drives its fake clock).
-
-The only operations the queue needs are "what time is it" and "call me after
-this delay", so that is the whole interface; no timer thread or background
-task is involved.
+Production code uses :class:`metallb.net.clock.LoopClock`. Tests of the workqueue and
+the runner move a :class:`FakeClock` with :meth:`FakeClock.step`, those of the BGP
+session with :meth:`FakeClock.advance`, so delays and backoffs are checked without
+sleeping and without flaking (the way client-go's ``delaying_queue_test.go`` drives its
+fake clock). No timer thread or background task is involved.
 """
 
 from __future__ import annotations
@@ -16,31 +13,11 @@ import asyncio
 import heapq
 import itertools
 from collections.abc import Callable
-from typing import Protocol
 
+from metallb.timing import TimerHandle
 
-class TimerHandle(Protocol):
-    """A scheduled callback that can be cancelled (``asyncio.TimerHandle`` fits)."""
-
-    def cancel(self) -> None: ...
-
-
-class Clock(Protocol):
-    """Monotonic time in seconds and one-shot timers."""
-
-    def now(self) -> float: ...
-
-    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle: ...
-
-
-class LoopClock:
-    """The running event loop's clock; timers are ``loop.call_later``."""
-
-    def now(self) -> float:
-        return asyncio.get_running_loop().time()
-
-    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
-        return asyncio.get_running_loop().call_later(delay, callback)
+# Sums of float delays may land a hair short of the deadline they add up to.
+_EPSILON = 1e-9
 
 
 class _FakeTimer:
@@ -62,6 +39,7 @@ class FakeClock:
         self._now = start
         self._seq = itertools.count()
         self._timers: list[tuple[float, int, _FakeTimer]] = []
+        self.sleeps: list[float] = []  # every duration :meth:`sleep` was asked for, in order
 
     def now(self) -> float:
         return self._now
@@ -81,7 +59,7 @@ class FakeClock:
         if seconds < 0:
             raise ValueError("a clock does not go backwards")
         target = self._now + seconds
-        while self._timers and self._timers[0][0] <= target:
+        while self._timers and self._timers[0][0] <= target + _EPSILON:
             when, _, timer = heapq.heappop(self._timers)
             if timer.cancelled:
                 continue
@@ -89,7 +67,31 @@ class FakeClock:
             timer.callback()
         self._now = target
 
+    async def sleep(self, seconds: float) -> None:
+        """Wait until :meth:`step` (or :meth:`advance`) has moved ``seconds`` on."""
+        self.sleeps.append(seconds)
+        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not woken.done():  # a cancelled sleeper's future is done already
+                woken.set_result(None)
+
+        self.call_later(seconds, wake)
+        await woken
+
+    async def advance(self, seconds: float) -> None:
+        """:meth:`step`, with the tasks waiting on the loop let run before and after."""
+        await settle()
+        self.step(seconds)
+        await settle()
+
     @property
     def pending(self) -> int:
         """How many timers are still scheduled (cancelled ones excluded)."""
         return sum(1 for _, _, t in self._timers if not t.cancelled)
+
+
+async def settle() -> None:
+    """Let tasks and socket callbacks that are ready run (a few real loop turns)."""
+    for _ in range(5):
+        await asyncio.sleep(0.005)

@@ -95,7 +95,6 @@ class Informer(Generic[T]):
         self._need_list = True
         # Counters for logs and tests: how often each path ran.
         self.lists = 0
-        self.watches = 0
         self.expired = 0
         self.errors = 0
 
@@ -131,7 +130,6 @@ class Informer(Generic[T]):
         other failures; the cache and RV keep every event applied before that.
         """
         timeout = self.min_watch_timeout + self._rng.randrange(self.min_watch_timeout or 1)
-        self.watches += 1
         seen = 0
         # aclosing: on cancellation the HTTP stream is closed now, not when the
         # generator happens to be garbage-collected.

@@ -50,6 +50,8 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 
 from metallb.config.build import build_config
 from metallb.config.errors import ConfigError
+from metallb.config.inventory import CONFIG_KINDS
+from metallb.config.kinds import KINDS
 from metallb.config.types import BGPType, Config
 from metallb.election import layer2 as election
 from metallb.k8s.config_state import StateOwner, StateReporter
@@ -68,7 +70,6 @@ from metallb.k8s.speaker_status import (
     status_service_key,
 )
 from metallb.k8s.speaker_support import (
-    CONFIG_KINDS,
     AnnounceTable,
     Members,
     OwnedIPs,
@@ -156,10 +157,14 @@ class Speaker:
         self.namespaces = inf(Namespace, "namespaces")
         self.secrets = inf(Secret, "secrets", namespace)
         self.config_informers: dict[tuple[str, str], Informer[Any]] = {
+            # Each configuration kind at its newest (storage) version, as the API serves it.
             (f"metallb.io/{v}", kind): inf(
-                create_namespaced_resource("metallb.io", v, kind, plural), plural, namespace
+                create_namespaced_resource("metallb.io", v, kind, KINDS[kind].plural),
+                KINDS[kind].plural,
+                namespace,
             )
-            for v, kind, plural in CONFIG_KINDS
+            for kind in CONFIG_KINDS
+            for v in (KINDS[kind].versions[-1].name,)
         }
         self.statuses = inf(ServiceL2Status, "servicel2statuses", namespace)
         self.bgp_statuses = inf(ServiceBGPStatus, "servicebgpstatuses", namespace)

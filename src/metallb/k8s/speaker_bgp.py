@@ -189,7 +189,6 @@ class FRRBGP:
         self.poll = poll
         self.neighbors: list[NeighborStatus] = []
         self.bfd: list[BFDStatus] = []
-        self.poll_errors = 0
         self._config: Config | None = None
         self._node: election.Node | None = None
         self._announced: tuple[bgp.Announce, ...] = ()
@@ -253,7 +252,6 @@ class FRRBGP:
         try:
             doc: object = json.loads(await self.backend.show(command) or "null")
         except (ApplyError, OSError, ValueError) as err:
-            self.poll_errors += 1
             log.debug("speaker: %r on FRR failed: %s", command, err)
             return None
         return doc

@@ -1,7 +1,6 @@
-"""What :mod:`metallb.k8s.speaker` is built on: the configuration kinds it watches, the
-ports to the announcer and the membership node, the table of owned IPs it keeps the
-announcer in step with, and dict views of informer objects (the pure decisions take
-plain dicts, as the API serves them)."""
+"""What :mod:`metallb.k8s.speaker` is built on: the ports to the announcer and the
+membership node, the table of owned IPs it keeps the announcer in step with, and dict
+views of informer objects (the pure decisions take plain dicts, as the API serves them)."""
 
 from __future__ import annotations
 
@@ -11,15 +10,6 @@ from typing import Any, Protocol
 
 from metallb.speaker import layer2
 from metallb.speaker.layer2 import Announce
-
-CONFIG_KINDS = (
-    ("v1beta1", "IPAddressPool", "ipaddresspools"),
-    ("v1beta1", "L2Advertisement", "l2advertisements"),
-    ("v1beta1", "BGPAdvertisement", "bgpadvertisements"),
-    ("v1beta2", "BGPPeer", "bgppeers"),
-    ("v1beta1", "BFDProfile", "bfdprofiles"),
-    ("v1beta1", "Community", "communities"),
-)
 
 
 class AnnounceTable(Protocol):

@@ -20,7 +20,7 @@ while it waits are one unit of work. The guarantees, as in client-go's
   delayed keys dropped; keys already waiting are still handed out, then
   :meth:`WorkQueue.get` raises :class:`ShutDown`.
 
-Time comes from an injected :class:`~metallb.k8s.clock.Clock`; delayed keys
+Time comes from an injected :class:`~metallb.timing.Clock`; delayed keys
 are clock timers, so there is no background task to start or stop.
 """
 
@@ -32,7 +32,8 @@ from collections.abc import Hashable
 from typing import Generic, TypeVar
 
 from metallb.k8s.backoff import ItemBackoff
-from metallb.k8s.clock import Clock, LoopClock, TimerHandle
+from metallb.net.clock import LoopClock
+from metallb.timing import Clock, TimerHandle
 
 K = TypeVar("K", bound=Hashable)
 

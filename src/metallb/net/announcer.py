@@ -38,6 +38,7 @@ from typing import Self
 
 from metallb.codec import ndp
 from metallb.codec.ethernet import ETHERTYPE_ARP, ETHERTYPE_IPV6, MacAddress
+from metallb.config.addresses import IPAddress
 from metallb.net import bpf, links
 from metallb.net.packet_io import FrameIO, PacketSocketIO
 from metallb.net.responder import Kind, L2Stats, Responder
@@ -45,7 +46,6 @@ from metallb.speaker.l2_decide import (
     DropReason,
     GratuitousSchedule,
     Interface,
-    IPAddress,
     OwnedIPs,
     gratuitous_frames,
 )

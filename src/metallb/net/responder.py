@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from metallb.codec.ethernet import MacAddress
+from metallb.config.addresses import IPAddress
 from metallb.net.packet_io import FrameIO
 from metallb.speaker.l2_decide import (
     DropReason,
     Interface,
-    IPAddress,
     Ownership,
     Reply,
     decide_arp,

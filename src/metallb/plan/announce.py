@@ -2,10 +2,11 @@
 
 Pure. Layer 2: every Node in election order (the order of
 :func:`metallb.election.layer2.rank`: preference score, then SHA-256 of ``node#ip``),
-each with its eligibility as the election decides it
-(:func:`~metallb.election.layer2.candidates` on that node alone) and, when it is not
-eligible, the causes named: no speaker, NetworkUnavailable, the exclude label, no
-L2Advertisement selecting it, no local endpoint under ``externalTrafficPolicy: Local``.
+each with its eligibility as the election decides it: the election's own candidate rules
+(:func:`~metallb.election.layer2.exclusions`, which
+:func:`~metallb.election.layer2.candidates` applies), every one the node fails named in
+words (no speaker, NetworkUnavailable, the exclude label, no L2Advertisement selecting it,
+no local endpoint under ``externalTrafficPolicy: Local``).
 The owner is the first eligible node, which is what :func:`~metallb.election.layer2.owner`
 returns; the two are checked against each other so that this view cannot silently drift
 from the speakers' code.
@@ -46,29 +47,15 @@ class Layer2View:
     blocked: str = ""
 
 
-def _causes(
-    node: election.Node,
-    esvc: election.Service,
-    ads: Sequence[election.Advertisement],
-    members: Collection[str] | None,
-    ignore_exclude_lb: bool,
-) -> tuple[str, ...]:
-    """Every cause, not only the first: fixing one should not reveal another by surprise."""
-    out = []
-    if members is not None and node.name not in members:
-        out.append("no running speaker on this node")
-    if node.network_unavailable:
-        out.append("its NetworkUnavailable condition is True")
-    if not ignore_exclude_lb and election.EXCLUDE_LB_LABEL in node.labels:
-        out.append(f"it is labelled {election.EXCLUDE_LB_LABEL}")
-    if not any(ad.selects_node(node) for ad in ads):
-        names = ", ".join(ad.name for ad in ads)
-        out.append(f"the nodeSelectors of L2Advertisement {names} do not select it")
-    if esvc.local_traffic_policy and not any(
-        ep.can_serve and ep.node_name == node.name for ep in esvc.endpoints
-    ):
-        out.append("externalTrafficPolicy is Local and it hosts no ready endpoint")
-    return tuple(out)
+EXCLUSIONS: Mapping[election.Exclusion, str] = {
+    election.Exclusion.NO_SPEAKER: "no running speaker on this node",
+    election.Exclusion.NETWORK_UNAVAILABLE: "its NetworkUnavailable condition is True",
+    election.Exclusion.EXCLUDED: f"it is labelled {election.EXCLUDE_LB_LABEL}",
+    election.Exclusion.NOT_SELECTED: "the nodeSelectors of L2Advertisement {ads} do not select it",
+    election.Exclusion.NO_LOCAL_ENDPOINT: (
+        "externalTrafficPolicy is Local and it hosts no ready endpoint"
+    ),
+}
 
 
 def layer2_view(
@@ -97,7 +84,8 @@ def layer2_view(
     scores = election.preference_scores(ads, nodes)
     order = election.rank(by_name, esvc.ip, scores)
     blocked = ""
-    if not any(ep.can_serve for ep in esvc.endpoints):
+    refused = election.refusal(esvc, ads)
+    if refused is election.Reason.NO_ACTIVE_ENDPOINT:
         blocked = (
             "no endpoint can serve (no ready endpoint in any EndpointSlice of the Service): "
             "no node announces it until a backend is ready"
@@ -107,23 +95,24 @@ def layer2_view(
             "no L2Advertisement of pool "
             f"{pool} applies: their serviceSelectors do not match the Service's labels"
         )
-    elif esvc.shared_ip and any(ad.service_selectors for ad in ads):
+    elif refused is not None:
         blocked = (
             "the Service shares its IP (allow-shared-ip) and an L2Advertisement for it has "
             "serviceSelectors: refused, as upstream, since two nodes could announce one IP"
         )
     verdicts: list[NodeVerdict] = []
     found_owner = None
+    hosting = election.local_hosts(esvc)
+    ad_names = ", ".join(ad.name for ad in ads)
     for name in order:
-        node = by_name[name]
-        eligible = bool(
-            election.candidates(
-                esvc, ads, {name: node}, members, ignore_exclude_lb=ignore_exclude_lb
+        # Every cause, not only the first: fixing one should not reveal another by surprise.
+        why = tuple(
+            EXCLUSIONS[e].format(ads=ad_names)
+            for e in election.exclusions(
+                by_name[name], ads, members, hosting=hosting, ignore_exclude_lb=ignore_exclude_lb
             )
         )
-        why = () if eligible else _causes(node, esvc, ads, members, ignore_exclude_lb)
-        if not eligible and not why:
-            why = ("not eligible",)
+        eligible = not why
         owns = not blocked and eligible and found_owner is None
         if owns:
             found_owner = name

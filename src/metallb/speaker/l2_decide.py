@@ -28,8 +28,7 @@ from metallb.codec.ethernet import (
     MacAddress,
     decode_ethernet,
 )
-
-IPAddress = IPv4Address | IPv6Address
+from metallb.config.addresses import IPAddress
 
 # Upstream issue 172: after a takeover the burst repeats every 1.1 s rather than every
 # 1 s, because a Linux neighbour entry ignores updates for `locktime` (1 s by default)
@@ -43,7 +42,6 @@ GRATUITOUS_DURATION_SECONDS = 5.0
 class DropReason(StrEnum):
     """Why a responder did not answer a frame; values are stable names for logs/metrics."""
 
-    CLOSED = "closed"  # the socket was closed (set by the I/O loop, never by decide_*)
     ERROR = "error"  # reading the socket failed (set by the I/O loop)
     MALFORMED = "malformed"  # the frame could not be decoded
     WRONG_PROTOCOL = "wrongProtocol"  # not ARP (ARP responder) / not IPv6 ICMPv6 (NDP)

@@ -21,6 +21,8 @@ from aiohttp import web
 
 from metallb.config.admission import admit, needed_kinds
 from metallb.config.crd_bgppeer import v1beta1_to_v1beta2, v1beta2_to_v1beta1
+from metallb.config.inventory import CONFIG_KINDS
+from metallb.config.kinds import KINDS
 from metallb.config.types import BGPType
 
 log = logging.getLogger(__name__)
@@ -29,13 +31,11 @@ log = logging.getLogger(__name__)
 # MetalLB namespace, Nodes cluster-wide), as plain dicts.
 ListExisting = Callable[[Sequence[str]], Awaitable[list[dict[str, Any]]]]
 
+# Upstream's paths (kubebuilder's ``/validate-<group>-<version>-<kind>``): one for each
+# configuration kind at its storage version, as the ValidatingWebhookConfiguration names them.
 VALIDATE_PATHS: Mapping[str, str] = {
-    "/validate-metallb-io-v1beta2-bgppeer": "BGPPeer",
-    "/validate-metallb-io-v1beta1-bfdprofile": "BFDProfile",
-    "/validate-metallb-io-v1beta1-bgpadvertisement": "BGPAdvertisement",
-    "/validate-metallb-io-v1beta1-community": "Community",
-    "/validate-metallb-io-v1beta1-ipaddresspool": "IPAddressPool",
-    "/validate-metallb-io-v1beta1-l2advertisement": "L2Advertisement",
+    f"/validate-metallb-io-{KINDS[kind].versions[-1].name}-{kind.lower()}": kind
+    for kind in CONFIG_KINDS
 }
 CONVERT_PATH = "/convert"
 

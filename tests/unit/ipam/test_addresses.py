@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from metallb.config.addresses import parse_ip
 from metallb.ipam.addresses import (
     MAX_INT64,
     AddressRange,
     Family,
     family_for_addresses,
     parse_addresses,
-    parse_ip,
     pool_capacity,
     summarize,
 )
@@ -66,7 +66,9 @@ def test_parse_addresses(entry: str, first: str, last: str) -> None:
         pytest.param(" 192.0.2.0/24", "invalid CIDR", id="cidr not trimmed"),
         pytest.param("192.0.2.9-192.0.2.1", "is after the end IP", id="reversed range"),
         pytest.param("x-192.0.2.1", "invalid start IP", id="bad start"),
-        pytest.param("192.0.2.1-2001:db8::1", "mixed address families", id="mixed families"),
+        pytest.param(
+            "192.0.2.1-2001:db8::1", "start and end are of different families", id="mixed families"
+        ),
     ],
 )
 def test_parse_addresses_errors(entry: str, message: str) -> None:

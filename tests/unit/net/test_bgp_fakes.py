@@ -1,5 +1,5 @@
-"""Test doubles for BGP session tests: a clock advanced by hand, and a peer played by the
-test over a socketpair (no TCP, no namespace)."""
+"""Test doubles for BGP session tests: a peer played by the test over a socketpair (no TCP,
+no namespace); the clock advanced by hand is :class:`metallb.k8s.clock.FakeClock`."""
 
 from __future__ import annotations
 
@@ -28,39 +28,6 @@ READ_TIMEOUT = 2.0
 LOCAL_V4 = IPv4Address("192.0.2.10")
 LOCAL_V6 = IPv6Address("2001:db8::10")
 PEER_ID = IPv4Address("192.0.2.1")
-
-
-async def settle() -> None:
-    """Let the session task and socket callbacks run."""
-    for _ in range(5):
-        await asyncio.sleep(0.005)
-
-
-class FakeClock:
-    """Monotonic time that moves only when the test calls :meth:`advance`."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []  # every duration asked for, in order
-        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._sleepers.append((self.now + seconds, fut))
-        await fut
-
-    async def advance(self, seconds: float) -> None:
-        await settle()
-        self.now += seconds
-        for deadline, fut in self._sleepers:
-            if deadline <= self.now + 1e-9 and not fut.done():
-                fut.set_result(None)
-        self._sleepers = [(d, f) for d, f in self._sleepers if not f.done()]
-        await settle()
 
 
 class Peer:

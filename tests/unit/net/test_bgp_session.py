@@ -29,16 +29,15 @@ from metallb.codec.bgp import (
     community,
     encode_notification,
 )
-from metallb.net.bgp import Advertisement, Backoff, PeerOptions, Session
+from metallb.k8s.clock import FakeClock, settle
+from metallb.net.bgp import Advertisement, PeerOptions, ReconnectBackoff, Session
 from metallb.net.bgp.session import STABLE_SESSION
 from metallb.speaker.bgp_fsm import Event, State
 from tests.unit.net.test_bgp_fakes import (
     LOCAL_V4,
     LOCAL_V6,
-    FakeClock,
     PairConnector,
     Peer,
-    settle,
 )
 
 PEER = IPv4Address("192.0.2.1")
@@ -73,7 +72,7 @@ async def rig(request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
     connector.refuse = param.pop("refuse", 0)
     opts = options(**param)
     clock = FakeClock()
-    session = Session(opts, connector=connector, clock=clock, backoff=Backoff(1, 8))
+    session = Session(opts, connector=connector, clock=clock, backoff=ReconnectBackoff(1, 8))
     session.start()
     yield Rig(session, clock, connector)
     await session.close(grace=0.5)
@@ -288,10 +287,10 @@ async def test_connect_retries_back_off_exponentially_up_to_the_cap(rig: Rig) ->
 
 def test_backoff_sequence_and_reset() -> None:
     """Backoff: immediate first try, then doubling to the cap; reset starts over."""
-    b = Backoff(initial=1, cap=10)
-    assert [b.next_delay() for _ in range(7)] == [0, 1, 2, 4, 8, 10, 10]
+    b = ReconnectBackoff(initial=1, cap=10)
+    assert [b.next() for _ in range(7)] == [0, 1, 2, 4, 8, 10, 10]
     b.reset()
-    assert b.next_delay() == 0
+    assert b.next() == 0
 
 
 @pytest.mark.asyncio

@@ -23,8 +23,9 @@ from metallb.codec.bgp import (
     UpdateSubcode,
 )
 from metallb.codec.bgp.header import MARKER
-from metallb.net.bgp import Backoff, PeerOptions, Session
-from tests.unit.net.test_bgp_fakes import FakeClock, PairConnector, Peer, settle
+from metallb.k8s.clock import FakeClock, settle
+from metallb.net.bgp import PeerOptions, ReconnectBackoff, Session
+from tests.unit.net.test_bgp_fakes import PairConnector, Peer
 
 
 def raw(msg_type: int, body: bytes, length: int | None = None) -> bytes:
@@ -120,7 +121,7 @@ async def started() -> AsyncIterator[tuple[Session, FakeClock, PairConnector]]:
         peer_asn=64512,
         router_id=IPv4Address("192.0.2.10"),
     )
-    session = Session(opts, connector=connector, clock=clock, backoff=Backoff(1, 1))
+    session = Session(opts, connector=connector, clock=clock, backoff=ReconnectBackoff(1, 1))
     session.start()
     yield session, clock, connector
     await session.close(grace=0.5)

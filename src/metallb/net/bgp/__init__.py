@@ -6,8 +6,8 @@
 - :mod:`.protocol`: our OPEN, and which FSM event a received message is.
 - :mod:`.timers`: the restartable hold and keepalive timers.
 - :mod:`.transport`: the TCP connection with TCP-MD5, TTL and source address.
-- :mod:`.options`: :class:`PeerOptions`, :class:`Advertisement`, :class:`Backoff`,
-  the :class:`Clock` protocol.
+- :mod:`.options`: :class:`PeerOptions`, :class:`Advertisement`,
+  :class:`ReconnectBackoff` (the session's clock is a :class:`metallb.timing.Clock`).
 - :mod:`.counters`: per-session counters under the upstream metric names.
 - :mod:`.demo`: a command-line speaker for tests, the lab and benchmarks.
 
@@ -18,10 +18,8 @@ Protocol codecs live in :mod:`metallb.codec.bgp`, the FSM table in
 from metallb.net.bgp.counters import SessionCounters
 from metallb.net.bgp.options import (
     Advertisement,
-    Backoff,
-    Clock,
-    LoopClock,
     PeerOptions,
+    ReconnectBackoff,
 )
 from metallb.net.bgp.ribout import NextHops, Plan, plan
 from metallb.net.bgp.session import Session, TransitionRecord
@@ -29,14 +27,12 @@ from metallb.net.bgp.transport import Connection, Connector, md5sig, tcp_connect
 
 __all__ = [
     "Advertisement",
-    "Backoff",
-    "Clock",
     "Connection",
     "Connector",
-    "LoopClock",
     "NextHops",
     "PeerOptions",
     "Plan",
+    "ReconnectBackoff",
     "Session",
     "SessionCounters",
     "TransitionRecord",

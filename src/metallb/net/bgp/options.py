@@ -2,21 +2,21 @@
 
 :class:`PeerOptions` is what a BGPPeer object means to one session (upstream:
 internal/bgp/native/native.go); :class:`Advertisement` is what the speaker wants said about one
-prefix. Both are frozen: the session never changes them, the caller replaces them. :class:`Backoff`
-and :class:`Clock` are the two pieces of time policy, kept apart so unit tests can drive them
-without waiting.
+prefix. Both are frozen: the session never changes them, the caller replaces them.
+:class:`ReconnectBackoff` is the session's time policy between connections; with the
+:class:`metallb.timing.Clock` it is given, unit tests drive it without waiting.
 """
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv6Address, ip_address
-from typing import Protocol
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address
 
 from metallb.codec.bgp import LargeCommunity
 from metallb.codec.bgp.negotiated import DEFAULT_HOLD_TIME
+from metallb.config.addresses import IPAddress
 from metallb.speaker.bgp import peer_label
+from metallb.timing import Backoff
 
 BGP_PORT = 179
 # Upstream (internal/bgp/native): dial plus OPEN exchange share a 10 s deadline; we bound
@@ -25,8 +25,6 @@ CONNECT_TIMEOUT = 10.0
 # internal/bgp/native/backoff.go: upstream backs off 0, 1 s, 2 s, 4 s ... capped at 2 minutes.
 BACKOFF_INITIAL = 1.0
 BACKOFF_CAP = 120.0
-
-IPAddress = IPv4Address | IPv6Address
 
 
 @dataclass(frozen=True)
@@ -70,10 +68,6 @@ class PeerOptions:
         """``addr:port``, the ``peer`` label of upstream's BGP metrics."""
         return peer_label(self.peer_address, self.peer_port)
 
-    @classmethod
-    def parse_address(cls, text: str) -> IPAddress:
-        return ip_address(text)
-
 
 @dataclass(frozen=True)
 class Advertisement:
@@ -89,27 +83,9 @@ class Advertisement:
     next_hop: IPAddress | None = None
 
 
-class Clock(Protocol):
-    """Time as the session sees it; tests substitute a clock they advance by hand."""
-
-    def monotonic(self) -> float: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class LoopClock:
-    """The event loop's clock."""
-
-    def monotonic(self) -> float:
-        return asyncio.get_running_loop().time()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-@dataclass
-class Backoff:
-    """Delays before successive connection attempts: 0, then doubling up to ``cap``.
+class ReconnectBackoff(Backoff):
+    """Delays before successive connection attempts: 0, then doubling up to ``cap``
+    (upstream's internal/bgp/native/backoff.go, no jitter).
 
     The session calls :meth:`reset` once a session has stayed Established for a while
     (``session.STABLE_SESSION``), so a peer that restarts is redialled at once, while a
@@ -117,16 +93,5 @@ class Backoff:
     rarely.
     """
 
-    initial: float = BACKOFF_INITIAL
-    cap: float = BACKOFF_CAP
-    _attempt: int = field(default=0, init=False)
-
-    def next_delay(self) -> float:
-        attempt = self._attempt
-        self._attempt += 1
-        if attempt == 0:
-            return 0.0
-        return float(min(self.cap, self.initial * 2 ** min(attempt - 1, 32)))
-
-    def reset(self) -> None:
-        self._attempt = 0
+    def __init__(self, initial: float = BACKOFF_INITIAL, cap: float = BACKOFF_CAP) -> None:
+        super().__init__(initial, cap, immediate_first=True)

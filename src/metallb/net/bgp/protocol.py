@@ -36,8 +36,9 @@ from metallb.codec.bgp import (
     shutdown_communication,
 )
 from metallb.codec.bgp.header import HEADER_LEN
+from metallb.config.addresses import IPAddress
 from metallb.net.bgp.counters import SessionCounters
-from metallb.net.bgp.options import IPAddress, PeerOptions
+from metallb.net.bgp.options import PeerOptions
 from metallb.speaker.bgp_fsm import Event, State
 
 _DECODE_ERROR_EVENT: dict[int, Event] = {

@@ -13,7 +13,7 @@ in constant time (received routes are not kept), so it cannot fall behind for lo
 
 Unlike upstream's native speaker, the hold timer is enforced on receive (RFC 4271
 section 6.5), IPv6 routes are sent (RFC 4760) and prefixes with equal attributes share
-UPDATEs. Between connections a :class:`Backoff` spaces attempts out; it starts over
+UPDATEs. Between connections a :class:`ReconnectBackoff` spaces attempts out; it starts over
 only after a session that stayed Established for :data:`STABLE_SESSION` seconds
 (upstream resets it on every successful connection, so a peer that sends a malformed
 UPDATE right after the OPENs is redialled at once, over and over: about 100
@@ -46,12 +46,14 @@ from metallb.codec.bgp import (
 )
 from metallb.codec.bgp.header import HEADER_LEN
 from metallb.net.bgp.counters import SessionCounters
-from metallb.net.bgp.options import Advertisement, Backoff, Clock, LoopClock, PeerOptions
+from metallb.net.bgp.options import Advertisement, PeerOptions, ReconnectBackoff
 from metallb.net.bgp.protocol import classify, local_open
 from metallb.net.bgp.ribout import NextHops, plan
 from metallb.net.bgp.timers import Timer
 from metallb.net.bgp.transport import Connection, Connector, tcp_connect
+from metallb.net.clock import LoopClock
 from metallb.speaker.bgp_fsm import LARGE_HOLD_TIME, Action, Event, State, fsm_error, step
+from metallb.timing import Backoff, Clock
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +116,7 @@ class Session:
         self.history: deque[TransitionRecord] = deque(maxlen=200)
         self._connector = connector
         self._clock: Clock = clock or LoopClock()
-        self._backoff = backoff or Backoff()
+        self._backoff = backoff or ReconnectBackoff()
         self._state = State.IDLE
         self._desired: dict[Prefix, Advertisement] = {}
         self._held: dict[Prefix, Advertisement] = {}  # what the peer has from us
@@ -123,7 +125,6 @@ class Session:
         self._wake_pending = False
         self._link: _Link | None = None
         self._gen = 0
-        self._retries = 0  # RFC 4271 ConnectRetryCounter
         self._stopping = False
         self._cease = shutdown_notification()
         self._task: asyncio.Task[None] | None = None
@@ -190,7 +191,7 @@ class Session:
     async def _run(self) -> None:
         try:
             while not self._stopping:
-                delay = self._backoff.next_delay()
+                delay = self._backoff.next()
                 if delay:
                     log.info("peer %s: next connection attempt in %.1f s", self.options.name, delay)
                     await self._clock.sleep(delay)
@@ -240,9 +241,7 @@ class Session:
         old = self._state
         transition = step(old, event)
         self._state = transition.next_state
-        self.history.append(
-            TransitionRecord(old, self._state, event, reason, self._clock.monotonic())
-        )
+        self.history.append(TransitionRecord(old, self._state, event, reason, self._clock.now()))
         if old is not self._state:
             log.info(
                 "peer %s: %s -> %s on %s: %s",
@@ -258,7 +257,7 @@ class Session:
             )
         if old is State.ESTABLISHED and self._state is not State.ESTABLISHED:
             up_since, self._established_at = self._established_at, None
-            if up_since is not None and self._clock.monotonic() - up_since >= STABLE_SESSION:
+            if up_since is not None and self._clock.now() - up_since >= STABLE_SESSION:
                 self._backoff.reset()
             self.counters.session_up = False
             self.counters.sessions_dropped += 1
@@ -275,10 +274,11 @@ class Session:
         link = self._link
         if action in (Action.RELEASE_RESOURCES, Action.DROP_TCP_CONNECTION):
             await self._drop_link()
-        elif action is Action.RESET_CONNECT_RETRY_COUNTER:
-            self._retries = 0
-        elif action is Action.INCREMENT_CONNECT_RETRY_COUNTER:
-            self._retries += 1
+        elif action in (
+            Action.RESET_CONNECT_RETRY_COUNTER,
+            Action.INCREMENT_CONNECT_RETRY_COUNTER,
+        ):
+            pass  # RFC 4271's ConnectRetryCounter: nothing reads it, the backoff spaces attempts
         elif action is Action.INITIATE_TCP_CONNECTION:
             return await self._connect()
         elif link is None:
@@ -317,7 +317,7 @@ class Session:
         elif action is Action.SESSION_ESTABLISHED:
             self.counters.session_up = True
             self.counters.sessions_established += 1
-            self._established_at = self._clock.monotonic()
+            self._established_at = self._clock.now()
             self._up.set()
             return await self._sync()
         return None

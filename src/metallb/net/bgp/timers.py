@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from metallb.net.bgp.options import Clock
+from metallb.timing import Clock
 
 
 class Timer:
@@ -26,7 +26,7 @@ class Timer:
 
     def start(self, seconds: float) -> None:
         """(Re)start: fire ``seconds`` from now."""
-        deadline = self._clock.monotonic() + seconds
+        deadline = self._clock.now() + seconds
         self._deadline = deadline
         running = self._task is not None and not self._task.done()
         if running and (self._wake is None or self._wake <= deadline):
@@ -42,7 +42,7 @@ class Timer:
     def expired(self) -> bool:
         """True if the timer is armed and its deadline has passed (a queued expiry is
         stale if the timer was restarted meanwhile)."""
-        return self._deadline is not None and self._deadline <= self._clock.monotonic()
+        return self._deadline is not None and self._deadline <= self._clock.now()
 
     def cancel_task(self) -> asyncio.Task[None] | None:
         task, self._task = self._task, None
@@ -52,7 +52,7 @@ class Timer:
 
     async def _run(self) -> None:
         while self._deadline is not None:
-            remaining = self._deadline - self._clock.monotonic()
+            remaining = self._deadline - self._clock.now()
             if remaining <= 0:
                 self._fire()
                 return

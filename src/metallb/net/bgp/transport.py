@@ -21,7 +21,8 @@ from typing import Protocol
 
 from pyroute2 import AsyncIPRoute
 
-from metallb.net.bgp.options import IPAddress, PeerOptions
+from metallb.config.addresses import IPAddress
+from metallb.net.bgp.options import PeerOptions
 
 log = logging.getLogger(__name__)
 
