@@ -36,6 +36,7 @@ from metallb.election.layer2 import (
     applicable_advertisements,
     go_ip_string,
 )
+from metallb.views import serving
 
 RankKey = tuple[int, bytes]
 
@@ -145,13 +146,13 @@ class Elector:
     def _entry(self, service: Service, advertisements: tuple[Advertisement, ...]) -> _Entry:
         ads = applicable_advertisements(service, advertisements)
         refused = None
-        if not any(ep.can_serve for ep in service.endpoints):
+        if next(serving(service.endpoints), None) is None:
             refused, ads = Reason.NO_ACTIVE_ENDPOINT, ()
         elif service.shared_ip and any(ad.service_selectors for ad in ads):
             refused = Reason.SHARED_IP_WITH_SERVICE_SELECTOR
         hosting = None
         if service.local_traffic_policy:
-            hosting = frozenset(ep.node_name for ep in service.endpoints if ep.can_serve)
+            hosting = frozenset(ep.node_name for ep in serving(service.endpoints))
         entry = _Entry(service, advertisements, ads, refused, go_ip_string(service.ip), hosting)
         if refused is None:
             self._rank_all(entry)

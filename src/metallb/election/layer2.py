@@ -28,47 +28,19 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv6Address
-from types import MappingProxyType
 
+from metallb import views
 from metallb.election.labels import LabelMatcher, any_matches
+from metallb.views import serving
 
 EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 
 IPAddress = IPv4Address | IPv6Address
 
-
-def _frozen(labels: Mapping[str, str]) -> Mapping[str, str]:
-    return MappingProxyType(dict(labels))
-
-
-@dataclass(frozen=True)
-class Node:
-    """What the election needs of a Node object."""
-
-    name: str
-    labels: Mapping[str, str] = field(default_factory=dict)
-    network_unavailable: bool = False  # condition NetworkUnavailable has status "True"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "labels", _frozen(self.labels))
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """One EndpointSlice endpoint: the node it runs on and its conditions (None = unset)."""
-
-    node_name: str | None
-    ready: bool | None = None
-    serving: bool | None = None
-
-    @property
-    def can_serve(self) -> bool:
-        """Upstream ``EndpointCanServe``: ready unset or true, or serving true.
-
-        An unset ``ready`` counts as ready, as the EndpointSlice API says consumers
-        should interpret it; ``serving`` lets terminating endpoints keep traffic.
-        """
-        return self.ready is None or self.ready or self.serving is True
+# What the election reads of Nodes and endpoints: the views' own values, by their names
+# in the election's vocabulary.
+Node = views.Node
+Endpoint = views.Endpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +86,7 @@ class Service:
     endpoints: tuple[Endpoint, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "labels", _frozen(self.labels))
+        object.__setattr__(self, "labels", views.frozen(self.labels))
 
 
 class Reason(StrEnum):
@@ -212,7 +184,7 @@ def candidates(
             eligible.add(name)
     if service.local_traffic_policy:
         # Only nodes that would deliver the traffic locally; kube-proxy drops it elsewhere.
-        hosting = {ep.node_name for ep in service.endpoints if ep.can_serve}
+        hosting = {ep.node_name for ep in serving(service.endpoints)}
         eligible &= hosting
     return frozenset(eligible)
 
@@ -225,7 +197,7 @@ def _ranking(
     ignore_exclude_lb: bool,
 ) -> tuple[tuple[str, ...], tuple[Advertisement, ...], Reason | None]:
     """The node-independent part: the ranking, the applicable ads, or why nobody wins."""
-    if not any(ep.can_serve for ep in service.endpoints):
+    if next(serving(service.endpoints), None) is None:
         return (), (), Reason.NO_ACTIVE_ENDPOINT
     ads = applicable_advertisements(service, advertisements)
     # Sharing an IP between Services whose advertisements differ by serviceSelectors
