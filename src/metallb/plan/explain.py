@@ -50,18 +50,6 @@ def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return meta if isinstance(meta, Mapping) else {}
 
 
-def _find(objects: Iterable[Mapping[str, Any]], kind: str, ns: str, name: str) -> Any:
-    for o in objects:
-        meta = _meta(o)
-        if (
-            o.get("kind") == kind
-            and meta.get("name") == name
-            and (meta.get("namespace") or "default") == ns
-        ):
-            return o
-    return None
-
-
 def _status_of(statuses: Iterable[Mapping[str, Any]], kind: str, ns: str, name: str) -> list[Any]:
     return [
         s
@@ -117,10 +105,10 @@ def explain(
 ) -> list[Finding]:
     """The findings for one Service, most fundamental first."""
     out: list[Finding] = []
-    found = _find(objects, "Service", namespace, name)
-    if found is None:
+    services = (views.Service.from_dict(o) for o in objects if o.get("kind") == "Service")
+    svc = next((s for s in services if (s.namespace, s.name) == (namespace, name)), None)
+    if svc is None:
         return [Finding(Level.ERROR, f"Service {namespace}/{name} does not exist")]
-    svc = views.Service.from_dict(found)
     if not svc.is_load_balancer:
         return [
             Finding(
