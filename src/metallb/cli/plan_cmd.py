@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from metallb import views
 from metallb.cli.config_cmd import inputs_or_report
 from metallb.config.errors import ConfigError
 from metallb.plan import PlanOutput, plan_objects
@@ -14,7 +15,7 @@ from metallb.plan import PlanOutput, plan_objects
 
 def _node_names(objects: list[Any]) -> set[str]:
     return {
-        str((o.get("metadata") or {}).get("name") or "")
+        views.Node.from_dict(o).name
         for o in objects
         if isinstance(o, dict) and o.get("apiVersion") == "v1" and o.get("kind") == "Node"
     }

@@ -25,6 +25,7 @@ from metallb.ipam.service import (
     is_handled,
     request_from_service,
 )
+from metallb.views import Service
 
 
 @dataclass(frozen=True)
@@ -36,17 +37,11 @@ class ServiceDecision:
     reprocess_all: bool = False
 
 
-def current_ips(service: Mapping[str, Any]) -> tuple[str, ...]:
-    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    return tuple(i["ip"] for i in ingress if i.get("ip"))
-
-
 def _status_patch(
-    service: Mapping[str, Any], ips: tuple[str, ...], pool: str | None
+    service: Service, ips: tuple[str, ...], pool: str | None
 ) -> dict[str, Any] | None:
-    annotations = (service.get("metadata") or {}).get("annotations") or {}
-    have_pool = annotations.get(IP_ALLOCATED_FROM_POOL)
-    if current_ips(service) == ips and have_pool == pool:
+    have_pool = service.annotations.get(IP_ALLOCATED_FROM_POOL)
+    if service.ingress_ips == ips and have_pool == pool:
         return None
     return {
         # A merge patch: None deletes the annotation and the ingress list.
@@ -58,7 +53,7 @@ def _status_patch(
 def reconcile_service(
     alloc: Allocator,
     key: str,
-    service: Mapping[str, Any] | None,
+    service: Service | None,
     *,
     namespace_labels: Mapping[str, str] | None = None,
     lb_class: str = "",
@@ -72,8 +67,9 @@ def reconcile_service(
         # LoadBalancer at all take back the annotation we wrote (the apiserver itself
         # clears the status on such a type change).
         reprocess = release(alloc, ServiceKey(key))
-        is_lb = (service.get("spec") or {}).get("type") == "LoadBalancer"
-        patch = None if is_lb else _status_patch(service, current_ips(service), None)
+        patch = (
+            None if service.is_load_balancer else _status_patch(service, service.ingress_ips, None)
+        )
         return ServiceDecision(status_patch=patch, reprocess_all=reprocess)
     req = request_from_service(service, namespace_labels)
     outcome = converge(alloc, req)

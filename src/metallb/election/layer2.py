@@ -28,46 +28,18 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import IPv6Address
-from types import MappingProxyType
 
+from metallb import views
 from metallb.config.addresses import IPAddress
 from metallb.election.labels import LabelMatcher, any_matches
+from metallb.views import serving
 
 EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 
-
-def _frozen(labels: Mapping[str, str]) -> Mapping[str, str]:
-    return MappingProxyType(dict(labels))
-
-
-@dataclass(frozen=True)
-class Node:
-    """What the election needs of a Node object."""
-
-    name: str
-    labels: Mapping[str, str] = field(default_factory=dict)
-    network_unavailable: bool = False  # condition NetworkUnavailable has status "True"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "labels", _frozen(self.labels))
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """One EndpointSlice endpoint: the node it runs on and its conditions (None = unset)."""
-
-    node_name: str | None
-    ready: bool | None = None
-    serving: bool | None = None
-
-    @property
-    def can_serve(self) -> bool:
-        """Upstream ``EndpointCanServe``: ready unset or true, or serving true.
-
-        An unset ``ready`` counts as ready, as the EndpointSlice API says consumers
-        should interpret it; ``serving`` lets terminating endpoints keep traffic.
-        """
-        return self.ready is None or self.ready or self.serving is True
+# What the election reads of Nodes and endpoints: the views' own values, by their names
+# in the election's vocabulary.
+Node = views.Node
+Endpoint = views.Endpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +85,7 @@ class Service:
     endpoints: tuple[Endpoint, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "labels", _frozen(self.labels))
+        object.__setattr__(self, "labels", views.frozen(self.labels))
 
 
 class Reason(StrEnum):
@@ -200,7 +172,7 @@ def local_hosts(service: Service) -> frozenset[str | None] | None:
     serve (kube-proxy drops the traffic elsewhere); None under ``Cluster``."""
     if not service.local_traffic_policy:
         return None
-    return frozenset(ep.node_name for ep in service.endpoints if ep.can_serve)
+    return frozenset(ep.node_name for ep in serving(service.endpoints))
 
 
 def exclusions(
@@ -260,7 +232,7 @@ def candidates(
 
 def refusal(service: Service, ads: Iterable[Advertisement]) -> Reason | None:
     """Why nobody at all may announce (steps 1 and 3), given the applicable ``ads``."""
-    if not any(ep.can_serve for ep in service.endpoints):
+    if next(serving(service.endpoints), None) is None:
         return Reason.NO_ACTIVE_ENDPOINT
     # Sharing an IP between Services whose advertisements differ by serviceSelectors
     # would let two nodes announce one IP; upstream refuses the combination.

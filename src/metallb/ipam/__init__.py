@@ -2,8 +2,9 @@
 
 Entry points (re-exported here):
 
-* `request_from_service(service_dict, namespace_labels) -> ServiceRequest` and
-  `is_handled(service_dict, lb_class)`: from a v1 Service to the allocator's input;
+* `request_from_service(service, namespace_labels) -> ServiceRequest` and
+  `is_handled(service, lb_class)`: from a v1 Service (a `metallb.views.Service`) to the
+  allocator's input;
 * `Allocator`: `set_pools`, `assign`, `allocate`, `allocate_from_pool`, `unassign`,
   `counters`; the state of which Service holds which IPs;
 * `converge(allocator, request) -> Convergence`: one Service, as the controller does it;

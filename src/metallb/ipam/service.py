@@ -1,4 +1,4 @@
-"""From a v1 Service (JSON-shaped dict) to a `ServiceRequest`: annotations and fields.
+"""From a v1 Service (its :class:`metallb.views.Service`) to a `ServiceRequest`.
 
 Pure parsing, so annotation precedence is tested in the core: a stable `metallb.io/*`
 annotation that is present wins whatever its value (even empty); the deprecated
@@ -11,12 +11,12 @@ needs the IPs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from metallb.config.addresses import IPAddress, parse_ip
 from metallb.config.gotext import go_quote
 from metallb.ipam.addresses import family_for_addresses
 from metallb.ipam.model import FamilyPolicy, Port, ServiceRequest
+from metallb.views import Service
 
 PREFIX = "metallb.io/"
 DEPRECATED_PREFIX = "metallb.universe.tf/"
@@ -61,57 +61,47 @@ def requested_ips(
     return (ip,), None
 
 
-def backend_key(spec: Mapping[str, Any]) -> str:
+def backend_key(service: Service) -> str:
     """Empty under externalTrafficPolicy Cluster; the selector as `k=v,...` under Local."""
-    if spec.get("externalTrafficPolicy") != "Local":
+    if not service.local_traffic_policy:
         return ""
-    selector = spec.get("selector") or {}
+    selector = service.selector
     return ",".join(f"{k}={selector[k]}" for k in sorted(selector))
 
 
-def is_handled(service: Mapping[str, Any], lb_class: str = "") -> bool:
+def is_handled(service: Service, lb_class: str = "") -> bool:
     """`--lb-class` filtering: no class is ours only without a flag; a class must match it."""
-    spec = service.get("spec") or {}
-    if spec.get("loadBalancerClass") is None:
+    if service.load_balancer_class is None:
         return lb_class == ""
-    return bool(spec["loadBalancerClass"] == lb_class)
+    return service.load_balancer_class == lb_class
 
 
 def request_from_service(
-    service: Mapping[str, Any], namespace_labels: Mapping[str, str] | None = None
+    service: Service, namespace_labels: Mapping[str, str] | None = None
 ) -> ServiceRequest:
     """Extract what the allocator needs from a v1 Service and its Namespace's labels."""
-    meta = service.get("metadata") or {}
-    spec = service.get("spec") or {}
-    annotations: Mapping[str, str] = meta.get("annotations") or {}
-    cluster_ips = tuple(spec.get("clusterIPs") or ())
-    if not cluster_ips and spec.get("clusterIP"):
-        cluster_ips = (spec["clusterIP"],)
+    annotations = service.annotations
     try:
-        policy = FamilyPolicy(spec.get("ipFamilyPolicy") or FamilyPolicy.SINGLE_STACK)
+        policy = FamilyPolicy(service.ip_family_policy or FamilyPolicy.SINGLE_STACK)
     except ValueError:
         policy = FamilyPolicy.SINGLE_STACK
-    ips, error = requested_ips(annotations, spec.get("loadBalancerIP") or "")
-    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    ips, error = requested_ips(annotations, service.load_balancer_ip)
     return ServiceRequest(
-        namespace=meta.get("namespace") or "default",
-        name=meta.get("name") or "",
-        cluster_ips=cluster_ips,
+        namespace=service.namespace,
+        name=service.name,
+        cluster_ips=service.cluster_ips,
         ip_family_policy=policy,
-        ip_families=tuple(spec.get("ipFamilies") or ()),
-        ports=tuple(
-            Port(p.get("protocol") or "TCP", int(p.get("port") or 0))
-            for p in spec.get("ports") or ()
-        ),
+        ip_families=service.ip_families,
+        ports=tuple(Port(p.protocol, p.port) for p in service.ports),
         sharing_key=annotation(annotations, ALLOW_SHARED_IP),
-        backend_key=backend_key(spec),
+        backend_key=backend_key(service),
         requested_ips=ips,
         requested_ips_error=error,
         requested_pool=annotation(annotations, ADDRESS_POOL),
-        labels=dict(meta.get("labels") or {}),
+        labels=dict(service.labels),
         namespace_labels=dict(namespace_labels or {}),
-        status_ips=tuple(i["ip"] for i in ingress if i.get("ip")),
-        load_balancer=spec.get("type") == "LoadBalancer",
+        status_ips=service.ingress_ips,
+        load_balancer=service.is_load_balancer,
         deprecated_annotations=tuple(
             sorted(k for k in annotations if k.startswith(DEPRECATED_PREFIX.rstrip("/")))
         ),

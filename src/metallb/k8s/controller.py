@@ -35,6 +35,7 @@ from lightkube.models.meta_v1 import OwnerReference
 from lightkube.resources.core_v1 import Namespace, Service
 from lightkube.types import PatchType
 
+from metallb import views
 from metallb.config.build import build_config
 from metallb.config.errors import ConfigError
 from metallb.config.types import BGPType, Config
@@ -198,8 +199,9 @@ class Controller:
         obj = self.services.cache.get(key)
         svc = _as_dict(obj, "v1", "Service") if obj is not None else None
         ns_labels = self._namespace_labels(key.split("/", 1)[0])
+        view = views.Service.from_dict(svc) if svc is not None else None
         decision = reconcile_service(
-            self.allocator, key, svc, namespace_labels=ns_labels, lb_class=self.lb_class
+            self.allocator, key, view, namespace_labels=ns_labels, lb_class=self.lb_class
         )
         if decision.status_patch is not None and svc is not None:
             ns, name = key.split("/", 1)

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from ipaddress import ip_address
 from typing import Any
 
@@ -48,6 +48,7 @@ from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.core_v1 import Namespace, Node, Secret, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
+from metallb import views
 from metallb.config.build import build_config
 from metallb.config.errors import ConfigError
 from metallb.config.inventory import CONFIG_KINDS
@@ -74,6 +75,7 @@ from metallb.k8s.speaker_support import (
     Members,
     OwnedIPs,
     as_dict,
+    endpoints_of,
     slice_service,
 )
 from metallb.k8s.speaker_world import ElectionWorld
@@ -350,18 +352,19 @@ class Speaker:
                 self._sync_sessions()
             return result
         svc = self._service_dict(key)
-        self._reconcile_bgp(key, svc)
+        # The views the core reads, built once here for Layer 2 and BGP both.
+        view = views.Service.from_dict(svc) if svc is not None else None
+        endpoints = endpoints_of(self.slices.cache.by_index(SLICE_INDEX, key)) if view else ()
+        self._reconcile_bgp(key, view, endpoints)
         decision: layer2.Decision | None = None
-        if svc is not None and self.config is not None:
+        if view is not None and self.config is not None:
             decision = layer2.decide(
                 self.config,
-                svc,
+                view,
                 my_node=self.node_name,
                 nodes=self.world.nodes(),
                 members=self.world.members(),
-                slices=[
-                    as_dict(s, "discovery.k8s.io/v1", "EndpointSlice") for s in self._slices(key)
-                ],
+                endpoints=endpoints,
                 lb_class=self.lb_class,
                 ignore_exclude_lb=self.ignore_exclude_lb,
                 elector=self.world.elector,
@@ -416,7 +419,9 @@ class Speaker:
             self.runner.queue.add(key)
 
     # -- BGP ------------------------------------------------------------------------------
-    def _reconcile_bgp(self, key: str, svc: Mapping[str, Any] | None) -> None:
+    def _reconcile_bgp(
+        self, key: str, svc: views.Service | None, endpoints: Sequence[views.Endpoint]
+    ) -> None:
         if self.bgp is None:
             return
         me = self._my_node()
@@ -426,9 +431,7 @@ class Speaker:
                 self.config,
                 svc,
                 node=me,
-                slices=[
-                    as_dict(s, "discovery.k8s.io/v1", "EndpointSlice") for s in self._slices(key)
-                ],
+                endpoints=endpoints,
                 lb_class=self.lb_class,
                 ignore_exclude_lb=self.ignore_exclude_lb,
             )
@@ -495,6 +498,3 @@ class Speaker:
     def _service_dict(self, key: str) -> Mapping[str, Any] | None:
         obj = self.services.cache.get(key)
         return as_dict(obj, "v1", "Service") if obj is not None else None
-
-    def _slices(self, key: str) -> list[Any]:
-        return self.slices.cache.by_index(SLICE_INDEX, key)

@@ -1,6 +1,7 @@
-"""What :mod:`metallb.k8s.speaker` is built on: the ports to the announcer and the
-membership node, the table of owned IPs it keeps the announcer in step with, and dict
-views of informer objects (the pure decisions take plain dicts, as the API serves them)."""
+"""What :mod:`metallb.k8s.speaker` is built on: the
+ports to the announcer and the membership node, the table of owned IPs it keeps the
+announcer in step with, and the dicts of informer objects (as the API serves them) that
+the typed views of :mod:`metallb.views` are built from."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from collections.abc import Iterable
 from ipaddress import ip_address
 from typing import Any, Protocol
 
-from metallb.speaker import layer2
+from metallb import views
 from metallb.speaker.layer2 import Announce
+from metallb.views import SERVICE_NAME_LABEL
 
 
 class AnnounceTable(Protocol):
@@ -71,5 +73,17 @@ def as_dict(obj: Any, api_version: str, kind: str) -> dict[str, Any]:
 def slice_service(obj: Any) -> list[str]:
     """The Service key an EndpointSlice belongs to (its ``kubernetes.io/service-name``)."""
     meta = obj.metadata
-    name = (meta.labels or {}).get(layer2.SERVICE_NAME_LABEL) if meta else None
+    name = (meta.labels or {}).get(SERVICE_NAME_LABEL) if meta else None
     return [f"{meta.namespace}/{name}"] if meta and name else []
+
+
+def endpoints_of(slices: Iterable[Any]) -> tuple[views.Endpoint, ...]:
+    """The endpoints of cached EndpointSlices (one Service's: the informer's index
+    selects them), as the core reads them."""
+    return tuple(
+        ep
+        for s in slices
+        for ep in views.EndpointSlice.from_dict(
+            as_dict(s, "discovery.k8s.io/v1", "EndpointSlice")
+        ).endpoints
+    )

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from metallb import views
 from metallb.election import layer2 as election
 from metallb.election.incremental import Elector
 from metallb.k8s.cache import Cache
 from metallb.k8s.source import EventType
 from metallb.k8s.speaker_support import Members, as_dict
-from metallb.speaker import layer2
 
 
 class ElectionWorld:
@@ -43,7 +43,9 @@ class ElectionWorld:
         """Every Node object; the same tuple until a Node changes."""
         if self._nodes is None:
             if self._by_name is None:
-                converted = (layer2.node(as_dict(n, "v1", "Node")) for n in self._cache.objects())
+                converted = (
+                    views.Node.from_dict(as_dict(n, "v1", "Node")) for n in self._cache.objects()
+                )
                 self._by_name = {n.name: n for n in converted}
             self._nodes = tuple(self._by_name.values())
         return self._nodes
@@ -65,7 +67,7 @@ class ElectionWorld:
         name = key.rsplit("/", 1)[-1]
         self._by_name.pop(name, None)
         if obj is not None and etype is not EventType.DELETED:
-            node = layer2.node(as_dict(obj, "v1", "Node"))
+            node = views.Node.from_dict(as_dict(obj, "v1", "Node"))
             self._by_name[node.name] = node
 
     def members_changed(self) -> None:

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from metallb.config.types import Config
 from metallb.election import layer2 as election
 from metallb.speaker import bgp as bgp_core
 from metallb.speaker import layer2
+from metallb.views import Endpoint, Service
 
 
 @dataclass(frozen=True)
@@ -60,13 +60,13 @@ EXCLUSIONS: Mapping[election.Exclusion, str] = {
 
 def layer2_view(
     config: Config,
-    service: Mapping[str, Any],
+    service: Service,
     *,
     ips: Sequence[str],
     pool: str,
     nodes: Sequence[election.Node],
     members: Collection[str] | None,
-    slices: Sequence[Mapping[str, Any]],
+    endpoints: Sequence[Endpoint],
     ignore_exclude_lb: bool = False,
 ) -> Layer2View | None:
     """The Layer 2 election for the Service's IPs; None when its pool has no L2Advertisement.
@@ -77,7 +77,7 @@ def layer2_view(
     cfg_ads = config.l2_advertisements_for(pool)
     if not cfg_ads or not ips:
         return None
-    esvc = layer2.election_service(service, ips, slices)
+    esvc = layer2.election_service(service, ips, endpoints)
     all_ads = [layer2.advertisement(a) for a in cfg_ads]
     ads = election.applicable_advertisements(esvc, all_ads)
     by_name = {n.name: n for n in nodes}
@@ -161,12 +161,12 @@ class BGPNode:
 
 def bgp_view(
     config: Config,
-    service: Mapping[str, Any],
+    service: Service,
     *,
     ips: Sequence[str],
     pool: str,
     nodes: Sequence[election.Node],
-    slices: Sequence[Mapping[str, Any]],
+    endpoints: Sequence[Endpoint],
 ) -> tuple[BGPNode, ...] | None:
     """Per node (by name): advertising to which peers, or why not; None without
     BGPAdvertisements for the pool."""
@@ -174,7 +174,7 @@ def bgp_view(
         return None
     out = []
     for node in sorted(nodes, key=lambda n: n.name):
-        decision = bgp_core.decide(config, service, node=node, slices=slices, ips=ips)
+        decision = bgp_core.decide(config, service, node=node, endpoints=endpoints, ips=ips)
         if isinstance(decision, bgp_core.Announce):
             if decision.peers:
                 out.append(BGPNode(node.name, decision.peers))

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from metallb import views
 from metallb.config.types import Config
 from metallb.ipam import service as svc_parse
 from metallb.ipam.addresses import Family, family_for_addresses, go_quote_list
@@ -61,11 +62,11 @@ def requests_of(
     for s in objects:
         if s.get("apiVersion") != "v1" or s.get("kind") != "Service":
             continue
-        if not svc_parse.is_handled(s, lb_class):
+        svc = views.Service.from_dict(s)
+        if not svc_parse.is_handled(svc, lb_class):
             continue
-        ns = _meta(s).get("namespace") or "default"
-        labels = namespaces.get(ns, {"kubernetes.io/metadata.name": ns})
-        out.append(svc_parse.request_from_service(s, labels))
+        labels = namespaces.get(svc.namespace, {"kubernetes.io/metadata.name": svc.namespace})
+        out.append(svc_parse.request_from_service(svc, labels))
     return out, namespaces
 
 

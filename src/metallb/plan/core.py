@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from metallb import views
 from metallb.config.build import build_config
 from metallb.config.errors import ConfigError
 from metallb.config.legacy import expand_configmaps
@@ -108,12 +109,12 @@ def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _layer2(
     config: Config,
-    svc: Mapping[str, Any],
+    svc: views.Service,
     *,
     plan: ServicePlan,
     nodes: Sequence[election.Node],
     members: frozenset[str],
-    slices: Sequence[Mapping[str, Any]],
+    endpoints: Sequence[views.Endpoint],
 ) -> tuple[Layer2Plan | None, str]:
     """The announcing node and interfaces, or None and the reason nobody announces.
 
@@ -122,25 +123,31 @@ def _layer2(
     if not plan.ips or plan.pool is None:
         return None, ""
     node, interfaces, note = layer2.owner(
-        config, svc, ips=plan.ips, pool=plan.pool, nodes=nodes, members=members, slices=slices
+        config,
+        svc,
+        ips=plan.ips,
+        pool=plan.pool,
+        nodes=nodes,
+        members=members,
+        endpoints=endpoints,
     )
     return (None, note) if node is None else (Layer2Plan(node, interfaces), "")
 
 
 def _bgp(
     config: Config,
-    svc: Mapping[str, Any],
+    svc: views.Service,
     *,
     plan: ServicePlan,
     nodes: Sequence[election.Node],
-    slices: Sequence[Mapping[str, Any]],
+    endpoints: Sequence[views.Endpoint],
 ) -> tuple[BGPPlan, ...] | None:
     """The nodes advertising the Service over BGP and their peers (metallb.speaker.bgp)."""
     if not plan.ips or plan.pool is None or not config.bgp_advertisements_for(plan.pool):
         return None
     out = []
     for node in sorted(nodes, key=lambda n: n.name):
-        decision = bgp_core.decide(config, svc, node=node, slices=slices, ips=plan.ips)
+        decision = bgp_core.decide(config, svc, node=node, endpoints=endpoints, ips=plan.ips)
         if isinstance(decision, bgp_core.Announce) and decision.peers:
             out.append(BGPPlan(node.name, decision.peers))
     return tuple(out)
@@ -207,17 +214,21 @@ def plan_objects(
         for o in dicts
         if _kind(o, "v1", "Namespace")
     }
-    services = [as_created(o) for o in dicts if _kind(o, "v1", "Service")]
-    nodes = [layer2.node(o) for o in dicts if _kind(o, "v1", "Node")]
+    # The views the core reads, built once from the input.
+    services = [views.Service.from_dict(as_created(o)) for o in dicts if _kind(o, "v1", "Service")]
+    nodes = [views.Node.from_dict(o) for o in dicts if _kind(o, "v1", "Node")]
     down = set(down_nodes)
     members = frozenset(n.name for n in nodes if n.name not in down)
-    slices = [o for o in dicts if _kind(o, "discovery.k8s.io/v1", "EndpointSlice")]
+    endpoints = views.endpoints_by_service(
+        views.EndpointSlice.from_dict(o)
+        for o in dicts
+        if _kind(o, "discovery.k8s.io/v1", "EndpointSlice")
+    )
 
     handled = [(i, s) for i, s in enumerate(services) if service.is_handled(s)]
     requests = []
     for _, s in handled:
-        ns = _meta(s).get("namespace") or "default"
-        labels = namespaces.get(ns, {"kubernetes.io/metadata.name": ns})
+        labels = namespaces.get(s.namespace, {"kubernetes.io/metadata.name": s.namespace})
         requests.append(service.request_from_service(s, labels))
     result = allocate_all(pools_from_config(config), requests, namespaces)
 
@@ -230,19 +241,17 @@ def plan_objects(
             outcome.pool,
             outcome.error,
         )
-        l2, note = _layer2(config, svc, plan=p, nodes=nodes, members=members, slices=slices)
+        eps = endpoints.get(svc.key, ())
+        l2, note = _layer2(config, svc, plan=p, nodes=nodes, members=members, endpoints=eps)
         live = [n for n in nodes if n.name in members]
-        bgp_plan = _bgp(config, svc, plan=p, nodes=live, slices=slices)
+        bgp_plan = _bgp(config, svc, plan=p, nodes=live, endpoints=eps)
         plans[i] = replace(p, layer2=l2, layer2_note=note, bgp=bgp_plan)
     out = []
     for i, svc in enumerate(services):
         if i in plans:
             out.append(plans[i])
         else:
-            meta = _meta(svc)
-            out.append(
-                ServicePlan(str(meta.get("namespace") or "default"), str(meta.get("name") or ""))
-            )
+            out.append(ServicePlan(svc.namespace, svc.name))
     counters = result.pools
     return PlanOutput(
         services=tuple(out),

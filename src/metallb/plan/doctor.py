@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from metallb import views
 from metallb.config.build import build_config
 from metallb.config.errors import ConfigError
 from metallb.config.types import BGPType
@@ -125,8 +126,9 @@ def doctor(facts: Facts, *, bgp_type: BGPType | str = BGPType.NATIVE) -> list[Fi
                 "network namespace) to check arp_ignore/arp_announce there",
             )
         )
+    # The views the checks read, built once from the gathered objects.
+    nodes = [views.Node.from_dict(o) for o in facts.objects if o.get("kind") == "Node"]
     if facts.speaker_pods is not None:
-        nodes = [o for o in facts.objects if o.get("kind") == "Node"]
         out += checks.speakers(nodes, facts.speaker_pods, facts.speaker_daemonsets, facts.namespace)
     if not facts.memberlist_secret:
         out.append(
@@ -153,7 +155,6 @@ def doctor(facts: Facts, *, bgp_type: BGPType | str = BGPType.NATIVE) -> list[Fi
         return [*out, Finding(Level.ERROR, f"the configuration is invalid:\n{err}")]
     if facts.exclude_patterns is not None:
         out += checks.interfaces(config, facts.exclude_patterns, facts.node, facts.exclude_source)
-    nodes = [o for o in facts.objects if o.get("kind") == "Node"]
     out += checks.bgp_mode(BGPType(bgp_type), config, nodes, facts.frr_node_states)
     if not config.pools:
         out.append(Finding(Level.WARN, "no IPAddressPool: no Service can get an IP"))
@@ -168,11 +169,7 @@ def doctor(facts: Facts, *, bgp_type: BGPType | str = BGPType.NATIVE) -> list[Fi
                     "BGPAdvertisement: its IPs are assigned but never announced",
                 )
             )
-    excluded = [
-        str(_meta(n).get("name"))
-        for n in facts.objects
-        if n.get("kind") == "Node" and EXCLUDE_LB_LABEL in (_meta(n).get("labels") or {})
-    ]
+    excluded = [n.name for n in nodes if EXCLUDE_LB_LABEL in n.labels]
     if excluded:
         out.append(
             Finding(
@@ -182,16 +179,15 @@ def doctor(facts: Facts, *, bgp_type: BGPType | str = BGPType.NATIVE) -> list[Fi
     plans = {
         (p.namespace, p.name): p for p in plan_objects(facts.objects, bgp_type=bgp_type).services
     }
-    for svc in (o for o in facts.objects if o.get("kind") == "Service"):
-        meta = _meta(svc)
-        ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress")
-        if (svc.get("spec") or {}).get("type") != "LoadBalancer":
+    services = (views.Service.from_dict(o) for o in facts.objects if o.get("kind") == "Service")
+    for svc in services:
+        if not svc.is_load_balancer:
             continue  # a ClusterIP Service (default/kubernetes...) is never "pending"
         if not is_handled(svc, facts.lb_class):
             continue
-        key = (str(meta.get("namespace") or "default"), str(meta.get("name") or ""))
+        key = (svc.namespace, svc.name)
         plan = plans.get(key)
-        if ingress:
+        if svc.ingress:  # any entry, a hostname one too
             # An IP nobody announces is as unreachable as no IP, and quieter about it.
             silent = plan is not None and plan.ips and plan.pool and plan.layer2 is None
             if silent and plan and plan.pool and config.l2_advertisements_for(plan.pool):

@@ -28,9 +28,9 @@ from typing import Any
 import yaml
 
 from metallb.config.types import BGPType, Config
-from metallb.election.layer2 import Node
 from metallb.plan.explain import Finding, Level
 from metallb.speaker import bgp
+from metallb.views import Node
 
 ARP_IGNORE, ARP_ANNOUNCE = "arp_ignore", "arp_announce"
 SPEAKER_LABELS = {"app": "metallb", "component": "speaker"}
@@ -199,7 +199,7 @@ def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def speakers(
-    nodes: Sequence[Mapping[str, Any]],
+    nodes: Sequence[Node],
     pods: Sequence[Mapping[str, Any]],
     daemonsets: Sequence[Mapping[str, Any]],
     namespace: str,
@@ -213,11 +213,7 @@ def speakers(
     for ds in daemonsets:
         pod_spec = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
         selector.update(pod_spec.get("nodeSelector") or {})
-    expected = [
-        str(_meta(n).get("name"))
-        for n in nodes
-        if all((_meta(n).get("labels") or {}).get(k) == v for k, v in selector.items())
-    ]
+    expected = [n.name for n in nodes if all(n.labels.get(k) == v for k, v in selector.items())]
     if not pods:
         return [
             Finding(
@@ -272,7 +268,7 @@ def speakers(
 def bgp_mode(
     bgp_type: BGPType,
     config: Config,
-    nodes: Sequence[Mapping[str, Any]],
+    nodes: Sequence[Node],
     frr_node_states: Sequence[Mapping[str, Any]] | None,
 ) -> list[Finding]:
     """Which BGP implementation is in use (``METALLB_BGP_TYPE``); in frr-k8s mode, whether
@@ -280,11 +276,7 @@ def bgp_mode(
     out = [Finding(Level.INFO, f"BGP mode: {bgp_type.value} (METALLB_BGP_TYPE)")]
     if bgp_type is not BGPType.FRR_K8S:
         return out
-    peered = sorted(
-        name
-        for n in nodes
-        if bgp.sessions(config, Node(name := str(_meta(n).get("name")), _labels(n)))
-    )
+    peered = sorted(n.name for n in nodes if bgp.sessions(config, n))
     if not peered:
         return out
     if frr_node_states is None:
@@ -313,8 +305,3 @@ def bgp_mode(
             Finding(Level.OK, f"frr-k8s runs on each of the {len(peered)} nodes with BGP peers")
         )
     return out
-
-
-def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
-    labels = _meta(obj).get("labels")
-    return labels if isinstance(labels, Mapping) else {}

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from metallb import views
 from metallb.config.build import build_config
 from metallb.config.errors import ConfigError
 from metallb.config.types import BGPType, Config
@@ -29,7 +30,6 @@ from metallb.ipam.service import is_handled
 from metallb.plan.announce import BGPNode, Layer2View, bgp_view, layer2_view
 from metallb.plan.candidates import PoolVerdict, pool_verdicts
 from metallb.plan.core import ServicePlan, plan_objects
-from metallb.speaker import layer2
 
 
 class Level(StrEnum):
@@ -48,23 +48,6 @@ class Finding:
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     meta = obj.get("metadata")
     return meta if isinstance(meta, Mapping) else {}
-
-
-def _ingress(svc: Mapping[str, Any]) -> list[str]:
-    ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    return [i["ip"] for i in ingress if isinstance(i, Mapping) and i.get("ip")]
-
-
-def _find(objects: Iterable[Mapping[str, Any]], kind: str, ns: str, name: str) -> Any:
-    for o in objects:
-        meta = _meta(o)
-        if (
-            o.get("kind") == kind
-            and meta.get("name") == name
-            and (meta.get("namespace") or "default") == ns
-        ):
-            return o
-    return None
 
 
 def _status_of(statuses: Iterable[Mapping[str, Any]], kind: str, ns: str, name: str) -> list[Any]:
@@ -122,20 +105,20 @@ def explain(
 ) -> list[Finding]:
     """The findings for one Service, most fundamental first."""
     out: list[Finding] = []
-    svc = _find(objects, "Service", namespace, name)
+    services = (views.Service.from_dict(o) for o in objects if o.get("kind") == "Service")
+    svc = next((s for s in services if (s.namespace, s.name) == (namespace, name)), None)
     if svc is None:
         return [Finding(Level.ERROR, f"Service {namespace}/{name} does not exist")]
-    spec = svc.get("spec") or {}
-    if spec.get("type") != "LoadBalancer":
+    if not svc.is_load_balancer:
         return [
             Finding(
                 Level.INFO,
-                f"type is {spec.get('type') or 'ClusterIP'}, not "
+                f"type is {svc.type or 'ClusterIP'}, not "
                 "LoadBalancer: MetalLB does not give it an IP",
             )
         ]
     if not is_handled(svc, lb_class):
-        cls = spec.get("loadBalancerClass")
+        cls = svc.load_balancer_class
         mine = f"the class {lb_class!r}" if lb_class else "Services without a loadBalancerClass"
         return [
             Finding(
@@ -178,7 +161,7 @@ def explain(
         for s in plan_objects(objects, bgp_type=bgp_type).services
         if (s.namespace, s.name) == (namespace, name)
     )
-    out += _allocation(plan, _ingress(svc))
+    out += _allocation(plan, list(svc.ingress_ips))
     verdicts = pool_verdicts(
         config, objects, namespace, name, got_pool=plan.pool if plan.ips else None,
         lb_class=lb_class,
@@ -268,7 +251,7 @@ def _allocation(plan: ServicePlan, actual: list[str]) -> list[Finding]:
 def _announcement(
     plan: ServicePlan,
     config: Config,
-    svc: Mapping[str, Any],
+    svc: views.Service,
     *,
     objects: Sequence[Mapping[str, Any]],
     statuses: Sequence[Mapping[str, Any]],
@@ -286,18 +269,19 @@ def _announcement(
                 "it is unreachable. Create an L2Advertisement for the pool.",
             )
         ]
-    nodes = [layer2.node(o) for o in objects if o.get("kind") == "Node"]
-    slices = [o for o in objects if o.get("kind") == "EndpointSlice"]
+    nodes = [views.Node.from_dict(o) for o in objects if o.get("kind") == "Node"]
+    slices = (views.EndpointSlice.from_dict(o) for o in objects if o.get("kind") == "EndpointSlice")
+    endpoints = views.endpoints_by_service(slices).get(svc.key, ())
     members = speaker_members(speaker_pods, (n.name for n in nodes))
     out: list[Finding] = []
     if l2ads:
         view = layer2_view(
-            config, svc, ips=plan.ips, pool=pool, nodes=nodes, members=members, slices=slices
+            config, svc, ips=plan.ips, pool=pool, nodes=nodes, members=members, endpoints=endpoints
         )
         assert view is not None
         out += _layer2(view, _status_of(statuses, "ServiceL2Status", namespace, name))
     if bgpads:
-        bview = bgp_view(config, svc, ips=plan.ips, pool=pool, nodes=nodes, slices=slices)
+        bview = bgp_view(config, svc, ips=plan.ips, pool=pool, nodes=nodes, endpoints=endpoints)
         assert bview is not None
         out += _bgp(bview, _status_of(statuses, "ServiceBGPStatus", namespace, name), members)
     return out

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from metallb import views
 from metallb.speaker.bgp import peer_label
 
 _SAMPLE = re.compile(r"^metallb_bgp_session_up\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)")
@@ -65,11 +66,6 @@ class _NodeAnnouncements:
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     meta = obj.get("metadata")
     return meta if isinstance(meta, Mapping) else {}
-
-
-def _ingress(svc: Mapping[str, Any]) -> list[str]:
-    ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    return [str(i.get("ip")) for i in ingress if isinstance(i, Mapping) and i.get("ip")]
 
 
 def _peer_name(label: str, objects: Sequence[Mapping[str, Any]]) -> str:
@@ -141,18 +137,15 @@ def render(
             f"{st.get('availableIPv4', '-'):>12} {st.get('assignedIPv6', '-'):>11} "
             f"{st.get('availableIPv6', '-'):>12}"
         )
-    svcs = {
-        (str(_meta(s).get("namespace")), str(_meta(s).get("name"))): s
-        for s in objects
-        if s.get("kind") == "Service" and (s.get("spec") or {}).get("type") == "LoadBalancer"
-    }
+    services = (views.Service.from_dict(s) for s in objects if s.get("kind") == "Service")
+    svcs = {(s.namespace, s.name): s for s in services if s.is_load_balancer}
     l2_nodes: dict[tuple[str, str], list[str]] = {}
     per_node: dict[str, _NodeAnnouncements] = {}
     for s in statuses:
         st = s.get("status") or {}
         key = (str(st.get("serviceNamespace")), str(st.get("serviceName")))
         node = str(st.get("node") or "?")
-        ips = ",".join(_ingress(svcs[key])) if key in svcs else "(Service gone)"
+        ips = ",".join(svcs[key].ingress_ips) if key in svcs else "(Service gone)"
         if s.get("kind") == "ServiceL2Status":
             l2_nodes.setdefault(key, []).append(node)
             ifaces = [str(i.get("name")) for i in st.get("interfaces") or () if i.get("name")]
@@ -167,10 +160,10 @@ def render(
             )
     out += ["", f"{'SERVICE':40} {'IPS':32} {'LAYER2 NODE':16}"]
     for (ns, name), svc in svcs.items():
-        ips = ",".join(_ingress(svc)) or "<pending>"
+        ips = ",".join(svc.ingress_ips) or "<pending>"
         node = ",".join(sorted(l2_nodes.get((ns, name), []))) or "-"
         out.append(f"{ns + '/' + name:40} {ips:32} {node:16}")
-    nodes = sorted({str(_meta(n).get("name")) for n in objects if n.get("kind") == "Node"})
+    nodes = sorted({views.Node.from_dict(n).name for n in objects if n.get("kind") == "Node"})
     out += ["", "ANNOUNCEMENTS PER NODE"]
     for node in sorted(set(nodes) | set(per_node)):
         entries = sorted(per_node[node].entries) if node in per_node else []

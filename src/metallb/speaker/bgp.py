@@ -1,9 +1,9 @@
 """The speaker's BGP decision for one node (pure): which peers it talks to, and what it
 tells each of them about a Service.
 
-From the validated :class:`~metallb.config.types.Config`, a v1 Service and its
-discovery/v1 EndpointSlices as JSON-shaped dicts, and this node's
-:class:`~metallb.election.layer2.Node`, :func:`decide` says whether this node advertises
+From the validated :class:`~metallb.config.types.Config`, a v1 Service and the endpoints
+of its discovery/v1 EndpointSlices as typed views (:mod:`metallb.views`), and this
+node's :class:`~metallb.views.Node`, :func:`decide` says whether this node advertises
 the Service and, if so, the routes per BGPPeer name. It follows upstream's
 ``ShouldAnnounce`` and ``SetBalancer`` (upstream's speaker/bgp_controller.go), in this order:
 
@@ -42,9 +42,10 @@ from typing import Any
 from metallb.config.community import Community
 from metallb.config.types import BGPAdvertisement, Config, Peer
 from metallb.election.labels import any_matches
-from metallb.election.layer2 import EXCLUDE_LB_LABEL, Endpoint, Node
+from metallb.election.layer2 import EXCLUDE_LB_LABEL
 from metallb.ipam import service as svc_parse
 from metallb.speaker import layer2
+from metallb.views import Endpoint, Node, Service, serving
 
 IPNetwork = IPv4Network | IPv6Network
 
@@ -166,38 +167,14 @@ def _peers_overlap(a: BGPAdvertisement, b: BGPAdvertisement) -> bool:
     return not a.peers or not b.peers or bool(set(a.peers) & set(b.peers))
 
 
-def has_serving_endpoint(slices: Iterable[Mapping[str, Any]], only_node: str | None) -> bool:
+def has_serving_endpoint(endpoints: Iterable[Endpoint], only_node: str | None) -> bool:
     """Upstream's ``hasHealthyEndpoint``: some endpoint with addresses can serve.
 
     Endpoints, not addresses, are the unit: the first endpoint that lists an address
     and can serve settles it, whatever another slice says of the same address. With
     ``only_node``, endpoints on other nodes, or on no node, are ignored.
     """
-    for s in slices:
-        for ep in s.get("endpoints") or []:
-            if only_node is not None and ep.get("nodeName") != only_node:
-                continue
-            cond = ep.get("conditions") or {}
-            if (
-                ep.get("addresses")
-                and Endpoint(None, cond.get("ready"), cond.get("serving")).can_serve
-            ):
-                return True
-    return False
-
-
-def service_slices(
-    slices: Iterable[Mapping[str, Any]], namespace: str, name: str
-) -> list[Mapping[str, Any]]:
-    """The EndpointSlices labelled for the Service ``namespace/name``."""
-    out = []
-    for s in slices:
-        meta = s.get("metadata") or {}
-        if (meta.get("namespace") or "default") != namespace:
-            continue
-        if (meta.get("labels") or {}).get(layer2.SERVICE_NAME_LABEL) == name:
-            out.append(s)
-    return out
+    return any(ep.addresses for ep in serving(endpoints, only_node))
 
 
 def _mask(ip: str, ad: BGPAdvertisement) -> IPNetwork:
@@ -248,10 +225,10 @@ def merge(first: Route, second: Route) -> Route:
 
 def decide(
     config: Config,
-    service: Mapping[str, Any],
+    service: Service,
     *,
     node: Node,
-    slices: Iterable[Mapping[str, Any]],
+    endpoints: Sequence[Endpoint],
     ips: Sequence[str] | None = None,
     lb_class: str = "",
     ignore_exclude_lb: bool = False,
@@ -259,12 +236,13 @@ def decide(
     """Whether ``node`` advertises ``service`` over BGP, and to whom (module docstring).
 
     ``ips`` default to the Service's ``status.loadBalancer.ingress`` (``metallb plan``
-    passes the IPs it has just allocated); ``slices`` may hold other Services' slices.
+    passes the IPs it has just allocated); ``endpoints`` are those of the Service's
+    EndpointSlices.
     """
-    spec = service.get("spec") or {}
-    if spec.get("type") != "LoadBalancer" or not svc_parse.is_handled(service, lb_class):
+    if not service.is_load_balancer or not svc_parse.is_handled(service, lb_class):
         return Withdraw(Reason.NOT_HANDLED)
-    ips = tuple(ips) if ips is not None else layer2.ingress_ips(service)
+    # Every ingress entry, a hostname one as "": upstream's SetBalancer refuses it.
+    ips = tuple(ips) if ips is not None else service.ingress
     if not ips:
         return Withdraw(Reason.NO_IP)
     if not layer2.valid_ips(ips):
@@ -278,8 +256,7 @@ def decide(
     mine = [ad for ad in pool_ads if selects_node(ad, node)]
     if not mine:
         return Withdraw(Reason.NOT_OWNER)
-    meta = service.get("metadata") or {}
-    ads = [ad for ad in mine if applies_to(ad, meta.get("labels") or {})]
+    ads = [ad for ad in mine if applies_to(ad, service.labels)]
     if not ads:
         return Withdraw(Reason.NO_MATCHING_ADVERTISEMENT)
     for i, a in enumerate(ads):
@@ -289,24 +266,20 @@ def decide(
         return Withdraw(Reason.NETWORK_UNAVAILABLE)
     if not ignore_exclude_lb and EXCLUDE_LB_LABEL in node.labels:
         return Withdraw(Reason.EXCLUDED)
-    own = service_slices(slices, str(meta.get("namespace") or "default"), str(meta.get("name")))
-    if spec.get("externalTrafficPolicy") == "Local":
-        if not has_serving_endpoint(own, node.name):
+    if service.local_traffic_policy:
+        if not has_serving_endpoint(endpoints, node.name):
             return Withdraw(Reason.NO_LOCAL_ENDPOINTS)
-    elif not has_serving_endpoint(own, None):
+    elif not has_serving_endpoint(endpoints, None):
         return Withdraw(Reason.NO_ENDPOINTS)
     return Announce(pool, ips, routes_for(ads, ips, sessions(config, node)))
 
 
-def status(service: Mapping[str, Any], node: str, decision: Decision) -> ServiceBGPStatus | None:
+def status(service: Service, node: str, decision: Decision) -> ServiceBGPStatus | None:
     """The ServiceBGPStatus this node keeps for ``service``; None: there is none (the node
     does not advertise it, or no peer of this node gets it)."""
     if not isinstance(decision, Announce) or not decision.routes:
         return None
-    meta = service.get("metadata") or {}
-    return ServiceBGPStatus(
-        node, str(meta.get("name") or ""), str(meta.get("namespace") or "default"), decision.peers
-    )
+    return ServiceBGPStatus(node, service.name, service.namespace, decision.peers)
 
 
 def peer_tables(decisions: Iterable[Announce]) -> dict[str, dict[IPNetwork, Route]]:

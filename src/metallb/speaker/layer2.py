@@ -1,9 +1,10 @@
 """The speaker's Layer 2 decision for one Service on one node (pure).
 
-From the Kubernetes objects as JSON-shaped dicts (a v1 Service, its discovery/v1
-EndpointSlices, the v1 Nodes), the validated :class:`~metallb.config.types.Config`, the
-live membership and this node's name, :func:`decide` says whether this node announces
-the Service's IPs, on which interfaces, or why not. It follows upstream's
+From the typed views of the Kubernetes objects (:mod:`metallb.views`: a v1 Service,
+the endpoints of its discovery/v1 EndpointSlices, the v1 Nodes), the validated
+:class:`~metallb.config.types.Config`, the live membership and this node's name,
+:func:`decide` says whether this node announces the Service's IPs, on which
+interfaces, or why not. It follows upstream's
 ``ShouldAnnounce`` and ``SetBalancer`` (upstream's speaker/layer2_controller.go):
 
 1. the Service must be ours (``type: LoadBalancer``, ``loadBalancerClass`` as
@@ -16,9 +17,9 @@ the Service's IPs, on which interfaces, or why not. It follows upstream's
 4. the interfaces are the union of those of the advertisements that apply to the
    Service and select this node; one such advertisement without a list means all.
 
-The dict-to-value mapping lives here only: ``metallb plan`` uses the same helpers
-(:func:`node`, :func:`endpoints`, :func:`advertisement`, :func:`owner`), so the offline
-plan and the running speakers cannot disagree.
+The view-to-election mapping lives here only: ``metallb plan`` uses the same helpers
+(:func:`election_service`, :func:`advertisement`, :func:`owner`), so the offline plan and
+the running speakers cannot disagree.
 """
 
 from __future__ import annotations
@@ -27,14 +28,12 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from ipaddress import ip_address
-from typing import Any
 
 from metallb.config.types import Config, L2Advertisement
 from metallb.election import layer2
 from metallb.election.incremental import Elector
 from metallb.ipam import service as svc_parse
-
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+from metallb.views import Endpoint, Service, serving
 
 
 class Skip(StrEnum):
@@ -67,42 +66,7 @@ class Withdraw:
 Decision = Announce | Withdraw
 
 
-# -- mapping Kubernetes dicts to election values (shared with `metallb plan`) ------------
-
-
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    meta = obj.get("metadata")
-    return meta if isinstance(meta, Mapping) else {}
-
-
-def node(obj: Mapping[str, Any]) -> layer2.Node:
-    """A v1 Node as the election sees it (labels, NetworkUnavailable; never Ready)."""
-    conditions = (obj.get("status") or {}).get("conditions") or []
-    unavailable = any(
-        c.get("type") == "NetworkUnavailable" and c.get("status") == "True" for c in conditions
-    )
-    return layer2.Node(
-        name=str(_meta(obj).get("name") or ""),
-        labels=dict(_meta(obj).get("labels") or {}),
-        network_unavailable=unavailable,
-    )
-
-
-def endpoints(
-    slices: Iterable[Mapping[str, Any]], namespace: str, name: str
-) -> tuple[layer2.Endpoint, ...]:
-    """The endpoints of the Service ``namespace/name`` in ``slices`` (others are skipped)."""
-    out = []
-    for s in slices:
-        meta = _meta(s)
-        if (meta.get("namespace") or "default") != namespace:
-            continue
-        if (meta.get("labels") or {}).get(SERVICE_NAME_LABEL) != name:
-            continue
-        for ep in s.get("endpoints") or []:
-            cond = ep.get("conditions") or {}
-            out.append(layer2.Endpoint(ep.get("nodeName"), cond.get("ready"), cond.get("serving")))
-    return tuple(out)
+# -- mapping views to election values (shared with `metallb plan`) ---------------------
 
 
 def advertisement(ad: L2Advertisement) -> layer2.Advertisement:
@@ -117,24 +81,22 @@ def advertisement(ad: L2Advertisement) -> layer2.Advertisement:
 
 
 def election_service(
-    service: Mapping[str, Any], ips: Sequence[str], slices: Iterable[Mapping[str, Any]]
+    service: Service, ips: Sequence[str], endpoints: Sequence[Endpoint]
 ) -> layer2.Service:
-    """The election's view of a Service whose first IP is ``ips[0]``."""
-    meta = _meta(service)
-    spec = service.get("spec") or {}
-    annotations = meta.get("annotations") or {}
-    ns, name = str(meta.get("namespace") or "default"), str(meta.get("name") or "")
+    """The election's view of a Service whose first IP is ``ips[0]`` and whose
+    EndpointSlices hold ``endpoints``."""
+    annotations = service.annotations
     return layer2.Service(
         ip=ip_address(ips[0]),
-        labels=dict(meta.get("labels") or {}),
+        labels=service.labels,
         # Either key present, whatever its value (even empty), as upstream's
         # serviceHasSharedIP.
         shared_ip=any(
             prefix + svc_parse.ALLOW_SHARED_IP in annotations
             for prefix in (svc_parse.PREFIX, svc_parse.DEPRECATED_PREFIX)
         ),
-        local_traffic_policy=spec.get("externalTrafficPolicy") == "Local",
-        endpoints=endpoints(slices, ns, name),
+        local_traffic_policy=service.local_traffic_policy,
+        endpoints=tuple(endpoints),
     )
 
 
@@ -151,13 +113,6 @@ def interfaces_for(
     if any(not i for i in lists):
         return ()
     return tuple(sorted({i for li in lists for i in li}))
-
-
-def ingress_ips(service: Mapping[str, Any]) -> tuple[str, ...]:
-    """``status.loadBalancer.ingress[].ip``, in order; an entry without one (a hostname
-    entry) gives "", which :func:`valid_ips` refuses, as upstream's SetBalancer does."""
-    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    return tuple(str(i.get("ip") or "") if isinstance(i, Mapping) else "" for i in ingress)
 
 
 def valid_ips(ips: Sequence[str]) -> bool:
@@ -196,13 +151,13 @@ def orphaned(config: Config, announced: Iterable[tuple[str, Sequence[str]]]) -> 
 
 def owner(
     config: Config,
-    service: Mapping[str, Any],
+    service: Service,
     *,
     ips: Sequence[str],
     pool: str,
     nodes: Sequence[layer2.Node],
     members: Collection[str] | None,
-    slices: Iterable[Mapping[str, Any]],
+    endpoints: Sequence[Endpoint],
     ignore_exclude_lb: bool = False,
 ) -> tuple[str | None, tuple[str, ...], str]:
     """Who announces (as every speaker computes it), on which interfaces, else why not.
@@ -212,8 +167,8 @@ def owner(
     ads = config.l2_advertisements_for(pool)
     if not ads:
         return None, (), "no L2Advertisement for its pool"
-    esvc = election_service(service, ips, slices)
-    if not any(e.can_serve for e in esvc.endpoints):
+    esvc = election_service(service, ips, endpoints)
+    if next(serving(esvc.endpoints), None) is None:
         return None, (), "no ready endpoint in any EndpointSlice"
     winner = layer2.owner(
         esvc,
@@ -229,13 +184,13 @@ def owner(
 
 
 def _target(
-    config: Config, service: Mapping[str, Any], lb_class: str
+    config: Config, service: Service, lb_class: str
 ) -> Withdraw | tuple[tuple[str, ...], str, Sequence[L2Advertisement]]:
     """Steps 1-2: the Service's IPs, pool and advertisements, or why it is not ours."""
-    spec = service.get("spec") or {}
-    if spec.get("type") != "LoadBalancer" or not svc_parse.is_handled(service, lb_class):
+    if not service.is_load_balancer or not svc_parse.is_handled(service, lb_class):
         return Withdraw(Skip.NOT_HANDLED)
-    ips = ingress_ips(service)
+    # Every ingress entry, a hostname one as "": upstream's SetBalancer refuses it.
+    ips = service.ingress
     if not ips:
         return Withdraw(Skip.NO_IP)
     if not valid_ips(ips):
@@ -251,12 +206,12 @@ def _target(
 
 def decide(
     config: Config,
-    service: Mapping[str, Any],
+    service: Service,
     *,
     my_node: str,
     nodes: Sequence[layer2.Node],
     members: Collection[str] | None,
-    slices: Iterable[Mapping[str, Any]],
+    endpoints: Sequence[Endpoint],
     lb_class: str = "",
     ignore_exclude_lb: bool = False,
     elector: Elector | None = None,
@@ -265,7 +220,7 @@ def decide(
     """Whether ``my_node`` announces ``service`` in Layer 2 (see the module docstring).
 
     ``members`` are the live members (None: membership disabled, every Node counts);
-    ``slices`` may hold other Services' slices, they are filtered by label. With an
+    ``endpoints`` are those of the Service's EndpointSlices. With an
     ``elector`` (built with the same ``ignore_exclude_lb``), the election is its cached
     one for ``key`` (the Service's key), with the same outcome.
     """
@@ -275,7 +230,7 @@ def decide(
             elector.forget(key)  # out of the election: nothing to keep up to date
         return target
     ips, pool, ads = target
-    esvc = election_service(service, ips, slices)
+    esvc = election_service(service, ips, endpoints)
     election_ads = [advertisement(a) for a in ads]
     if elector is not None:
         elector.update(nodes, members)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from metallb import views
 from metallb.config.build import build_config
 from metallb.election.layer2 import Node
 from metallb.lab.routers import wait_for
@@ -84,8 +85,15 @@ def endpoints(name: str) -> dict[str, Any]:
 
 
 def state(*services: dict[str, Any]) -> frr_render.NodeConfig:
-    slices = [endpoints(s["metadata"]["name"]) for s in services]
-    decisions = [bgp.decide(CONFIG, s, node=NODE, slices=slices) for s in services]
+    decisions = [
+        bgp.decide(
+            CONFIG,
+            views.Service.from_dict(s),
+            node=NODE,
+            endpoints=views.EndpointSlice.from_dict(endpoints(s["metadata"]["name"])).endpoints,
+        )
+        for s in services
+    ]
     return frr_render.desired(CONFIG, NODE, [d for d in decisions if isinstance(d, bgp.Announce)])
 
 

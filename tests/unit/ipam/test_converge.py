@@ -20,6 +20,7 @@ from metallb.ipam import (
     release,
     request_from_service,
 )
+from metallb.views import Service as View
 
 from .helpers import DUAL_CLUSTER, ips, req, tcp
 
@@ -297,7 +298,7 @@ def test_requested_ips_extraction(
     annotations: dict[str, str], spec: dict[str, Any], wanted: tuple[str, ...], error: str | None
 ) -> None:
     """Requested IPs: annotation vs spec, stable vs deprecated, upstream's errors."""
-    r = request_from_service(_svc(annotations, **spec))
+    r = request_from_service(View.from_dict(_svc(annotations, **spec)))
     assert tuple(map(str, r.requested_ips)) == wanted
     assert r.requested_ips_error == error
 
@@ -319,7 +320,7 @@ def test_request_fields_extraction() -> None:
     )
     service["status"] = {"loadBalancer": {"ingress": [{"hostname": "x"}, {"ip": "192.0.2.4"}]}}
     service["metadata"]["labels"] = {"team": "a"}
-    r = request_from_service(service, {"env": "prod"})
+    r = request_from_service(View.from_dict(service), {"env": "prod"})
     assert r.key == "shop/web"
     assert r.cluster_ips == ("10.96.0.5", "fd00::5")
     assert r.ip_family_policy is FamilyPolicy.REQUIRE_DUAL_STACK
@@ -335,10 +336,12 @@ def test_request_fields_extraction() -> None:
         "metallb.universe.tf/allow-shared-ip",
     )
     assert (
-        request_from_service(_svc(externalTrafficPolicy="Cluster", selector={"a": "b"})).backend_key
+        request_from_service(
+            View.from_dict(_svc(externalTrafficPolicy="Cluster", selector={"a": "b"}))
+        ).backend_key
         == ""
     )
-    assert request_from_service(_svc(type="ClusterIP")).load_balancer is False
+    assert request_from_service(View.from_dict(_svc(type="ClusterIP"))).load_balancer is False
 
 
 @pytest.mark.parametrize(
@@ -354,4 +357,4 @@ def test_request_fields_extraction() -> None:
 def test_is_handled(cls: str | None, flag: str, handled: bool) -> None:
     """loadBalancerClass filtering as upstream's --lb-class."""
     spec: dict[str, Any] = {} if cls is None else {"loadBalancerClass": cls}
-    assert is_handled(_svc(None, **spec), flag) is handled
+    assert is_handled(View.from_dict(_svc(None, **spec)), flag) is handled

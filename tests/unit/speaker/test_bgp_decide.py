@@ -11,12 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from metallb import views
 from metallb.config.build import build_config
 from metallb.config.community import parse_community
 from metallb.config.types import Config
 from metallb.election.layer2 import Node
 from metallb.speaker import bgp
 from metallb.speaker.bgp import Announce, Reason, Route, Withdraw
+from tests.unit.speaker.objects import core
 
 NS = "metallb-system"
 
@@ -89,7 +91,8 @@ V4 = ip_network("198.51.100.7/32")
 def decide(
     cfg: Config, svc: dict[str, Any], node: Node = N1, slices: Any = None, **kw: Any
 ) -> bgp.Decision:
-    return bgp.decide(cfg, svc, node=node, slices=READY_N1 if slices is None else slices, **kw)
+    view, endpoints = core(svc, READY_N1 if slices is None else slices)
+    return bgp.decide(cfg, view, node=node, endpoints=endpoints, **kw)
 
 
 BASIC = (pool(), peer("r1"), ad())
@@ -339,7 +342,7 @@ def test_status_names_sorted_peers_or_nothing() -> None:
     """ServiceBGPStatus: node, Service, sorted peers; none when not advertising."""
     cfg = config(pool(), peer("zz"), peer("aa", peerAddress="192.0.2.2"), ad())
     svc = service()
-    st_ = bgp.status(svc, "n1", decide(cfg, svc))
+    st_ = bgp.status(views.Service.from_dict(svc), "n1", decide(cfg, svc))
     assert st_ is not None
     assert st_.to_json() == {
         "node": "n1",
@@ -347,7 +350,7 @@ def test_status_names_sorted_peers_or_nothing() -> None:
         "serviceNamespace": "default",
         "peers": ["aa", "zz"],
     }
-    assert bgp.status(svc, "n1", decide(cfg, svc, slices=[])) is None
+    assert bgp.status(views.Service.from_dict(svc), "n1", decide(cfg, svc, slices=[])) is None
 
 
 def test_ips_argument_overrides_status() -> None:

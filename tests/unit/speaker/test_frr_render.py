@@ -19,6 +19,7 @@ from metallb.config.build import build_config
 from metallb.config.types import Config
 from metallb.election.layer2 import Node
 from metallb.speaker import bgp, frr_render
+from tests.unit.speaker.objects import core
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("METALLB_UPDATE_GOLDEN") == "1"
@@ -150,7 +151,10 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
 def state(objects: list[dict[str, Any]], services: list[dict[str, Any]]) -> frr_render.NodeConfig:
     config: Config = build_config(objects, namespace=NS, bgp_type="frr")
     slices = [ready(s["metadata"]["name"]) for s in services]
-    decisions = [bgp.decide(config, s, node=NODE, slices=slices) for s in services]
+    decisions = [
+        bgp.decide(config, view, node=NODE, endpoints=endpoints)
+        for view, endpoints in (core(s, slices) for s in services)
+    ]
     announced = [d for d in decisions if isinstance(d, bgp.Announce)]
     return frr_render.desired(config, NODE, announced)
 

@@ -16,6 +16,7 @@ import pytest
 from metallb.config.build import build_config
 from metallb.election.layer2 import Node
 from metallb.speaker import bgp, frrk8s_render
+from tests.unit.speaker.objects import core
 from tests.unit.speaker.test_frr_render import NS, obj, peer, ready, service
 
 NODE = Node("node-1", {"kubernetes.io/hostname": "node-1", "rack": "a"})
@@ -45,7 +46,10 @@ def render(
 ) -> dict[str, Any] | None:
     config = build_config(objects, namespace=NS, bgp_type="frr-k8s", secret_passthrough=passthrough)
     slices = [ready(s["metadata"]["name"]) for s in services]
-    decisions = [bgp.decide(config, s, node=NODE, slices=slices) for s in services]
+    decisions = [
+        bgp.decide(config, view, node=NODE, endpoints=endpoints)
+        for view, endpoints in (core(s, slices) for s in services)
+    ]
     announced = [d for d in decisions if isinstance(d, bgp.Announce)]
     return frrk8s_render.desired(config, NODE, announced, namespace=FRRNS, passthrough=passthrough)
 

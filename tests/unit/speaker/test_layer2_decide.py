@@ -1,4 +1,5 @@
-"""The speaker's Layer 2 decision from Kubernetes dicts: table tests of each upstream rule."""
+"""The speaker's Layer 2 decision from the views of Kubernetes objects (built from the dicts
+the API serves, as the speaker does): table tests of each upstream rule."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from typing import Any
 
 import pytest
 
+from metallb import views
 from metallb.config.build import build_config
 from metallb.config.types import Config
 from metallb.election.incremental import Elector
 from metallb.election.layer2 import Reason, election_key
 from metallb.speaker import layer2
 from metallb.speaker.layer2 import Announce, Skip, Withdraw, orphaned
+from tests.unit.speaker.objects import core
 
 NS = "metallb-system"
 NODES = ("n1", "n2", "n3")
@@ -72,7 +75,7 @@ def node(name: str, labels: dict[str, str] | None = None, unavailable: bool = Fa
     obj: dict[str, Any] = {"metadata": {"name": name, "labels": labels or {}}}
     if unavailable:
         obj["status"] = {"conditions": [{"type": "NetworkUnavailable", "status": "True"}]}
-    return layer2.node(obj)
+    return views.Node.from_dict(obj)
 
 
 def winner(ip: str, names: tuple[str, ...] = NODES) -> str:
@@ -86,8 +89,8 @@ NODE_OBJS = tuple(node(n) for n in NODES)
 def decide_all(cfg: Config, svc: dict[str, Any], **kw: Any) -> dict[str, layer2.Decision]:
     kw.setdefault("nodes", NODE_OBJS)
     kw.setdefault("members", None)
-    kw.setdefault("slices", [slice_("web", "n1", "n2", "n3")])
-    return {n: layer2.decide(cfg, svc, my_node=n, **kw) for n in NODES}
+    view, endpoints = core(svc, kw.pop("slices", [slice_("web", "n1", "n2", "n3")]))
+    return {n: layer2.decide(cfg, view, my_node=n, endpoints=endpoints, **kw) for n in NODES}
 
 
 def announcers(decisions: dict[str, layer2.Decision]) -> list[str]:
@@ -267,14 +270,15 @@ def test_owner_agrees_with_decide() -> None:
     cfg = config(pool("p", "192.0.2.0/28"), l2ad("a", ipAddressPools=["p"], interfaces=["eth9"]))
     for ip in ("192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"):
         svc = service((ip,))
+        view, endpoints = core(svc, [slice_("web", "n1")])
         who, ifaces, note = layer2.owner(
             cfg,
-            svc,
+            view,
             ips=(ip,),
             pool="p",
             nodes=NODE_OBJS,
             members=None,
-            slices=[slice_("web", "n1")],
+            endpoints=endpoints,
         )
         d = decide_all(cfg, svc, slices=[slice_("web", "n1")])
         assert (announcers(d), note) == ([who], "")
@@ -304,23 +308,26 @@ def test_an_ingress_entry_without_an_ip_withdraws_as_invalid() -> None:
 def test_an_elector_decides_as_the_plain_election_across_membership_changes() -> None:
     """decide(elector=...) gives the same decisions, and forgets Services that leave L2."""
     electors = {n: Elector() for n in NODES}
-    services = {f"default/web{i}": service((f"192.0.2.{i}",), name="web") for i in range(1, 9)}
     slices = [slice_("web", "n1", "n2", "n3")]
+    services = {
+        f"default/web{i}": core(service((f"192.0.2.{i}",), name="web"), slices) for i in range(1, 9)
+    }
     for members in (NODES, ("n1", "n3"), ("n3",), (), NODES):
-        for key, svc in services.items():
+        for key, (svc, endpoints) in services.items():
             for me in NODES:
-                kw: dict[str, Any] = {"nodes": NODE_OBJS, "members": members, "slices": slices}
+                kw: dict[str, Any] = {"nodes": NODE_OBJS, "members": members}
+                kw["endpoints"] = endpoints
                 fast = layer2.decide(BASE, svc, my_node=me, elector=electors[me], key=key, **kw)
                 assert fast == layer2.decide(BASE, svc, my_node=me, **kw), (key, me, members)
     assert len(electors["n1"]) == len(services)
-    gone = service(("198.51.100.1",), name="web")  # no pool: out of the election
+    gone, endpoints = core(service(("198.51.100.1",), name="web"), slices)  # no pool
     layer2.decide(
         BASE,
         gone,
         my_node="n1",
         nodes=NODE_OBJS,
         members=None,
-        slices=slices,
+        endpoints=endpoints,
         elector=electors["n1"],
         key="default/web1",
     )
