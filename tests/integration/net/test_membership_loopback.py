@@ -81,7 +81,8 @@ async def test_garbage_datagrams_are_counted_and_ignored() -> None:
     port = free_port()
     async with MembershipNode("solo", "127.0.0.1", SECRET, port=port) as node:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            for payload in (b"\x01" + b"x" * 40, b"\x07" * 50, b"hello"):
+            # Envelope versions 1 and 0 (both accepted, neither authenticates), then 7.
+            for payload in (b"\x01" + b"x" * 40, b"\x07" * 50, b"\x00" + b"y" * 50):
                 s.sendto(payload, ("127.0.0.1", port))
         await eventually(lambda: sum(node.core.counters.dropped.values()) >= 3, "3 drops")
         stats = node.stats()

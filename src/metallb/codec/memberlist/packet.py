@@ -39,7 +39,8 @@ def strip_label(data: bytes) -> tuple[str, bytes]:
     if not data or data[0] != MsgType.HAS_LABEL:
         return "", data
     if len(data) < 2 or data[1] == 0 or len(data) < 2 + data[1]:
-        raise WireError("label header empty or truncated")
+        # Before decryption nothing is authenticated: bad framing here is like a bad tag.
+        raise WireError("label header empty or truncated", DropReason.AUTH)
     label = data[2 : 2 + data[1]].decode(errors="replace")
     return label, data[2 + data[1] :]
 
