@@ -224,3 +224,14 @@ def test_packets_to_protocol_5_members_carry_a_crc() -> None:
     plain = Cipher(KEY).open_packet(pings[0].payload)
     assert plain[0] == 12
     assert any(isinstance(m, Ping) for m in decode_packet(plain))
+
+
+def test_a_packet_a_go_peer_sealed_is_acked_and_its_suspicion_refuted() -> None:
+    """Go's compound of ping(7, node-b) and suspect(3, node-b), sealed by Go's
+    encryptPayload, makes node-b refute at incarnation 4 and ack seq 7 to the sender."""
+    core = Membership("node-b", B, GO_KEY, now=0.0)
+    step = core.receive(GO["encrypted_packet_v1"], A, 0.0)
+    assert core.incarnation == 4
+    sent = [(s.to, m) for s in step.sends for m in Wire(GO_KEY).open_packet(s.payload)]
+    assert (A, Ack(7)) in sent
+    assert (A, Alive(4, "node-b", B, b"", VSN)) in sent

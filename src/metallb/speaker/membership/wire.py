@@ -17,6 +17,14 @@ Our speakers speak memberlist's protocol so that they and upstream MetalLB speak
   compresses streams; we compress push-pulls, not acks).
 
 The message structs and their msgpack encoding are :mod:`metallb.codec.memberlist`'s.
+
+Where we differ from memberlist, on purpose: we send UDP packets uncompressed (Go
+compresses when smaller; it reads both); a packet with one undecodable part is dropped
+whole (Go handles the parts it can); we never send a TCP fallback ping (we answer Go's);
+we always encrypt (a speaker without the Secret uses a fixed public key, so it does not
+join upstream speakers that run without one); there is no keyring rotation, no Lifeguard
+awareness (nacks are read and ignored) and no suspicion confirmations: our timers are
+fixed and fast (:mod:`.config`).
 :meth:`Wire.open_packet` and :meth:`Wire.open_stream` raise only :class:`WireError`,
 whose ``reason`` the core counts; a label (another cluster's) counts as ``auth``.
 """
