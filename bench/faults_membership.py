@@ -5,7 +5,7 @@ harness :class:`bench.membership.MembershipLab`) converge; then an intruder name
 the same LAN sends UDP datagrams to port 7946 of all three, paced to ``--rate`` in
 total for ``--seconds`` (at most 5 s, capped at ``rate * seconds`` datagrams), cycling
 through three kinds: real packets (pings naming each member) sealed under another
-secret, random bytes that start with our envelope version (so they reach key
+secret, random bytes that start with memberlist's envelope version (1) (so they reach key
 derivation and AES-GCM like a wrong-key packet) and random bytes of any first byte.
 The members' CPU over the flood comes from ``/proc/<pid>/stat``; their drop counters
 (``metallb_memberlist_dropped_packets_total{reason=auth|version|malformed}``) and
@@ -31,9 +31,10 @@ from typing import Any
 
 from bench.faults import CpuMeter, emit, paced
 from bench.membership import MembershipLab, wait_for
+from metallb.codec.memberlist import Ping, encode
 from metallb.speaker.membership import DEFAULT_PORT, derive_key
-from metallb.speaker.membership.crypto import DATAGRAM, ENVELOPE_VERSION, Envelope
-from metallb.speaker.membership.wire import Packet, Ping, encode_packet
+from metallb.speaker.membership.crypto import VERSION
+from metallb.speaker.membership.wire import Wire
 
 BENCH = "fault_membership_garbage"
 BENCH_MODULE = "bench.faults_membership"
@@ -45,13 +46,13 @@ KINDS = ("wrong_key", "garbage_v1", "garbage")
 
 def payloads(names: list[str]) -> list[tuple[str, bytes]]:
     """(kind, datagram): for each of 32 rounds and each member, one of each kind."""
-    wrong = Envelope(derive_key(b"not-the-cluster-secret"))
+    wrong = Wire(derive_key(b"not-the-cluster-secret"))
     out: list[tuple[str, bytes]] = []
     for i in range(32):
         for name in names:
-            plain = encode_packet(Packet("intruder", (Ping(i, name),)))
-            out.append(("wrong_key", wrong.seal(plain, DATAGRAM)))
-            out.append(("garbage_v1", bytes([ENVELOPE_VERSION]) + os.urandom(40 + i)))
+            ping = encode(Ping(i, name, (INTRUDER_IP, DEFAULT_PORT), "intruder"))
+            out.append(("wrong_key", wrong.seal_packet([ping], crc=True)))
+            out.append(("garbage_v1", bytes([VERSION]) + os.urandom(40 + i)))
             out.append(("garbage", os.urandom(1 + 7 * i)))
     return out
 

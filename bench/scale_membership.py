@@ -41,10 +41,11 @@ from metallb.speaker.membership import (
     Membership,
     MembershipConfig,
     Step,
+    derive_key,
 )
 
 LATENCY = 0.0005
-KEY = bytes(range(32))
+KEY = derive_key(b"c2VjcmV0LWtleS0xMjM0NQ")
 Emit = Callable[..., None]
 
 
@@ -108,7 +109,7 @@ class Sim:
         if not stream:
             self._apply(dst, core.receive(payload, src_addr, self.now))
         else:
-            step = core.receive_stream(payload, src_addr, self.now)
+            step = core.receive_stream(payload, src_addr, self.now, reply=is_reply)
             self._apply(dst, step, None if is_reply else src_addr)
 
     def run(self, seconds: float, max_steps: int = 20_000_000) -> None:

@@ -11,7 +11,7 @@ import pytest
 from metallb import __version__
 from metallb.cli.controller_cmd import warn_unapplied
 from metallb.cli.main import build_parser, main
-from metallb.cli.speaker_cmd import exclude_patterns
+from metallb.cli.speaker_cmd import exclude_patterns, read_secret
 
 SUBCOMMANDS = ("controller", "speaker", "plan", "config", "explain", "status", "doctor", "lab")
 
@@ -134,3 +134,10 @@ def test_bad_tls_flags_stop_the_process_naming_the_flag(
     err = capsys.readouterr().err
     assert flag in err
     assert value in err
+
+
+def test_the_memberlist_secret_is_used_as_stored(tmp_path: Path) -> None:
+    """Upstream's speaker keys memberlist with the file's bytes, untrimmed: so do we, or a
+    Secret ending in a newline would key our speakers differently from upstream's."""
+    (tmp_path / "secretkey").write_bytes(b"c2VjcmV0\n")
+    assert read_secret(str(tmp_path)) == b"c2VjcmV0\n"

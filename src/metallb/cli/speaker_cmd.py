@@ -2,9 +2,11 @@
 
 Membership runs only with both ``--ml-bindaddr`` and ``--ml-labels`` (as upstream);
 otherwise every Node counts as a live speaker. The gossip key is the file ``secretkey``
-in ``--ml-secret-key-path`` (the mounted ``memberlist`` Secret). Upstream gossips in
-clear without it; our transport always encrypts, so without a key it uses a fixed,
-public one and says so: equivalent to clear text, and compatible between our speakers.
+in ``--ml-secret-key-path`` (the mounted ``memberlist`` Secret), used as stored (upstream
+reads it the same way, untrimmed: the key must match theirs byte for byte). Upstream
+gossips in clear without it; our transport always encrypts, so without a key it uses a
+fixed, public one and says so: equivalent to clear text, compatible between our speakers
+but not with upstream speakers running without a key.
 
 The health endpoints listen on 127.0.0.1 only (the speaker runs in the host network);
 metrics on all addresses over HTTPS, for bearer tokens Kubernetes authorizes, as the
@@ -95,7 +97,7 @@ def read_secret(key_path: str) -> bytes:
     if not key_path:
         log.warning("no --ml-secret-key-path: membership traffic is not confidential")
         return UNENCRYPTED_KEY
-    return (Path(key_path) / "secretkey").read_bytes().strip()
+    return (Path(key_path) / "secretkey").read_bytes()
 
 
 async def _main(args: argparse.Namespace, tls: TLSOptions) -> int:

@@ -1,8 +1,10 @@
-"""Membership transport: runs the pure SWIM core on UDP and TCP port 7946 (asyncio).
+"""Membership transport: runs the pure memberlist core on UDP and TCP port 7946 (asyncio).
 
-:class:`MembershipNode` owns one UDP socket (ping, ack, ping-req, gossip), one TCP
-listener (join and periodic full-state push-pull: one length-prefixed frame each way per
-connection) and one timer task that calls the core's ``tick`` at its ``next_deadline``.
+:class:`MembershipNode` owns one UDP socket (ping, indirect ping, ack, nack, gossip), one
+TCP listener (join and periodic full-state push-pull, and the TCP ping of Go peers: one
+memberlist stream message each way per connection, ``encrypt | u32 length | envelope``,
+see :mod:`metallb.speaker.membership.wire`) and one timer task that calls the core's
+``tick`` at its ``next_deadline``.
 It only moves bytes and time: every decision is the core's
 (:class:`metallb.speaker.membership.Membership`). Membership changes reach the speaker
 as :class:`MemberEvent` values, through :meth:`MembershipNode.events` (an async iterator)
@@ -19,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import struct
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -34,11 +35,12 @@ from metallb.speaker.membership import (
     Step,
     derive_key,
 )
+from metallb.speaker.membership.crypto import STREAM_HEADER, stream_length
+from metallb.speaker.membership.wire import WireError
 
 log = logging.getLogger(__name__)
 
-_FRAME = struct.Struct("!I")
-MAX_FRAME = 4 * 2**20  # a full state of thousands of members fits easily
+LABEL_TYPE = 244  # memberlist's hasLabel message type (label.go)
 TCP_TIMEOUT = 2.0  # connect, send and receive one push-pull; a LAN peer answers in ms
 
 
@@ -210,8 +212,8 @@ class MembershipNode:
             async with asyncio.timeout(TCP_TIMEOUT):
                 reader, writer = await asyncio.open_connection(*peer)
                 try:
-                    writer.write(_FRAME.pack(len(payload)) + payload)
-                    reply = await _read_frame(reader)
+                    writer.write(payload)
+                    reply = await _read_message(reader)
                 finally:
                     writer.close()
                     with contextlib.suppress(OSError):
@@ -220,7 +222,7 @@ class MembershipNode:
             # A seed not up yet, or a dead member: the core retries on its own schedule.
             self.transport_errors["tcp_connect"] += 1
             return
-        self._apply(self.core.receive_stream(reply, peer, self._clock()))
+        self._apply(self.core.receive_stream(reply, peer, self._clock(), reply=True))
 
     async def _serve_stream(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -228,11 +230,11 @@ class MembershipNode:
         peer = writer.get_extra_info("peername")
         try:
             async with asyncio.timeout(TCP_TIMEOUT):
-                frame = await _read_frame(reader)
+                frame = await _read_message(reader)
                 step = self.core.receive_stream(frame, (str(peer[0]), int(peer[1])), self._clock())
                 self._apply(step)
                 if step.reply is not None:
-                    writer.write(_FRAME.pack(len(step.reply)) + step.reply)
+                    writer.write(step.reply)
                     await writer.drain()
         except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
             self.transport_errors["tcp_serve"] += 1
@@ -242,8 +244,17 @@ class MembershipNode:
                 await writer.wait_closed()
 
 
-async def _read_frame(reader: asyncio.StreamReader) -> bytes:
-    (size,) = _FRAME.unpack(await reader.readexactly(_FRAME.size))
-    if size > MAX_FRAME:
-        raise ValueError(f"frame of {size} bytes")
-    return await reader.readexactly(size)
+async def _read_message(reader: asyncio.StreamReader) -> bytes:
+    """The bytes of one stream message: an optional label header, then
+    ``encrypt | u32 length | envelope``. Whatever does not look like that is returned as
+    read so far, for the core to count (an unencrypted stream, a length over the limit)."""
+    head = await reader.readexactly(1)
+    if head[0] == LABEL_TYPE:
+        label_len = await reader.readexactly(1)
+        head += label_len + await reader.readexactly(label_len[0]) + await reader.readexactly(1)
+    head += await reader.readexactly(STREAM_HEADER - 1)
+    try:
+        length = stream_length(head[-STREAM_HEADER:])
+    except WireError:
+        return head
+    return head + await reader.readexactly(length)

@@ -9,8 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
+from metallb.codec.memberlist import Ack, Ping, encode
 from metallb.net.membership import MembershipNode
-from metallb.speaker.membership import EventKind, MemberEvent, State
+from metallb.speaker.membership import DropReason, EventKind, MemberEvent, State, derive_key
+from metallb.speaker.membership.wire import Wire
 
 SECRET = b"bG9vcGJhY2stc2VjcmV0"
 
@@ -81,10 +83,37 @@ async def test_garbage_datagrams_are_counted_and_ignored() -> None:
     port = free_port()
     async with MembershipNode("solo", "127.0.0.1", SECRET, port=port) as node:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            for payload in (b"\x01" + b"x" * 40, b"\x07" * 50, b"hello"):
+            # Envelope versions 1 and 0 (both accepted, neither authenticates), then 7.
+            for payload in (b"\x01" + b"x" * 40, b"\x07" * 50, b"\x00" + b"y" * 50):
                 s.sendto(payload, ("127.0.0.1", port))
         await eventually(lambda: sum(node.core.counters.dropped.values()) >= 3, "3 drops")
         stats = node.stats()
         assert stats["metallb_memberlist_dropped_packets_total{reason=auth}"] == 2
         assert stats["metallb_memberlist_dropped_packets_total{reason=version}"] == 1
         assert [r.name for r in node.members()] == ["solo"]
+
+
+async def _exchange(port: int, payload: bytes) -> bytes:
+    """Send one stream message on a new TCP connection; what comes back before close."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(payload)
+        await writer.drain()
+        async with asyncio.timeout(5):
+            return await reader.read()
+    finally:
+        writer.close()
+
+
+@pytest.mark.asyncio
+async def test_streams_in_memberlist_framing() -> None:
+    """A Go peer's TCP fallback ping is acked on the stream; an unencrypted stream and one
+    under another key get no answer and count as auth drops."""
+    port = free_port()
+    async with MembershipNode("solo", "127.0.0.1", SECRET, port=port) as node:
+        ping = Ping(31, "solo", ("127.0.0.1", 9), "go-peer")
+        answer = await _exchange(port, Wire(derive_key(SECRET)).seal_stream(ping))
+        assert Wire(derive_key(SECRET)).open_stream(answer) == Ack(31)
+        assert await _exchange(port, encode(ping)) == b""
+        assert await _exchange(port, Wire(derive_key(b"other")).seal_stream(ping)) == b""
+        await eventually(lambda: node.core.counters.dropped[DropReason.AUTH] == 2, "two auth drops")

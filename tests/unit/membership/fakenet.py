@@ -23,9 +23,10 @@ from metallb.speaker.membership import (
     MembershipConfig,
     State,
     Step,
+    derive_key,
 )
 
-KEY = bytes(range(32))
+KEY = derive_key(b"c2VjcmV0LWtleS0xMjM0NQ")
 LATENCY = 0.0005  # a LAN round trip is about 1 ms
 
 
@@ -133,7 +134,7 @@ class FakeNet:
         if not d.stream:
             self.apply(dst, core.receive(d.payload, src_addr, self.now))
         else:
-            step = core.receive_stream(d.payload, src_addr, self.now)
+            step = core.receive_stream(d.payload, src_addr, self.now, reply=d.reply)
             self.apply(dst, step, reply_to=None if d.reply else src_addr)
 
     def run(self, seconds: float, max_steps: int = 2_000_000) -> None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from metallb.speaker.membership import DropReason, Membership, MembershipConfig, State
 
-from .fakenet import FakeNet
+from .fakenet import KEY, FakeNet
 
 FAST_SYNC = MembershipConfig(push_pull_interval=1.0)
 
@@ -73,7 +73,7 @@ def test_partition_then_heal_converges_to_full_membership() -> None:
 
 
 def test_restarted_member_with_the_same_name_rejoins() -> None:
-    """A crashed member restarted (incarnation 0 again) outbids its old record and is up."""
+    """A crashed member restarted (incarnation 1 again) outbids its old record and is up."""
     net = FakeNet(seed=13)
     for name in ("a", "b", "c"):
         net.add(name)
@@ -82,7 +82,7 @@ def test_restarted_member_with_the_same_name_rejoins() -> None:
     net.run(2.0)
     assert "b" not in net.view("a")
     old = net.nodes["b"]
-    new = Membership("b", old.address, bytes(range(32)), now=net.now, rng=random.Random(1))
+    new = Membership("b", old.address, KEY, now=net.now, rng=random.Random(1))
     net.nodes["b"] = new
     net.crashed.discard("b")
     net.apply("b", new.join([net.nodes["a"].address], net.now))

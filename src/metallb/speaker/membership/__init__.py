@@ -1,16 +1,19 @@
-"""Speaker membership: a SWIM failure detector over encrypted gossip. Pure core.
+"""Speaker membership: hashicorp/memberlist's protocol, fast timers. Pure core.
 
 Which speakers are alive decides the Layer 2 election (upstream section 7: only Layer 2
 uses it; BGP ignores it). :class:`Membership` is the state machine, driven by explicit
 time and packets; :mod:`metallb.net.membership` runs it on UDP and TCP port 7946. Member
-names are node names. Without a configured memberlist Secret the speaker does not run
-membership at all and falls back to node conditions, as upstream (decided by the speaker
-wiring, not here).
+names are node names. The wire format is memberlist v0.5.1's, keyed as upstream's
+speaker keys it, so upstream speakers and ours form one membership (a rolling upgrade
+from upstream mixes them). Without a configured memberlist Secret the speaker does not
+run membership at all and falls back to node conditions, as upstream (decided by the
+speaker wiring, not here).
 
 Modules: :mod:`.config` (tunables and the argument for their defaults), :mod:`.records`
-(member records and precedence), :mod:`.wire` (plaintext codec), :mod:`.crypto` (AES-GCM
-envelope and key derivation), :mod:`.gossip` (dissemination queue), :mod:`.effects`
-(output values), :mod:`.core`.
+(member records and the rules that change them), :mod:`.wire` (packets and streams on
+the wire, with :mod:`metallb.codec.memberlist`), :mod:`.crypto` (encryption and key
+derivation), :mod:`.gossip` (dissemination queue), :mod:`.effects` (output values),
+:mod:`.core`.
 """
 
 from metallb.speaker.membership.config import DEFAULT_PORT, MembershipConfig
@@ -23,7 +26,7 @@ from metallb.speaker.membership.effects import (
     Send,
     Step,
 )
-from metallb.speaker.membership.records import Address, Record, State, supersedes
+from metallb.speaker.membership.records import Address, Record, State
 from metallb.speaker.membership.wire import DropReason, WireError
 
 __all__ = [
@@ -41,5 +44,4 @@ __all__ = [
     "Step",
     "WireError",
     "derive_key",
-    "supersedes",
 ]

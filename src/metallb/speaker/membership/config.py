@@ -32,8 +32,8 @@ Detection time of a crashed member, for ``n`` members (timeline of one failure):
    in one round, last in the next), but ``n - 1`` members probe independently, so the
    first probe of the dead member comes on average about ``probe_interval / 2`` after the
    crash for any ``n``: SWIM's constant expected detection time.
-2. *Direct and indirect probe.* No ack within ``probe_timeout`` triggers a ping-req
-   through ``indirect_checks`` other members; no ack (direct or relayed) by the end of the
+2. *Direct and indirect probe.* No ack within ``probe_timeout`` triggers an indirect
+   ping through ``indirect_checks`` other members; no ack (direct or relayed) by the end of the
    interval makes the target *suspect*: ``probe_interval`` after the probe.
 3. *Suspicion.* A suspect is still a member (upstream counts suspects as live for the
    election). It becomes dead after ``suspicion_timeout = suspicion_mult * probe_interval *
@@ -60,7 +60,11 @@ each packet is well under 1 KiB.
 
 Upstream (hashicorp/memberlist's LAN profile, as MetalLB uses it) probes every 1 s with a
 500 ms timeout and a 4-24 s suspicion window: 5-25 s failover. We trade more packets and a
-tighter stall tolerance for a 10x faster failover.
+tighter stall tolerance for a 10x faster failover. The timers are local: the wire format is
+memberlist's, and a memberlist peer in the same cluster accepts our suspect and dead
+broadcasts whatever its own timers (``state.go``: ``suspectNode``, ``deadNode``), so in a
+mixed cluster our members detect for everyone; a dead member of ours is also probed by the
+peers on their own, slower schedule, and they hear our verdict first.
 """
 
 from __future__ import annotations

@@ -1,44 +1,67 @@
-"""The SWIM failure detector as a state machine: time and packets in, packets and events out.
+"""memberlist's failure detector as a state machine: time and packets in, packets and events out.
 
 :class:`Membership` never reads a clock, sleeps or touches a socket. The adapter
 (:mod:`metallb.net.membership`) calls :meth:`~Membership.receive` for each datagram,
-:meth:`~Membership.receive_stream` for each TCP frame, and :meth:`~Membership.tick` at
-:meth:`~Membership.next_deadline`; each returns a :class:`Step` of encrypted payloads to
-send and :class:`MemberEvent` values (member up / down) for the Layer 2 election. Tests
-drive several cores over a fake network with explicit time.
+:meth:`~Membership.receive_stream` for each TCP stream message, and
+:meth:`~Membership.tick` at :meth:`~Membership.next_deadline`; each returns a
+:class:`Step` of encrypted payloads to send and :class:`MemberEvent` values (member up /
+down) for the Layer 2 election. Tests drive several cores over a fake network with
+explicit time.
 
-Protocol (SWIM, Das et al. 2002, with its suspicion and piggybacking extensions):
-each ``probe_interval`` ping the next member of a shuffled round-robin list; no ack within
-``probe_timeout`` -> ask ``indirect_checks`` others to ping it (ping-req); still no ack at
-the end of the interval -> gossip it as *suspect*; a suspect that does not refute (raise
-its incarnation) within the suspicion timeout is declared *dead*. Joining and periodic
-anti-entropy use a full state exchange over TCP (push-pull). Timing is argued in
-:mod:`.config`; precedence of records in :mod:`.records`.
+Protocol: hashicorp/memberlist v0.5.1 (``state.go``, ``net.go``), so upstream speakers
+are members like ours. Each ``probe_interval`` ping the next member of a shuffled
+round-robin list; no ack within ``probe_timeout`` -> ask ``indirect_checks`` alive
+members to ping it (indirect ping, with a nack requested from members speaking protocol
+4+); still no ack at the end of the interval -> broadcast *suspect*; a suspect that does
+not refute (raise its incarnation above the suspected one) within the suspicion timeout
+is declared *dead* by a broadcast any member accepts. Joining and periodic anti-entropy
+use a full state exchange over TCP (push-pull, with the join flag). Timing is ours
+(:mod:`.config`), much faster than ``DefaultLANConfig``'s: a Go peer accepts our dead
+broadcast whatever its own timers, so our detection drives theirs. Rules for applying
+alive, suspect and dead are in :mod:`.records`.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
-from metallb.speaker.membership.config import MembershipConfig
-from metallb.speaker.membership.crypto import DATAGRAM, STREAM, Envelope
-from metallb.speaker.membership.effects import Counters, EventKind, MemberEvent, Send, Step
-from metallb.speaker.membership.gossip import GossipQueue
-from metallb.speaker.membership.records import Address, Record, State, supersedes
-from metallb.speaker.membership.wire import (
+from metallb.codec.memberlist import (
+    VSN,
     Ack,
-    DropReason,
+    Alive,
+    Dead,
+    IndirectPing,
     Message,
-    Packet,
+    Nack,
+    NodeState,
     Ping,
-    PingReq,
+    PushNode,
     PushPull,
-    WireError,
-    decode_packet,
-    encode_packet,
+    Suspect,
+    User,
+    encode,
 )
+from metallb.speaker.membership.config import MembershipConfig
+from metallb.speaker.membership.effects import Counters, EventKind, MemberEvent, Send, Step
+from metallb.speaker.membership.gossip import COMPOUND_OVERHEAD, GossipQueue
+from metallb.speaker.membership.records import (
+    Address,
+    Record,
+    State,
+    after_alive,
+    after_dead,
+    after_suspect,
+)
+from metallb.speaker.membership.relay import Relays
+from metallb.speaker.membership.wire import DropReason, Wire, WireError
+
+_T = TypeVar("_T")
+_CRC_PROTOCOL = 5  # memberlist adds a CRC for members speaking protocol 5+
+_NACK_PROTOCOL = 4  # and asks members speaking 4+ for a nack
+_FRAMING = 2 + 5  # compound header and CRC header, kept out of the gossip budget
 
 
 @dataclass(slots=True)
@@ -57,20 +80,16 @@ class _Probe:
     indirect_sent: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class _Relay:
-    requester: Address
-    seq: int
-    expires: float
-
-
 def _gossip_target(m: _Member, horizon: float) -> bool:
     """Live members, and those declared dead after ``horizon`` (so they can learn it)."""
     return m.record.state.is_live or (m.record.state is State.DEAD and m.changed_at > horizon)
 
 
 class Membership:
-    """One member's view of the cluster. Every method takes ``now`` (seconds, monotonic)."""
+    """One member's view of the cluster. Every method takes ``now`` (seconds, monotonic).
+
+    ``key`` is the AES key (:func:`~metallb.speaker.membership.crypto.derive_key`).
+    """
 
     def __init__(
         self,
@@ -81,26 +100,23 @@ class Membership:
         now: float,
         config: MembershipConfig | None = None,
         rng: random.Random | None = None,
-        salt: bytes | None = None,
     ) -> None:
         self.name = name
         self.address = address
         self.config = config or MembershipConfig()
         self.counters = Counters()
         self._rng = rng or random.Random()
-        self._env = Envelope(key, salt=salt)
-        self._incarnation = 0
+        self._wire = Wire(key)
+        self._incarnation = 1  # memberlist's first alive is incarnation 1
         self._left = False
-        self._members: dict[str, _Member] = {
-            name: _Member(Record(name, address, 0, State.ALIVE), now)
-        }
+        self._members: dict[str, _Member] = {name: _Member(self._own(State.ALIVE), now)}
         self._gossip = GossipQueue()
         self._seeds: list[Address] = []
         self._seq = self._rng.randrange(2**32)
         self._probe: _Probe | None = None
         self._probe_list: list[str] = []
         self._probe_index = 0
-        self._relays: dict[int, _Relay] = {}
+        self._relays = Relays()
         # A random phase, so members started together do not probe in lockstep.
         self._next_probe = now + self._rng.uniform(0, self.config.probe_interval)
         self._next_gossip = now
@@ -139,85 +155,101 @@ class Membership:
             if not self._probe.indirect_sent:
                 times.append(self._probe.ack_deadline)
         times.extend(m.suspect_deadline for m in self._members.values() if m.suspect_deadline)
-        times.extend(r.expires for r in self._relays.values())
+        times.extend(self._relays.deadlines())
         return min(times)
 
     # -- commands ------------------------------------------------------------------------
 
     def join(self, seeds: Iterable[Address], now: float) -> Step:
-        """Push our state to every seed over TCP; their replies (to :meth:`receive_stream`)
-        tell us the cluster. The seeds are kept to rejoin through while we know no one."""
+        """Push our state to every seed over TCP (join flag set); their replies (to
+        :meth:`receive_stream`) tell us the cluster. The seeds are kept to rejoin through
+        while we know no one."""
         step = Step()
         self._seeds = [s for s in dict.fromkeys(seeds) if s != self.address]
-        # Announce ourselves by gossip too: the seed spreads us, and so do we.
-        self._gossip.add(self._members[self.name].record)
+        self._gossip.add(self.name, encode(self._alive_message()))
         for seed in self._seeds:
             step.sends.append(Send(seed, self._push(join=True), stream=True))
         return step
 
     def leave(self, now: float) -> Step:
-        """Announce a graceful leave to every live member at once; then go quiet."""
+        """Announce a graceful leave (dead, From = ourselves) to every live member at once."""
         step = Step()
         if self._left:
             return step
         self._left = True
-        me = Record(self.name, self.address, self._incarnation, State.LEFT)
-        self._members[self.name] = _Member(me, now)
-        payload = self._seal(Packet(self.name, (me,)))
-        step.sends.extend(Send(r.address, payload) for r in self._others(live_only=True))
+        self._members[self.name] = _Member(self._own(State.LEFT), now)
+        bye = encode(Dead(self._incarnation, self.name, self.name))
+        for r in self._others(live_only=True):
+            step.sends.append(Send(r.address, self._wire.seal_packet([bye], crc=_crc(r))))
         return step
 
     def receive(self, data: bytes, source: Address, now: float) -> Step:
         """Handle one datagram from ``source``."""
         step = Step()
-        packet = self._open(data, DATAGRAM)
-        if packet is None:
+        messages = self._open(self._wire.open_packet, data)
+        if messages is None:
             return step
-        # Records first: a ping that carries our suspicion gets an ack carrying our refutation.
-        for m in packet.messages:
-            if isinstance(m, Record):
-                self._merge(m, now, step)
-        for m in packet.messages:
+        # State first: a ping that carries our suspicion gets an ack carrying our refutation.
+        for m in messages:
+            self._apply(m, now, step)
+        for m in messages:
             match m:
-                case Ping(seq, target):
-                    if target != self.name:
+                case Ping(seq, target, reply_to, _):
+                    if target and target != self.name:
                         self.counters.dropped[DropReason.WRONG_TARGET] += 1
                         continue
-                    step.sends.append(Send(source, self._datagram([Ack(seq)], packet.sender)))
+                    self._send(step, reply_to or source, [Ack(seq)])
                 case Ack(seq):
                     self._on_ack(seq, step)
-                case PingReq(seq, target, address):
-                    relay_seq = self._next_seq()
-                    expires = now + self.config.probe_interval
-                    self._relays[relay_seq] = _Relay(source, seq, expires)
-                    step.sends.append(
-                        Send(address, self._datagram([Ping(relay_seq, target)], target))
-                    )
-                case PushPull():
-                    self.counters.dropped[DropReason.UNEXPECTED] += 1
+                case IndirectPing():
+                    self._relay(m, source, now, step)
+                case User():
+                    self.counters.dropped[DropReason.USER] += 1
         return step
 
-    def receive_stream(self, data: bytes, source: Address, now: float) -> Step:
-        """Handle one TCP frame: a push (we set ``reply``) or the reply to our push."""
+    def receive_stream(
+        self, data: bytes, source: Address, now: float, *, reply: bool = False
+    ) -> Step:
+        """Handle one TCP stream message: a push-pull or a ping from a peer (we set
+        ``Step.reply``), or (``reply``) the answer to a push-pull we sent."""
         step = Step()
-        packet = self._open(data, STREAM)
-        if packet is None:
+        message = self._open(self._wire.open_stream, data)
+        if message is None:
             return step
-        if len(packet.messages) != 1 or not isinstance(packet.messages[0], PushPull):
-            self.counters.dropped[DropReason.UNEXPECTED] += 1
-            return step
-        push = packet.messages[0]
-        refutations = self.counters.refutations
-        for r in push.records:
-            self._merge(r, now, step)
-        self.counters.push_pulls += 1
-        if not push.reply:
-            step.reply = self._push(reply=True)
-        elif self.counters.refutations != refutations:
-            # The peer thought we were suspect or dead and has not seen our refutation:
-            # push once more so it does (its reply cannot make us refute again).
-            step.sends.append(Send(source, self._push(), stream=True))
+        match message:
+            case PushPull(join, nodes, _):
+                refutations = self.counters.refutations
+                self._merge_state(nodes, now, step)
+                self.counters.push_pulls += 1
+                if not reply:
+                    step.reply = self._push(join=join)
+                elif self.counters.refutations != refutations:
+                    # The peer thought we were suspect or dead and has not seen our
+                    # refutation: push once more so it does.
+                    step.sends.append(Send(source, self._push(), stream=True))
+            case Ping(seq, target, _, _) if not reply:
+                # A Go peer's TCP fallback probe: the ack goes back on the stream.
+                if target and target != self.name:
+                    self.counters.dropped[DropReason.WRONG_TARGET] += 1
+                else:
+                    step.reply = self._wire.seal_stream(Ack(seq))
+            case User():
+                self.counters.dropped[DropReason.USER] += 1
+            case _:
+                self.counters.dropped[DropReason.UNEXPECTED] += 1
         return step
+
+    def _open(self, opener: Callable[[bytes], _T], data: bytes) -> _T | None:
+        """Open and decode with ``opener``; count what is dropped, and everything once left."""
+        try:
+            out = opener(data)
+        except WireError as exc:
+            self.counters.dropped[exc.reason] += 1
+            return None
+        if self._left:
+            self.counters.dropped[DropReason.LEFT] += 1
+            return None
+        return out
 
     def tick(self, now: float) -> Step:
         """Run every timer that is due at ``now``."""
@@ -225,7 +257,8 @@ class Membership:
         if self._left:
             return step
         self._expire_suspicions(now, step)
-        self._relays = {s: r for s, r in self._relays.items() if r.expires > now}
+        for requester, seq in self._relays.due(now):
+            self._send(step, requester, [Nack(seq)])
         self._advance_probe(now, step)
         if self._gossip and now >= self._next_gossip:
             self._next_gossip = now + self.config.gossip_interval
@@ -243,19 +276,30 @@ class Membership:
             probe.indirect_sent = True
             target = self._members.get(probe.target)
             if target and target.record.state.is_live:
-                others = [r for r in self._others(live_only=True) if r.name != probe.target]
+                others = [
+                    r
+                    for r in self._others(live_only=True)
+                    if r.name != probe.target and r.state is State.ALIVE
+                ]
                 helpers = self._rng.sample(others, min(cfg.indirect_checks, len(others)))
-                req = PingReq(probe.seq, probe.target, target.record.address)
                 for h in helpers:
-                    step.sends.append(Send(h.address, self._datagram([req], h.name)))
+                    req = IndirectPing(
+                        probe.seq,
+                        target.record.address,
+                        probe.target,
+                        h.protocol_max >= _NACK_PROTOCOL,
+                        self.address,
+                        self.name,
+                    )
+                    self._send(step, h.address, [req])
                 self.counters.indirect_probes_sent += len(helpers)
         if probe and now >= probe.end:
             self._probe = None
             self.counters.probe_failures += 1
             target = self._members.get(probe.target)
-            if target and target.record.state is State.ALIVE:
+            if target:
                 r = target.record
-                self._merge(Record(r.name, r.address, r.incarnation, State.SUSPECT), now, step)
+                self._accuse(Suspect(r.incarnation, r.name, self.name), now, step)
         if now >= self._next_probe:
             self._next_probe += cfg.probe_interval
             if self._next_probe <= now:  # after a stall, resume the cadence; do not burst
@@ -270,7 +314,7 @@ class Membership:
         seq = self._next_seq()
         cfg = self.config
         self._probe = _Probe(seq, name, now + cfg.probe_timeout, now + cfg.probe_interval)
-        step.sends.append(Send(target.address, self._datagram([Ping(seq, name)], name)))
+        self._send(step, target.address, [Ping(seq, name, self.address, self.name)])
         self.counters.probes_sent += 1
 
     def _next_target(self) -> str | None:
@@ -279,7 +323,7 @@ class Membership:
                 name = self._probe_list[self._probe_index]
                 self._probe_index += 1
                 m = self._members.get(name)
-                if m and m.record.state.is_live:
+                if m and m.record.state.is_live and name != self.name:
                     return name
             self._probe_list = [r.name for r in self._others(live_only=True)]
             self._rng.shuffle(self._probe_list)
@@ -292,8 +336,16 @@ class Membership:
         if self._probe and self._probe.seq == seq:
             self._probe = None
             self.counters.acks_received += 1
-        elif (relay := self._relays.pop(seq, None)) is not None:
-            step.sends.append(Send(relay.requester, self._datagram([Ack(relay.seq)], None)))
+        elif (relayed := self._relays.acked(seq)) is not None:
+            self._send(step, relayed[0], [Ack(relayed[1])])
+
+    def _relay(self, req: IndirectPing, source: Address, now: float, step: Step) -> None:
+        """Ping ``req.target`` for the requester; forward its ack, or a nack if asked."""
+        seq = self._next_seq()
+        nack_at = now + self.config.probe_timeout if req.nack else None
+        requester = req.source or source
+        self._relays.add(seq, requester, req.seq, now + self.config.probe_interval, nack_at)
+        self._send(step, req.target, [Ping(seq, req.node, self.address, self.name)])
 
     def _next_seq(self) -> int:
         self._seq = (self._seq + 1) & 0xFFFFFFFF
@@ -301,21 +353,51 @@ class Membership:
 
     # -- state ---------------------------------------------------------------------------
 
-    def _merge(self, rec: Record, now: float, step: Step) -> None:
-        """Apply one record by the precedence order; gossip it on if it was news."""
-        if rec.name == self.name:
-            self._refute(rec, now)
+    def _own(self, state: State) -> Record:
+        return Record(self.name, self.address, self._incarnation, state)
+
+    def _alive_message(self) -> Alive:
+        return Alive(self._incarnation, self.name, self.address, b"", VSN)
+
+    def _apply(self, m: Message, now: float, step: Step) -> None:
+        match m:
+            case Alive():
+                self._alive(m, now, step)
+            case Suspect() | Dead():
+                self._accuse(m, now, step)
+
+    def _alive(self, a: Alive, now: float, step: Step) -> None:
+        if not a.node:
             return
+        if a.node == self.name:
+            same = a.incarnation == self._incarnation and not a.meta and a.vsn == VSN
+            if not (self._left or a.incarnation < self._incarnation or same):
+                self._refute(a.incarnation, now)
+            return
+        if (rec := after_alive(a, self.record(a.node))) is not None:
+            self._set(rec, encode(a), now, step)
+
+    def _accuse(self, m: Suspect | Dead, now: float, step: Step) -> None:
+        """A suspect or dead message: refute it if about us, else apply memberlist's rule."""
+        if m.node == self.name:
+            if not self._left and m.incarnation >= self._incarnation:
+                self._refute(m.incarnation, now)
+            return
+        cur = self.record(m.node)
+        rec = after_suspect(m, cur) if isinstance(m, Suspect) else after_dead(m, cur)
+        if rec is not None:
+            self._set(rec, encode(m), now, step)
+
+    def _set(self, rec: Record, message: bytes, now: float, step: Step) -> None:
+        """Store a record that a message changed; gossip the message on; emit events."""
         cur = self._members.get(rec.name)
         old = cur.record if cur else None
-        if not supersedes(rec, old):
-            return
         member = _Member(rec, now)
         if rec.state is State.SUSPECT:
             member.suspect_deadline = now + self.config.suspicion_timeout(len(self.members()))
             self.counters.suspicions += 1
         self._members[rec.name] = member
-        self._gossip.add(rec)
+        self._gossip.add(rec.name, message)
         was_live = old is not None and old.state.is_live
         if rec.state is State.DEAD:
             self.counters.deaths += 1
@@ -330,23 +412,29 @@ class Membership:
         elif was_live and old is not None and old.address != rec.address:
             step.events.append(MemberEvent(EventKind.UPDATE, rec.name, rec.address, rec.state))
 
-    def _refute(self, rec: Record, now: float) -> None:
-        """Someone says we are suspect or dead (or knows a newer life of our name): outbid it."""
-        if self._left or rec.incarnation < self._incarnation:
-            return
-        if rec.state is State.ALIVE and rec.incarnation == self._incarnation:
-            return
-        self._incarnation = rec.incarnation + 1
-        me = Record(self.name, self.address, self._incarnation, State.ALIVE)
-        self._members[self.name] = _Member(me, now)
-        self._gossip.add(me)
+    def _refute(self, accused: int, now: float) -> None:
+        """Someone says we are suspect or dead at ``accused``: outbid it (``refute``)."""
+        self._incarnation = max(self._incarnation + 1, accused + 1)
+        self._members[self.name] = _Member(self._own(State.ALIVE), now)
+        self._gossip.add(self.name, encode(self._alive_message()))
         self.counters.refutations += 1
+
+    def _merge_state(self, nodes: Sequence[PushNode], now: float, step: Step) -> None:
+        """A peer's full state, as ``mergeState``: its dead are only suspects to us."""
+        for n in nodes:
+            if n.state is NodeState.ALIVE:
+                self._alive(Alive(n.incarnation, n.name, n.address, n.meta, n.vsn), now, step)
+            elif n.state is NodeState.LEFT:
+                self._accuse(Dead(n.incarnation, n.name, n.name), now, step)
+            else:
+                self._accuse(Suspect(n.incarnation, n.name, self.name), now, step)
 
     def _expire_suspicions(self, now: float, step: Step) -> None:
         for m in list(self._members.values()):
             if m.suspect_deadline is not None and now >= m.suspect_deadline:
+                m.suspect_deadline = None
                 r = m.record
-                self._merge(Record(r.name, r.address, r.incarnation, State.DEAD), now, step)
+                self._accuse(Dead(r.incarnation, r.name, self.name), now, step)
 
     def _reap(self, now: float) -> None:
         horizon = now - self.config.dead_retention
@@ -361,17 +449,17 @@ class Membership:
             if n != self.name and (m.record.state.is_live or not live_only)
         ]
 
-    # -- dissemination -------------------------------------------------------------------
+    # -- sending -------------------------------------------------------------------------
 
     def _gossip_round(self, now: float, step: Step) -> None:
         horizon = now - self.config.gossip_to_dead
         targets = [
             m.record
             for n, m in self._members.items()
-            if n != self.name and (_gossip_target(m, horizon))
+            if n != self.name and _gossip_target(m, horizon)
         ]
         for r in self._rng.sample(targets, min(self.config.gossip_nodes, len(targets))):
-            step.sends.append(Send(r.address, self._datagram([], r.name)))
+            self._send(step, r.address, [])
 
     def _push_pull_round(self, now: float, step: Step) -> None:
         live = self._others(live_only=True)
@@ -385,38 +473,37 @@ class Membership:
             target = self._rng.choice(candidates)
             step.sends.append(Send(target, self._push(join=not live), stream=True))
 
-    def _push(self, *, join: bool = False, reply: bool = False) -> bytes:
-        records = tuple(m.record for m in self._members.values())
-        return self._env.seal(
-            encode_packet(Packet(self.name, (PushPull(records, join, reply),))), STREAM
+    def _push(self, *, join: bool = False) -> bytes:
+        nodes = tuple(
+            PushNode(r.name, r.address, r.incarnation, NodeState(r.state), r.meta, r.vsn)
+            for r in (m.record for m in self._members.values())
         )
+        return self._wire.seal_stream(PushPull(join, nodes))
 
-    def _datagram(self, messages: list[Message], dest: str | None) -> bytes:
-        """Seal ``messages`` plus as much pending gossip as fits in one datagram.
+    def _send(self, step: Step, to: Address, messages: list[Message]) -> None:
+        """Send ``messages`` plus as much pending gossip as fits in one datagram.
 
         Anything we send to a member we suspect carries that suspicion, so it can refute
         at the first exchange, even once the gossip about it has run out of retransmits
-        (for instance because it was sent while a link was down).
+        (for instance because it was sent while a link was down), as memberlist's probe does.
         """
-        target = self._members.get(dest) if dest else None
-        if target and target.record.state is State.SUSPECT:
-            messages = [*messages, target.record]
-        size = len(encode_packet(Packet(self.name, tuple(messages))))
+        target = self._member_at(to)
+        parts = [encode(m) for m in messages]
+        if target is not None and target.state is State.SUSPECT:
+            parts.append(encode(Suspect(target.incarnation, target.name, self.name)))
+        used = sum(len(p) + COMPOUND_OVERHEAD for p in parts) + _FRAMING
         limit = self.config.retransmit_limit(len(self.members()))
-        room = 255 - len(messages)
-        gossip = self._gossip.take(self.config.max_packet - size, limit)[:room]
-        return self._seal(Packet(self.name, (*messages, *gossip)))
+        parts += self._gossip.take(self.config.max_packet - used, limit, 255 - len(parts))
+        if parts:
+            payload = self._wire.seal_packet(parts, crc=target is not None and _crc(target))
+            step.sends.append(Send(to, payload))
 
-    def _seal(self, packet: Packet) -> bytes:
-        return self._env.seal(encode_packet(packet), DATAGRAM)
+    def _member_at(self, address: Address) -> Record | None:
+        for m in self._members.values():
+            if m.record.address == address and m.record.name != self.name:
+                return m.record
+        return None
 
-    def _open(self, data: bytes, channel: bytes) -> Packet | None:
-        try:
-            packet = decode_packet(self._env.open(data, channel))
-        except WireError as exc:
-            self.counters.dropped[exc.reason] += 1
-            return None
-        if self._left:
-            self.counters.dropped[DropReason.LEFT] += 1
-            return None
-        return packet
+
+def _crc(r: Record) -> bool:
+    return r.protocol_max >= _CRC_PROTOCOL

@@ -10,13 +10,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from metallb.codec.memberlist import DropReason
 from metallb.speaker.membership.records import Address, State
-from metallb.speaker.membership.wire import DropReason
 
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    """An encrypted payload for ``to``: a datagram, or (``stream``) a push-pull over TCP."""
+    """An encrypted payload for ``to``: a datagram, or (``stream``) a push-pull over TCP
+    (the adapter reads one stream message back and hands it to ``receive_stream``)."""
 
     to: Address
     payload: bytes

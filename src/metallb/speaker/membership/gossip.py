@@ -1,31 +1,29 @@
-"""The queue of membership updates waiting to be gossiped. Pure.
+"""The queue of membership messages waiting to be gossiped. Pure.
 
-SWIM disseminates updates by piggybacking them on the probe traffic (and, here, on a
-short gossip timer while anything is pending). Each update is sent a limited number of
-times, ``lambda * log(n)`` (:meth:`MembershipConfig.retransmit_limit`): with each member
-forwarding what it learns, that many sends reach every member with high probability
-(infection-style dissemination), and the queue stays bounded. Updates sent fewer times go
-first, so a new update is not starved by old ones, and a newer record for a member
-replaces the queued one (there is no point spreading stale news).
+memberlist disseminates alive, suspect and dead messages by piggybacking them on every
+packet it sends and by a gossip timer (``broadcast.go``, ``queue.go``). Each message is
+sent ``retransmit_mult * ceil(log10(n + 1))`` times (:meth:`MembershipConfig.retransmit_limit`):
+with each member forwarding what it learns, that reaches every member with high
+probability (infection-style dissemination), and the queue stays bounded. Messages sent
+fewer times go first, so news is not starved by old ones, and a newer message about a
+member replaces the queued one (memberlist invalidates broadcasts by node name too).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from metallb.speaker.membership.records import Record
-from metallb.speaker.membership.wire import encode_message
+COMPOUND_OVERHEAD = 2  # the u16 length of each part of a compound message
 
 
 @dataclass(slots=True)
 class _Pending:
-    record: Record
-    size: int
+    message: bytes  # one encoded message
     sent: int = 0
 
 
 class GossipQueue:
-    """Records to piggyback, each until it has been sent ``limit`` times."""
+    """Encoded messages to piggyback, one per member, each until sent ``limit`` times."""
 
     def __init__(self) -> None:
         self._pending: dict[str, _Pending] = {}
@@ -33,18 +31,22 @@ class GossipQueue:
     def __len__(self) -> int:
         return len(self._pending)
 
-    def add(self, record: Record) -> None:
-        """Queue ``record``, replacing anything queued for the same member."""
-        self._pending[record.name] = _Pending(record, len(encode_message(record)))
+    def add(self, name: str, message: bytes) -> None:
+        """Queue ``message`` about member ``name``, replacing anything queued about it."""
+        self._pending[name] = _Pending(message)
 
-    def take(self, budget: int, limit: int) -> list[Record]:
-        """Records fitting in ``budget`` bytes, least-sent first; each counts as one send."""
-        chosen: list[Record] = []
+    def take(self, budget: int, limit: int, most: int) -> list[bytes]:
+        """Up to ``most`` messages fitting in ``budget`` bytes (with compound overhead),
+        least-sent first; each counts as one send."""
+        chosen: list[bytes] = []
         for name, item in sorted(self._pending.items(), key=lambda kv: kv[1].sent):
-            if item.size > budget:
+            size = len(item.message) + COMPOUND_OVERHEAD
+            if len(chosen) >= most:
+                break
+            if size > budget:
                 continue
-            budget -= item.size
-            chosen.append(item.record)
+            budget -= size
+            chosen.append(item.message)
             item.sent += 1
             if item.sent >= limit:
                 del self._pending[name]

@@ -1,33 +1,33 @@
-"""Membership records and the precedence rule that merges them.
+"""Membership records: one member's state as this member knows it. Pure values.
 
-A :class:`Record` is one member's state as gossiped and synced: name (the node name),
-address, incarnation number and state. Every member merges the records it hears with
-:func:`supersedes`, which is SWIM's precedence written as an order: a record wins if
-``(incarnation, state rank)`` is greater, with ranks alive < suspect < dead < left. So
+A :class:`Record` is what memberlist calls a node state (``state.go``): name (the node
+name), address, incarnation, state, and the metadata and protocol versions the member
+announced. Which message may change a record follows memberlist's rules, applied in
+:mod:`.core`:
 
-* alive(i) overrides suspect(j) and dead(j) only if i > j (only the member itself raises
-  its incarnation, so only it can refute a suspicion or death);
-* suspect(i) overrides alive(j) if i >= j;
-* dead(i) overrides alive(j) and suspect(j) if i >= j.
-
-Because merging keeps the maximum of a total order, the result does not depend on the
-order or repetition of messages: members that have heard the same records agree, which
-the convergence tests rely on. For that, a dead or left record of a member we have never
-heard of is kept too (a tombstone: no event, forgotten after ``dead_retention``);
-otherwise an older "alive" arriving after it would revive the member here only.
+* ``alive(i)`` replaces a record only if ``i`` is greater (only the member itself raises
+  its incarnation, so only it can refute a suspicion or death), or if the record is
+  *left* and the address changed (a new machine took the name); an address change of a
+  member that did not leave is a conflict and is ignored;
+* ``suspect(i)`` applies only to an *alive* record with incarnation ``<= i``;
+* ``dead(i)`` applies to an alive or suspect record with incarnation ``<= i``; it means
+  *left* when the member announced it itself (``From`` equals ``Node``);
+* suspect and dead messages about a member never heard of are ignored.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
+
+from metallb.codec.memberlist import VSN, Alive, Dead, Suspect
 
 # (host, port): an IPv4 or IPv6 address in text form and a UDP/TCP port.
 Address = tuple[str, int]
 
 
 class State(IntEnum):
-    """A member's state; the value is its rank in the precedence order."""
+    """A member's state; the values are memberlist's ``NodeStateType``."""
 
     ALIVE = 0
     SUSPECT = 1
@@ -48,12 +48,34 @@ class Record:
     address: Address
     incarnation: int
     state: State
+    meta: bytes = b""  # upstream's speaker sets no delegate: always empty
+    vsn: bytes = VSN  # PMin, PMax, PCur, DMin, DMax, DCur
 
     @property
-    def order(self) -> tuple[int, int]:
-        return (self.incarnation, int(self.state))
+    def protocol_max(self) -> int:
+        """The newest memberlist protocol the member speaks (``PMax``)."""
+        return self.vsn[1]
 
 
-def supersedes(new: Record, old: Record | None) -> bool:
-    """Whether ``new`` replaces ``old`` (``None``: the member is unknown)."""
-    return old is None or new.order > old.order
+def after_alive(a: Alive, cur: Record | None) -> Record | None:
+    """The record an alive message about another member makes, or None if it is ignored."""
+    if cur is not None:
+        if cur.address != a.address:
+            if cur.state is not State.LEFT:
+                return None  # a conflict: memberlist keeps the member it knows
+        elif a.incarnation <= cur.incarnation:
+            return None
+    return Record(a.node, a.address, a.incarnation, State.ALIVE, a.meta, a.vsn)
+
+
+def after_suspect(s: Suspect, cur: Record | None) -> Record | None:
+    if cur is None or s.incarnation < cur.incarnation or cur.state is not State.ALIVE:
+        return None
+    return replace(cur, incarnation=s.incarnation, state=State.SUSPECT)
+
+
+def after_dead(d: Dead, cur: Record | None) -> Record | None:
+    if cur is None or d.incarnation < cur.incarnation or not cur.state.is_live:
+        return None
+    state = State.LEFT if d.sender == d.node else State.DEAD
+    return replace(cur, incarnation=d.incarnation, state=state)
