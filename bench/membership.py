@@ -29,7 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -215,10 +215,14 @@ class MembershipLab:
             lambda: True if self.converged(names, since) else None, timeout, f"{names} to agree"
         )
 
-    def declared_dead_by_all(self, victim: str, since: float) -> float | None:
-        """Seconds from ``since`` until the last survivor declared ``victim`` down."""
+    def declared_dead_by_all(
+        self, victim: str, since: float, observers: Iterable[str] | None = None
+    ) -> float | None:
+        """Seconds from ``since`` until the last of ``observers`` (default: every other
+        member) declared ``victim`` down."""
         times: list[float] = []
-        for m in self.members.values():
+        for name in self.members if observers is None else observers:
+            m = self.members[name]
             if m.name == victim:
                 continue
             downs = m.events("down", victim, after=since)
@@ -244,13 +248,26 @@ class MembershipLab:
 
 
 def emit(metric: str, value: float, unit: str, **params: object) -> None:
-    line = {"bench": "membership", "metric": metric, "value": value, "unit": unit, **params}
+    emit_for("membership", metric, value, unit, params)
+
+
+def emit_for(
+    bench: str, metric: str, value: float, unit: str, params: Mapping[str, object]
+) -> None:
+    line = {"bench": bench, "metric": metric, "value": value, "unit": unit, **params}
     print(json.dumps(line), flush=True)
 
 
 def summarize(metric: str, samples: list[float], **params: object) -> None:
+    summarize_for("membership", metric, samples, params)
+
+
+def summarize_for(
+    bench: str, metric: str, samples: list[float], params: Mapping[str, object]
+) -> None:
+    """p50, p90, p99 and max of ``samples`` (seconds) as ``metric_<label>`` lines."""
     if not samples:
-        emit(metric, float("nan"), "s", trials=0, **params)
+        emit_for(bench, metric, float("nan"), "s", {"trials": 0, **params})
         return
     qs = statistics.quantiles(samples, n=100, method="inclusive") if len(samples) > 1 else []
     for label, value in (
@@ -259,7 +276,8 @@ def summarize(metric: str, samples: list[float], **params: object) -> None:
         ("p99", qs[98] if qs else samples[0]),
         ("max", max(samples)),
     ):
-        emit(f"{metric}_{label}", round(value, 4), "s", trials=len(samples), **params)
+        trials = {"trials": len(samples), **params}
+        emit_for(bench, f"{metric}_{label}", round(value, 4), "s", trials)
 
 
 def run(trials: int, load_seconds: float, busy_per_member: int) -> None:
