@@ -136,7 +136,7 @@ func (s *l2speaker) serve() {
 	}
 }
 
-// close stops answering (before the graceful leave, as upstream's speaker stops).
+// close stops answering (at exit, after the leave).
 func (s *l2speaker) close() {
 	s.mu.Lock()
 	s.closed = true

@@ -206,14 +206,16 @@ func main() {
 		case <-stats.C:
 			emitStats()
 		case <-stop:
-			if speaker != nil {
-				speaker.close()
-			}
+			// Upstream's order: the speaker leaves (SpeakerList.Stop, deferred in main)
+			// and its ARP responder answers until the process exits.
 			if err := ml.Leave(time.Second); err != nil {
 				log.Printf("mlpeer: leave: %v", err)
 			}
 			emitStats()
 			_ = ml.Shutdown()
+			if speaker != nil {
+				speaker.close()
+			}
 			return
 		}
 	}
