@@ -28,9 +28,10 @@ type l2speaker struct {
 	vips   []net.IP
 	out    *output
 
-	mu     sync.Mutex
-	owned  map[string]bool // IP text -> this node answers for it
-	closed bool
+	mu      sync.Mutex
+	owned   map[string]bool // IP text -> this node answers for it
+	started bool            // elections run (see main: after the first join)
+	closed  bool
 }
 
 func newL2Speaker(name, iface string, vips []string, out *output) (*l2speaker, error) {
@@ -66,11 +67,19 @@ func winner(members []*memberlist.Node, ip string) string {
 	return best
 }
 
+// start lets elections run, and runs the first.
+func (s *l2speaker) start(members []*memberlist.Node) {
+	s.mu.Lock()
+	s.started = true
+	s.mu.Unlock()
+	s.elect(members)
+}
+
 // elect re-runs the election on the current members and starts or stops answering.
 func (s *l2speaker) elect(members []*memberlist.Node) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed || !s.started {
 		return
 	}
 	for _, ip := range s.vips {

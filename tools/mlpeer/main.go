@@ -118,6 +118,7 @@ func main() {
 	statsInterval := flag.Float64("stats-interval", 1.0, "seconds between stats lines")
 	rejoin := flag.Float64("rejoin-interval", 60, "seconds between joins of seeds not yet members (upstream: 1 minute)")
 	iface := flag.String("iface", "eth0", "interface to answer ARP on (with --vip)")
+	joinTimeout := flag.Float64("join-timeout", 5, "with --vip and seeds: seconds to wait for a join before electing alone")
 	flag.Var(&seeds, "seed", "IP or IP:PORT to join through (repeatable)")
 	flag.Var(&vips, "vip", "IPv4 address to answer ARP for when elected (repeatable)")
 	flag.Parse()
@@ -168,8 +169,26 @@ func main() {
 		if err != nil {
 			log.Fatalf("mlpeer: --vip: %v", err)
 		}
-		speaker.elect(ml.Members())
 	}
+	// With seeds, the election starts once joined (or after --join-timeout alone), as in
+	// bench/l2_member.py: a real speaker learns its peers' IPs and its Services from one
+	// apiserver sync, so it does not announce as the only member of a cluster it has not
+	// yet joined; this program has no apiserver and stands in for that wait.
+	joined := make(chan struct{})
+	var joinOnce sync.Once
+	markJoined := func() { joinOnce.Do(func() { close(joined) }) }
+	if len(seeds) == 0 {
+		markJoined()
+	}
+	go func() {
+		select {
+		case <-joined:
+		case <-time.After(time.Duration(*joinTimeout * float64(time.Second))):
+		}
+		if speaker != nil {
+			speaker.start(ml.Members())
+		}
+	}()
 
 	go func() {
 		for e := range events {
@@ -191,7 +210,7 @@ func main() {
 	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
-	go joinLoop(ml, addrs, time.Duration(*rejoin*float64(time.Second)))
+	go joinLoop(ml, addrs, time.Duration(*rejoin*float64(time.Second)), markJoined)
 
 	stats := time.NewTicker(time.Duration(*statsInterval * float64(time.Second)))
 	emitStats := func() {
@@ -224,7 +243,7 @@ func main() {
 // joinLoop joins the seeds that are not members yet, as upstream's mlJoin does every
 // minute. Until the first join succeeds it retries every second: upstream's first join is
 // prompted by the Node informer's initial sync, when every peer may still be starting.
-func joinLoop(ml *memberlist.Memberlist, seeds []string, every time.Duration) {
+func joinLoop(ml *memberlist.Memberlist, seeds []string, every time.Duration, onJoined func()) {
 	if len(seeds) == 0 {
 		return
 	}
@@ -252,6 +271,7 @@ func joinLoop(ml *memberlist.Memberlist, seeds []string, every time.Duration) {
 			}
 		}
 		if joined {
+			onJoined()
 			time.Sleep(every)
 		} else {
 			time.Sleep(time.Second)

@@ -4,33 +4,24 @@ The Go side is ``tools/mlpeer``: memberlist v0.5.1 (upstream MetalLB's pin) conf
 upstream's speaker configures it (``internal/speakerlist/speakerlist.go``: LAN defaults,
 node name, port 7946, the key derived from the Secret). It prints the same JSON lines as
 ``python -m metallb.net.membership_demo``, so :class:`bench.membership.MembershipLab`
-drives both kinds alike. Bounded waits only: detection times are measured by
-``bench/memberlist_interop.py``.
+drives both kinds alike. The ARP tests add a client probing a VIP every 100 ms
+(``bench/l2_rollout.py``: the Go peers answer it as upstream's Layer 2 speaker, ours with
+``bench/l2_member.py``). Bounded waits only: detection times are measured by
+``bench/memberlist_interop.py``, the rollout's double answers and gaps by
+``bench/l2_rollout.py``.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import partial
-from ipaddress import IPv4Address
 from pathlib import Path
-from typing import Any
 
-import bench
+from bench.l2_rollout import NAMES, mac, roll, start_go_speakers, vip_watch, winner
 from bench.membership import GO, PY, MembershipLab, wait_for
 from bench.vip_watch import answers
 
-from metallb.election.layer2 import rank
-
-NAMES = {"node-0", "node-1", "node-2"}
 AUTH_DROPS = "metallb_memberlist_dropped_packets_total{reason=auth}"
-VIP = "192.0.2.100"
-BENCH = Path(bench.__file__).parent
-L2_MEMBER = [sys.executable, str(BENCH / "l2_member.py")]
 
 
 def _assert_downs(lab: MembershipLab, victim: str, since: float, state: str) -> None:
@@ -123,49 +114,13 @@ def test_the_secret_key_is_required_on_both_sides(tmp_path: Path) -> None:
             assert not [e for e in intruder.events("up") if e["name"] != intruder.name]
 
 
-def _winner(names: set[str]) -> str:
-    return rank(names, IPv4Address(VIP), {})[0]
-
-
-def _mac(lab: MembershipLab, name: str) -> str:
-    return lab.members[name].host.run("cat", "/sys/class/net/eth0/address").strip().lower()
-
-
-def _start_go_speakers(lab: MembershipLab) -> None:
-    """node-0..2 as memberlist peers answering ARP for the VIP when elected; converged."""
-    for i in range(3):
-        lab.add_host(f"node-{i}", kind=GO)
-    for name in sorted(NAMES):
-        lab.start(name, extra=[f"--vip={VIP}"])
-    lab.wait_converged(NAMES, timeout=30)
-
-
-@contextmanager
-def _vip_watch(lab: MembershipLab, workdir: Path) -> Iterator[list[dict[str, Any]]]:
-    """A client on the LAN probing the VIP every 100 ms; yields the list its lines are
-    read into when the block ends (bench/vip_watch.py)."""
-    client = lab.net.add_host("client")
-    lab.net.connect(client, lab.net.lans["lan"], "eth0", ["192.0.2.50/24"])
-    log = workdir / "vip-watch.log"
-    proc = client.start(sys.executable, str(BENCH / "vip_watch.py"), "--vip", VIP, log=log)
-    wait_for(lambda: True if '"probe"' in log.read_text() else None, 15, "the watcher")
-    lines: list[dict[str, Any]] = []
-    try:
-        yield lines
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        text = log.read_text().splitlines()
-        lines.extend(json.loads(t) for t in text if t.startswith("{"))
-
-
 def test_go_peers_answer_arp_for_the_vip_as_upstream_elects(tmp_path: Path) -> None:
     """Three memberlist peers with the VIP: only the winner of upstream's election answers
     (its MAC); after it is SIGKILLed, the next winner among the two others answers."""
     with MembershipLab(tmp_path, n=0) as lab:
-        _start_go_speakers(lab)
-        first = _winner(NAMES)
-        with _vip_watch(lab, tmp_path) as watched:
+        start_go_speakers(lab)
+        first = winner(NAMES)
+        with vip_watch(lab, tmp_path) as watched:
             time.sleep(1.0)
             t0 = lab.kill(first)
             survivors = NAMES - {first}
@@ -175,9 +130,9 @@ def test_go_peers_answer_arp_for_the_vip_as_upstream_elects(tmp_path: Path) -> N
         per_probe = answers(watched)
         assert all(len(macs) <= 1 for macs in per_probe.values()), per_probe
         seen = [next(iter(m)) for _, m in sorted(per_probe.items()) if m]
-        assert seen[0] == _mac(lab, first)
-        assert seen[-1] == _mac(lab, _winner(survivors))
-        assert set(seen) == {_mac(lab, first), _mac(lab, _winner(survivors))}
+        assert seen[0] == mac(lab, first)
+        assert seen[-1] == mac(lab, winner(survivors))
+        assert set(seen) == {mac(lab, first), mac(lab, winner(survivors))}
 
 
 def test_rolling_replacement_never_has_two_macs_answering(tmp_path: Path) -> None:
@@ -186,23 +141,14 @@ def test_rolling_replacement_never_has_two_macs_answering(tmp_path: Path) -> Non
     probing every 100 ms never gets two MACs answering one probe, and at the end the
     owner our election picks answers."""
     with MembershipLab(tmp_path, n=0) as lab:
-        _start_go_speakers(lab)
-        with _vip_watch(lab, tmp_path) as watched:
-            time.sleep(1.0)
-            for name in sorted(NAMES):
-                old = lab.members[name].proc
-                t0 = time.monotonic()
-                old.terminate()
-                old.wait(10)
-                wait_for(partial(lab.declared_dead_by_all, name, t0), 30, f"{name} gone")
-                lab.start(name, kind=PY, program=L2_MEMBER, extra=[f"--vip={VIP}"])
-                lab.wait_converged(NAMES, timeout=30)
-                time.sleep(1.0)
+        start_go_speakers(lab)
+        with vip_watch(lab, tmp_path) as watched:
+            roll(lab, PY)
         per_probe = answers(watched)
         doubles = {seq: macs for seq, macs in per_probe.items() if len(macs) > 1}
         assert not doubles, f"{len(doubles)} of {len(per_probe)} probes had two MACs: {doubles}"
         seen = [next(iter(m)) for _, m in sorted(per_probe.items()) if m]
-        assert seen[-1] == _mac(lab, _winner(NAMES))
+        assert seen[-1] == mac(lab, winner(NAMES))
         assert {lab.members[n].kind for n in NAMES} == {PY}
         announced = [e for n in NAMES for e in lab.members[n].events("announce")]
         assert announced, "none of our members announced the VIP"
