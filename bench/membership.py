@@ -219,10 +219,9 @@ class MembershipLab:
         self, victim: str, since: float, observers: Iterable[str] | None = None
     ) -> float | None:
         """Seconds from ``since`` until the last of ``observers`` (default: every other
-        member) declared ``victim`` down."""
+        member still running) declared ``victim`` down."""
         times: list[float] = []
-        for name in self.members if observers is None else observers:
-            m = self.members[name]
+        for m in self.live() if observers is None else [self.members[n] for n in observers]:
             if m.name == victim:
                 continue
             downs = m.events("down", victim, after=since)

@@ -147,9 +147,10 @@ func main() {
 		if err != nil {
 			log.Fatalf("mlpeer: --secret-file: %v", err)
 		}
-		// Trimmed as the demo trims it: a file's trailing newline is not part of the key.
-		if s := []byte(strings.TrimSpace(string(secret))); len(s) > 0 {
-			cfg.SecretKey = secretKey(s)
+		// The value as stored, as upstream (its speaker gets it from the Secret through
+		// an environment variable); empty means unencrypted, as upstream's empty flag.
+		if len(secret) > 0 {
+			cfg.SecretKey = secretKey(secret)
 		}
 	}
 	events := make(chan memberlist.NodeEvent, 1024)
