@@ -228,7 +228,7 @@ class MembershipLab:
             if not downs:
                 return None
             times.append(float(downs[0]["mono"]))
-        return max(times) - since
+        return max(times) - since if times else None
 
     @contextmanager
     def cpu_load(self, per_member: int) -> Iterator[None]:

@@ -139,7 +139,9 @@ def test_rolling_replacement_never_has_two_macs_answering(tmp_path: Path) -> Non
     """Three memberlist peers answer the VIP; node by node, each is stopped (SIGTERM: it
     leaves) and replaced by our member and announcer (bench/l2_member.py). A client
     probing every 100 ms never gets two MACs answering one probe, and at the end the
-    owner our election picks answers."""
+    owner our election picks answers. (Upstream's own rolling restart does not meet
+    this: ``python -m bench.l2_rollout --to go`` counts the probes where a returning
+    owner answered before the current one had heard of it.)"""
     with MembershipLab(tmp_path, n=0) as lab:
         start_go_speakers(lab)
         with vip_watch(lab, tmp_path) as watched:
