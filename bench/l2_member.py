@@ -1,7 +1,8 @@
 """One of our Layer 2 speakers without Kubernetes: membership, the election and the announcer.
 
-``python bench/l2_member.py --name N --advertise IP --secret-file F [--seed IP ...]
---vip IP [--vip IP ...]`` runs our :class:`~metallb.net.membership.MembershipNode` and our
+``python bench/l2_member.py`` with the membership demo's flags (and its functions: the
+same node, the same lines) plus ``--vip IP`` (repeatable) runs our
+:class:`~metallb.net.membership.MembershipNode` and our
 :class:`~metallb.net.announcer.Announcer` in one process, and on every membership change
 elects each VIP's owner among the live members with the speaker's ranking
 (:func:`metallb.election.layer2.rank`, upstream's SHA-256 of ``"node#ip"``), announcing
@@ -25,25 +26,22 @@ import asyncio
 import contextlib
 import signal
 from ipaddress import ip_address
-from pathlib import Path
 
 from metallb.election.layer2 import rank
 from metallb.net.announcer import Announcer
-from metallb.net.membership import MembershipNode
-from metallb.net.membership_demo import _emit, _seed
-from metallb.speaker.membership import DEFAULT_PORT, MemberEvent
+from metallb.net.membership_demo import (
+    add_member_arguments,
+    emit,
+    emit_event,
+    emit_stats,
+    node_from_args,
+)
+from metallb.speaker.membership import MemberEvent
 
 
-async def _run(args: argparse.Namespace, secret: bytes) -> None:
+async def _run(args: argparse.Namespace) -> None:
     vips = [ip_address(v) for v in args.vip]
-    node = MembershipNode(
-        args.name,
-        args.advertise,
-        secret,
-        port=args.port,
-        bind=args.bind,
-        seeds=[_seed(s) for s in args.seed],
-    )
+    node = node_from_args(args)
     joined = asyncio.Event()
     if not args.seed:
         joined.set()
@@ -64,27 +62,21 @@ async def _run(args: argparse.Namespace, secret: bytes) -> None:
                 if mine and ip not in owned:
                     owned.add(ip)
                     announcer.set_owned(ip, [args.iface])
-                    _emit(args.name, "announce", ip=str(ip))
+                    emit(args.name, "announce", ip=str(ip))
                 elif not mine and ip in owned:
                     owned.discard(ip)
                     announcer.remove(ip)
-                    _emit(args.name, "withdraw", ip=str(ip))
+                    emit(args.name, "withdraw", ip=str(ip))
 
         def on_change(event: MemberEvent) -> None:
-            _emit(
-                args.name,
-                event.kind.value,
-                name=event.name,
-                state=event.state.name.lower(),
-                address=list(event.address),
-            )
+            emit_event(args.name, event)
             if len(node.members()) > 1:
                 joined.set()
             elect()
 
         node.add_listener(on_change)
         async with node:
-            _emit(args.name, "ready", address=[args.advertise, args.port])
+            emit(args.name, "ready", address=[args.advertise, args.port])
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(joined.wait(), args.join_timeout)
             joined.set()
@@ -92,26 +84,19 @@ async def _run(args: argparse.Namespace, secret: bytes) -> None:
             while not stop.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), args.stats_interval)
-                _emit(args.name, "stats", members=[r.name for r in node.members()], **node.stats())
+                emit_stats(node, args.name)
         # The node has left; the announcer answers until this block ends, as the speaker.
         for ip in sorted(owned, key=str):
-            _emit(args.name, "withdraw", ip=str(ip))
+            emit(args.name, "withdraw", ip=str(ip))
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    p.add_argument("--name", required=True)
-    p.add_argument("--advertise", required=True)
-    p.add_argument("--bind", default=None)
-    p.add_argument("--port", type=int, default=DEFAULT_PORT)
-    p.add_argument("--secret-file", required=True)
-    p.add_argument("--seed", action="append", default=[])
-    p.add_argument("--stats-interval", type=float, default=1.0)
+    add_member_arguments(p)
     p.add_argument("--vip", action="append", default=[], help="IP to announce when elected")
     p.add_argument("--iface", default="eth0", help="interface to answer on")
     p.add_argument("--join-timeout", type=float, default=5.0)
-    args = p.parse_args(argv)
-    asyncio.run(_run(args, Path(args.secret_file).read_bytes().strip()))
+    asyncio.run(_run(p.parse_args(argv)))
 
 
 if __name__ == "__main__":
