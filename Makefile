@@ -16,14 +16,14 @@ DEBS := frr frr-pythontools bird2 gobgpd iputils-arping iputils-ping ndisc6 ipro
 # mmdebstrap for the Debian bases, gcc for the lab's static pause binary.
 DEBS += docker.io mmdebstrap gcc libc6-dev
 
-.PHONY: help setup setup-debs setup-python setup-controlplane setup-knode setup-frrk8s setup-helm images test lint typecheck contracts pytest lab clean
+.PHONY: help setup setup-debs setup-python setup-controlplane setup-knode setup-frrk8s setup-mlpeer setup-helm images test lint typecheck contracts pytest lab clean
 
 help:
 	@echo "make lab    bring up the local lab (see README)"
 	@echo "make test   install what is missing, then lint, type-check and run the whole suite"
 	@echo "make images build the controller, speaker, speaker-frr and lab images here (see README)"
 
-setup: setup-debs setup-python setup-controlplane setup-knode setup-frrk8s setup-helm
+setup: setup-debs setup-python setup-controlplane setup-knode setup-frrk8s setup-mlpeer setup-helm
 
 # apt runs only when a package is missing, so a warm setup costs one dpkg query.
 setup-debs:
@@ -54,6 +54,12 @@ setup-knode:
 setup-frrk8s:
 	@tools/timed setup-frrk8s bash -c 'tools/frrk8s/build.sh >/dev/null && tools/frrk8s/crds.sh >/dev/null'
 
+# A hashicorp/memberlist peer configured as upstream's speaker (the membership interop
+# tests and bench/memberlist_interop.py run it beside our members).
+setup-mlpeer:
+	@tools/timed setup-mlpeer tools/mlpeer/build.sh > .mlpeer-bin.tmp
+	@mv .mlpeer-bin.tmp .mlpeer-bin
+
 # The real helm, for the chart tests (lint, template, server-side dry run).
 setup-helm:
 	@tools/timed setup-helm tools/helm/build.sh > .helm-bin.tmp
@@ -78,11 +84,11 @@ contracts:
 
 # pytest exits 5 when it collected nothing; an empty suite is a failure here.
 pytest:
-	rc=0; METALLB_KTESTENV_BIN=$$(cat .ktestenv-bin) METALLB_KNODE_BIN=$$(cat .knode-bin) METALLB_HELM=$$(cat .helm-bin) tools/timed pytest $(BIN)/pytest $(PYTEST_ARGS) || rc=$$?; \
+	rc=0; METALLB_KTESTENV_BIN=$$(cat .ktestenv-bin) METALLB_KNODE_BIN=$$(cat .knode-bin) METALLB_MLPEER_BIN=$$(cat .mlpeer-bin) METALLB_HELM=$$(cat .helm-bin) tools/timed pytest $(BIN)/pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 lab: setup images
 	METALLB_KTESTENV_BIN=$$(cat .ktestenv-bin) METALLB_KNODE_BIN=$$(cat .knode-bin) $(BIN)/metallb lab up
 
 clean:
-	rm -rf $(VENV) .ktestenv-bin .knode-bin .helm-bin .lab .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .ktestenv-bin .knode-bin .mlpeer-bin .helm-bin .lab .pytest_cache .mypy_cache .ruff_cache

@@ -29,17 +29,21 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from metallb.lab.built import built_dir
 from metallb.lab.netlab import Host, Netlab
 from metallb.speaker.membership import MembershipConfig
 
 T = TypeVar("T")
+# What a member runs: our demo ("py") or tools/mlpeer, a hashicorp/memberlist peer
+# configured as upstream's speaker ("go"); both write the same JSON lines.
+PY, GO = "py", "go"
 SECRET = b"c2VjcmV0LWZvci10aGUtbGFi"  # shaped like upstream's: base64 of random bytes
 BUSY_LOOP = "import time\nend = time.monotonic() + 600\nwhile time.monotonic() < end: pass"
 
@@ -58,13 +62,15 @@ def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
 
 @dataclass
 class Member:
-    """One demo process in its namespace, and the JSON lines it has written."""
+    """One member process in its namespace (``kind`` PY or GO), and the JSON lines it
+    has written."""
 
     name: str
     host: Host
     ip: str
     log: Path
     proc: Any = None
+    kind: str = PY
     _parsed: list[dict[str, Any]] = field(default_factory=list)
     _offset: int = 0
 
@@ -100,13 +106,28 @@ class Member:
         return set(s["members"]) if s else None
 
 
-class MembershipLab:
-    """N members on one LAN, each a demo process in its namespace; closes everything."""
+def mlpeer() -> Path:
+    """The built ``tools/mlpeer`` binary (``$METALLB_MLPEER_BIN``, else built now)."""
+    return built_dir("tools/mlpeer/build.sh", "METALLB_MLPEER_BIN", timeout=900) / "mlpeer"
 
-    def __init__(self, workdir: Path, n: int = 3, *, stats_interval: float = 0.2) -> None:
+
+class MembershipLab:
+    """N members on one LAN, each a process in its namespace; closes everything.
+
+    ``kinds`` gives each of the first members' kind (PY, the default, or GO)."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        n: int = 3,
+        *,
+        stats_interval: float = 0.2,
+        kinds: Sequence[str] = (),
+    ) -> None:
         self.workdir = workdir
         self.n = n
         self.stats_interval = stats_interval
+        self.kinds = kinds
         self.members: dict[str, Member] = {}
         self.net = Netlab()
         self._lan = None
@@ -115,7 +136,8 @@ class MembershipLab:
         self.net.__enter__()
         lan = self.net.add_lan("lan")
         for i in range(self.n):
-            self.add_host(f"node-{i}", lan_name=lan.name)
+            kind = self.kinds[i] if i < len(self.kinds) else PY
+            self.add_host(f"node-{i}", lan_name=lan.name, kind=kind)
         for m in list(self.members.values()):
             self.start(m.name)
         return self
@@ -123,29 +145,47 @@ class MembershipLab:
     def __exit__(self, *_exc: object) -> None:
         self.net.close()
 
-    def add_host(self, name: str, *, lan_name: str = "lan") -> Member:
+    def add_host(self, name: str, *, lan_name: str = "lan", kind: str = PY) -> Member:
         host = self.net.add_host(name)
         ip = f"192.0.2.{10 + len(self.members)}"
         self.net.connect(host, self.net.lans[lan_name], "eth0", [f"{ip}/24"])
-        member = Member(name, host, ip, self.workdir / f"{name}.log")
+        member = Member(name, host, ip, self.workdir / f"{name}.log", kind=kind)
         self.members[name] = member
         return member
 
-    def start(self, name: str, *, secret: bytes = SECRET) -> Member:
-        """Start (or restart) the member's demo process, seeded with every other member."""
+    def start(
+        self,
+        name: str,
+        *,
+        secret: bytes = SECRET,
+        kind: str | None = None,
+        program: Sequence[str] = (),
+        extra: Sequence[str] = (),
+    ) -> Member:
+        """Start (or restart) the member's process, seeded with every other member.
+
+        ``kind`` (default: the member's) picks our demo or the Go peer and becomes the
+        member's kind; ``program`` replaces the command before the common flags (another
+        program taking them), ``extra`` is appended after them."""
         m = self.members[name]
+        m.kind = kind or m.kind
         secret_file = self.workdir / f"{name}.secret"
         secret_file.write_bytes(secret)
         seeds = [f"--seed={o.ip}" for o in self.members.values() if o.name != name]
+        if program:
+            argv = list(program)
+        elif m.kind == GO:
+            argv = [str(mlpeer())]
+        else:
+            argv = [sys.executable, "-m", "metallb.net.membership_demo"]
         m.proc = m.host.start(
-            sys.executable,
-            "-m",
-            "metallb.net.membership_demo",
+            *argv,
             f"--name={name}",
             f"--advertise={m.ip}",
             f"--secret-file={secret_file}",
             f"--stats-interval={self.stats_interval}",
             *seeds,
+            *extra,
             log=m.log,
         )
         return m
@@ -175,17 +215,20 @@ class MembershipLab:
             lambda: True if self.converged(names, since) else None, timeout, f"{names} to agree"
         )
 
-    def declared_dead_by_all(self, victim: str, since: float) -> float | None:
-        """Seconds from ``since`` until the last survivor declared ``victim`` down."""
+    def declared_dead_by_all(
+        self, victim: str, since: float, observers: Iterable[str] | None = None
+    ) -> float | None:
+        """Seconds from ``since`` until the last of ``observers`` (default: every other
+        member still running) declared ``victim`` down."""
         times: list[float] = []
-        for m in self.members.values():
+        for m in self.live() if observers is None else [self.members[n] for n in observers]:
             if m.name == victim:
                 continue
             downs = m.events("down", victim, after=since)
             if not downs:
                 return None
             times.append(float(downs[0]["mono"]))
-        return max(times) - since
+        return max(times) - since if times else None
 
     @contextmanager
     def cpu_load(self, per_member: int) -> Iterator[None]:
@@ -204,13 +247,26 @@ class MembershipLab:
 
 
 def emit(metric: str, value: float, unit: str, **params: object) -> None:
-    line = {"bench": "membership", "metric": metric, "value": value, "unit": unit, **params}
+    emit_for("membership", metric, value, unit, params)
+
+
+def emit_for(
+    bench: str, metric: str, value: float, unit: str, params: Mapping[str, object]
+) -> None:
+    line = {"bench": bench, "metric": metric, "value": value, "unit": unit, **params}
     print(json.dumps(line), flush=True)
 
 
 def summarize(metric: str, samples: list[float], **params: object) -> None:
+    summarize_for("membership", metric, samples, params)
+
+
+def summarize_for(
+    bench: str, metric: str, samples: list[float], params: Mapping[str, object]
+) -> None:
+    """p50, p90, p99 and max of ``samples`` (seconds) as ``metric_<label>`` lines."""
     if not samples:
-        emit(metric, float("nan"), "s", trials=0, **params)
+        emit_for(bench, metric, float("nan"), "s", {"trials": 0, **params})
         return
     qs = statistics.quantiles(samples, n=100, method="inclusive") if len(samples) > 1 else []
     for label, value in (
@@ -219,7 +275,8 @@ def summarize(metric: str, samples: list[float], **params: object) -> None:
         ("p99", qs[98] if qs else samples[0]),
         ("max", max(samples)),
     ):
-        emit(f"{metric}_{label}", round(value, 4), "s", trials=len(samples), **params)
+        trials = {"trials": len(samples), **params}
+        emit_for(bench, f"{metric}_{label}", round(value, 4), "s", trials)
 
 
 def run(trials: int, load_seconds: float, busy_per_member: int) -> None:

@@ -38,53 +38,14 @@ def _seed(text: str) -> Address:
     return (text.strip("[]"), DEFAULT_PORT)
 
 
-def _emit(node: str, kind: str, **fields: object) -> None:
+def emit(node: str, kind: str, **fields: object) -> None:
     line = {"type": kind, "node": node, "mono": time.monotonic(), **fields}
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
 
 
-async def _run(args: argparse.Namespace, secret: bytes) -> None:
-    config = MembershipConfig(
-        probe_interval=args.probe_interval,
-        probe_timeout=args.probe_timeout,
-        suspicion_mult=args.suspicion_mult,
-        push_pull_interval=args.push_pull_interval,
-    )
-    node = MembershipNode(
-        args.name,
-        args.advertise,
-        secret,
-        port=args.port,
-        bind=args.bind,
-        seeds=[_seed(s) for s in args.seed],
-        config=config,
-    )
-
-    def on_change(event: MemberEvent) -> None:
-        _emit(
-            args.name,
-            event.kind.value,
-            name=event.name,
-            state=event.state.name.lower(),
-            address=list(event.address),
-        )
-
-    node.add_listener(on_change)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    async with node:
-        _emit(args.name, "ready", address=[args.advertise, args.port])
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), args.stats_interval)
-            _emit(args.name, "stats", members=[r.name for r in node.members()], **node.stats())
-
-
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def add_member_arguments(p: argparse.ArgumentParser) -> None:
+    """The member's flags (also those of ``bench/l2_member.py``, which adds an announcer)."""
     p.add_argument("--name", required=True, help="member name (the node name)")
     p.add_argument("--advertise", required=True, help="address other members reach us on")
     p.add_argument("--bind", default=None, help="address to bind (default: --advertise)")
@@ -97,8 +58,61 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--suspicion-mult", type=float, default=defaults.suspicion_mult)
     p.add_argument("--push-pull-interval", type=float, default=defaults.push_pull_interval)
     p.add_argument("--stats-interval", type=float, default=1.0)
-    args = p.parse_args(argv)
-    asyncio.run(_run(args, Path(args.secret_file).read_bytes().strip()))
+
+
+def node_from_args(args: argparse.Namespace) -> MembershipNode:
+    """The membership node the flags describe."""
+    config = MembershipConfig(
+        probe_interval=args.probe_interval,
+        probe_timeout=args.probe_timeout,
+        suspicion_mult=args.suspicion_mult,
+        push_pull_interval=args.push_pull_interval,
+    )
+    return MembershipNode(
+        args.name,
+        args.advertise,
+        Path(args.secret_file).read_bytes().strip(),
+        port=args.port,
+        bind=args.bind,
+        seeds=[_seed(s) for s in args.seed],
+        config=config,
+    )
+
+
+def emit_event(node: str, event: MemberEvent) -> None:
+    """One ``up``/``down``/``update`` line."""
+    emit(
+        node,
+        event.kind.value,
+        name=event.name,
+        state=event.state.name.lower(),
+        address=list(event.address),
+    )
+
+
+def emit_stats(node: MembershipNode, name: str) -> None:
+    emit(name, "stats", members=[r.name for r in node.members()], **node.stats())
+
+
+async def _run(args: argparse.Namespace) -> None:
+    node = node_from_args(args)
+    node.add_listener(lambda event: emit_event(args.name, event))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with node:
+        emit(args.name, "ready", address=[args.advertise, args.port])
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), args.stats_interval)
+            emit_stats(node, args.name)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    add_member_arguments(p)
+    asyncio.run(_run(p.parse_args(argv)))
 
 
 if __name__ == "__main__":
