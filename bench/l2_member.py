@@ -13,10 +13,9 @@ Go peer's (``tools/mlpeer --vip``), so :class:`bench.membership.MembershipLab` r
 one more kind of member. On SIGTERM it leaves first and answers ARP until the leave is
 sent, as the speaker (``cli/speaker_cmd.py``) does.
 
-With seeds, it elects only once it has joined (seen another member) or after
-``--join-timeout``: a real speaker learns its seeds and its Services from the same
-apiserver sync, so it does not announce as the only member of a cluster it has not yet
-joined; this harness has no apiserver and stands in for that wait.
+Its first election waits, as the speaker's does, until its first join round is over
+(every seed answered or failed, :meth:`~metallb.net.membership.MembershipNode.wait_joined`)
+or ``--join-timeout`` passed: the members hear of it before it claims a VIP.
 """
 
 from __future__ import annotations
@@ -43,8 +42,6 @@ async def _run(args: argparse.Namespace) -> None:
     vips = [ip_address(v) for v in args.vip]
     node = node_from_args(args)
     joined = asyncio.Event()
-    if not args.seed:
-        joined.set()
     owned: set[object] = set()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -70,15 +67,13 @@ async def _run(args: argparse.Namespace) -> None:
 
         def on_change(event: MemberEvent) -> None:
             emit_event(args.name, event)
-            if len(node.members()) > 1:
-                joined.set()
             elect()
 
         node.add_listener(on_change)
         async with node:
             emit(args.name, "ready", address=[args.advertise, args.port])
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(joined.wait(), args.join_timeout)
+            # The speaker's own gate (metallb.k8s.speaker_seeds.wait_first_join).
+            await node.wait_joined(args.join_timeout)
             joined.set()
             elect()
             while not stop.is_set():

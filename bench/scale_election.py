@@ -74,6 +74,9 @@ class SimMembers:
     def join(self, seeds: Any) -> None:
         pass
 
+    async def wait_joined(self, limit: float) -> bool:
+        return True
+
     def fire(self) -> None:
         for callback in self.listeners:
             callback(None)

@@ -61,7 +61,7 @@ from metallb.k8s.informer import Informer
 from metallb.k8s.runner import Result, Runner
 from metallb.k8s.source import EventType, LightkubeListWatch
 from metallb.k8s.speaker_bgp import BGPAdvertiser, BGPDriver, NativeBGP
-from metallb.k8s.speaker_seeds import seed_loop
+from metallb.k8s.speaker_seeds import seed_loop, wait_first_join
 from metallb.k8s.speaker_status import (
     COMPONENT,
     ServiceBGPStatus,
@@ -321,6 +321,8 @@ class Speaker:
             await self.bgp_writer.start()
             self._load_config()
             self._sync_sessions()
+            if self.membership is not None and self.ml_labels:
+                await wait_first_join(self.membership)
             for key in list(self.services.cache):
                 await self.reconcile(key)
             for key in self.writer.service_keys():

@@ -17,10 +17,20 @@ from lightkube.resources.core_v1 import Pod
 log = logging.getLogger(__name__)
 
 SEED_REFRESH = 60.0  # seconds; upstream re-joins every minute (and relists pods every 5)
+JOIN_WAIT = 10.0  # seconds the first election waits for the first join round
 
 
 class Joiner(Protocol):
     def join(self, seeds: Any) -> None: ...
+    async def wait_joined(self, limit: float) -> bool: ...
+
+
+async def wait_first_join(membership: Joiner) -> None:
+    """Before the first election, let the other speakers hear of us: a new speaker that
+    wins an IP must not answer for it while the owner, not yet told, still does
+    (:meth:`metallb.net.membership.MembershipNode.wait_joined`). Upstream elects at once."""
+    if not await membership.wait_joined(JOIN_WAIT):
+        log.warning("speaker: no member answered within %.0f s; electing anyway", JOIN_WAIT)
 
 
 def label_terms(selector: str) -> dict[str, Any]:

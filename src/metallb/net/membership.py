@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 LABEL_TYPE = 244  # memberlist's hasLabel message type (label.go)
 TCP_TIMEOUT = 2.0  # connect, send and receive one push-pull; a LAN peer answers in ms
+# After a first join round, how long a Go peer may take to hand our arrival to its
+# speaker (memberlist merges a push-pull after answering it; events go through a channel).
+JOIN_SETTLE = 0.2
 
 
 class _Datagrams(asyncio.DatagramProtocol):
@@ -91,6 +94,8 @@ class MembershipNode:
         self._timer: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        # Set when a first join round is over: see wait_joined.
+        self._joined = asyncio.Event()
 
     async def __aenter__(self) -> MembershipNode:
         await self.start()
@@ -114,7 +119,34 @@ class MembershipNode:
 
     def join(self, seeds: Iterable[Address]) -> None:
         """Join (or rejoin) through ``seeds``: speaker pod IPs or node addresses."""
-        self._apply(self.core.join(seeds, self._clock()))
+        rounds = self._apply(self.core.join(seeds, self._clock()))
+        if self._joined.is_set():
+            return
+        if not rounds:  # no seed but ourselves: we are the cluster
+            self._joined.set()
+            return
+        done = asyncio.gather(*rounds, return_exceptions=True)
+        done.add_done_callback(lambda _f: self._joined.set())
+
+    async def wait_joined(self, limit: float, settle: float = JOIN_SETTLE) -> bool:
+        """Wait until the first join round is over, then ``settle`` more seconds; False
+        if that took over ``limit`` seconds.
+
+        Over means every seed answered our push-pull or failed: a seed that answered has
+        merged our alive record before (ours) or right after (memberlist's) answering, and
+        ``settle`` covers a Go peer handing the change to its speaker. A speaker that
+        waits for this before its first election does not claim an IP its current owner
+        has not yet heard it may take: the seeds are every speaker pod, so every live
+        member hears of us directly, not through gossip 25-175 ms later (measured by
+        ``bench/l2_rollout.py``: two MACs answering one VIP during a rolling update).
+        """
+        try:
+            async with asyncio.timeout(limit):
+                await self._joined.wait()
+        except TimeoutError:
+            return False
+        await asyncio.sleep(settle)
+        return True
 
     async def stop(self, *, leave: bool = True, linger: float = 0.05) -> None:
         """Leave gracefully (others see us go at once), then close everything."""
@@ -178,12 +210,15 @@ class MembershipNode:
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _apply(self, step: Step) -> None:
+    def _apply(self, step: Step) -> list[asyncio.Task[None]]:
+        """Send, tell the listeners; returns the push-pull tasks started."""
+        started = []
         for send in step.sends:
             if send.stream:
                 task = asyncio.create_task(self._push_pull(send.to, send.payload))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+                started.append(task)
             elif self._udp is not None:
                 self._udp.sendto(send.payload, send.to)
         for event in step.events:
@@ -193,6 +228,7 @@ class MembershipNode:
             for callback in self._listeners:
                 callback(event)
         self._wake.set()  # the core's next deadline may have moved
+        return started
 
     def _on_datagram(self, data: bytes, source: Address) -> None:
         self._apply(self.core.receive(data, source, self._clock()))

@@ -117,3 +117,24 @@ async def test_streams_in_memberlist_framing() -> None:
         assert await _exchange(port, encode(ping)) == b""
         assert await _exchange(port, Wire(derive_key(b"other")).seal_stream(ping)) == b""
         await eventually(lambda: node.core.counters.dropped[DropReason.AUTH] == 2, "two auth drops")
+
+
+@pytest.mark.asyncio
+async def test_wait_joined_returns_once_every_seed_has_heard_of_us() -> None:
+    """When ``wait_joined`` returns True, each seed already counts the newcomer as a
+    member (no gossip round needed); a seed that is down ends the round too, and a node
+    whose only seed is itself has nothing to wait for."""
+    pa, pb, pc, dead = free_port(), free_port(), free_port(), free_port()
+    a = MembershipNode("a", "127.0.0.1", SECRET, port=pa)
+    b = MembershipNode("b", "127.0.0.1", SECRET, port=pb)
+    seeds = [("127.0.0.1", pa), ("127.0.0.1", pb), ("127.0.0.1", dead)]
+    c = MembershipNode("c", "127.0.0.1", SECRET, port=pc, seeds=seeds)
+    async with a, b:
+        alone = MembershipNode("alone", "127.0.0.1", SECRET, port=dead, seeds=[("127.0.0.1", dead)])
+        async with alone:
+            assert await alone.wait_joined(5, settle=0)
+        async with c:
+            assert await c.wait_joined(5, settle=0)
+            assert "c" in {r.name for r in a.members()}
+            assert "c" in {r.name for r in b.members()}
+            assert {"a", "b", "c"} <= {r.name for r in c.members()}
