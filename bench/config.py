@@ -130,14 +130,10 @@ def bench_cli(sizes: list[int]) -> None:
 def webhook_server(kubeconfig: Path, workdir: Path) -> Iterator[tuple[int, bytes]]:
     """The validating webhook, served from a thread with its own event loop (so the
     measuring client does not share it); yields its port and CA certificate."""
-    from aiohttp import web  # noqa: PLC0415 - only the admission part needs these
-    from lightkube import AsyncClient, KubeConfig  # noqa: PLC0415
+    from lightkube import AsyncClient, KubeConfig  # noqa: PLC0415 - only admission needs these
 
-    from metallb.k8s.webhook_setup import api_lister, ensure_serving_certificate  # noqa: PLC0415
     from metallb.lab.ports import free_port  # noqa: PLC0415
-    from metallb.web.pki import write_pair  # noqa: PLC0415
-    from metallb.web.tls import server_ssl_context  # noqa: PLC0415
-    from metallb.web.webhook import add_webhook_routes  # noqa: PLC0415
+    from metallb.lab.webhooks import local_webhook_server  # noqa: PLC0415
 
     port = free_port()
     ready = threading.Event()
@@ -145,27 +141,11 @@ def webhook_server(kubeconfig: Path, workdir: Path) -> Iterator[tuple[int, bytes
 
     async def serve() -> None:
         client = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
-        ca, tls = await ensure_serving_certificate(
-            client,
-            namespace=NAMESPACE,
-            secret_name="metallb-webhook-cert",
-            dns_names=(f"metallb-webhook-service.{NAMESPACE}.svc",),
-            ip_addresses=("127.0.0.1",),
-        )
-        files = write_pair(workdir, "tls", tls)
-        app = web.Application()
-        add_webhook_routes(
-            app, api_lister(client, NAMESPACE), namespace=NAMESPACE, bgp_type="native"
-        )
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        ssl_ctx = server_ssl_context(files.cert, files.key)
-        await web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_ctx).start()
-        stop = asyncio.Event()
-        state.update(ca=ca, loop=asyncio.get_running_loop(), stop=stop)
-        ready.set()
-        await stop.wait()
-        await runner.cleanup()
+        async with local_webhook_server(client, NAMESPACE, workdir, port) as ca:
+            stop = asyncio.Event()
+            state.update(ca=ca, loop=asyncio.get_running_loop(), stop=stop)
+            ready.set()
+            await stop.wait()
         await client.close()
 
     def run() -> None:

@@ -15,19 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from lightkube import ApiError, AsyncClient, KubeConfig
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.admissionregistration_v1 import ValidatingWebhookConfiguration
 
-from metallb.k8s.webhook_setup import api_lister, ensure_serving_certificate, inject_ca_bundle
+from metallb.k8s.webhook_setup import inject_ca_bundle
 from metallb.lab.controlplane import ControlPlane
 from metallb.lab.ports import free_port
-from metallb.lab.webhooks import local_configuration
-from metallb.web.pki import write_pair
-from metallb.web.tls import server_ssl_context
-from metallb.web.webhook import add_webhook_routes
+from metallb.lab.webhooks import local_configuration, local_webhook_server
 
 Pool = create_namespaced_resource("metallb.io", "v1beta1", "IPAddressPool", "ipaddresspools")
 
@@ -46,32 +42,18 @@ async def serve_webhook(
     control_plane: ControlPlane, namespace: str, tmp_path: Path
 ) -> AsyncIterator[Webhook]:
     client = AsyncClient(config=KubeConfig.from_file(str(control_plane.kubeconfig)))
-    ca, tls = await ensure_serving_certificate(
-        client,
-        namespace=namespace,
-        secret_name="metallb-webhook-cert",
-        dns_names=(f"metallb-webhook-service.{namespace}.svc",),
-        ip_addresses=("127.0.0.1",),
-    )
-    files = write_pair(tmp_path, "tls", tls)
-    app = web.Application()
-    add_webhook_routes(app, api_lister(client, namespace), namespace=namespace, bgp_type="native")
-    runner = web.AppRunner(app)
-    await runner.setup()
     port = free_port()
-    site = web.TCPSite(
-        runner, "127.0.0.1", port, ssl_context=server_ssl_context(files.cert, files.key)
-    )
-    await site.start()
-    hook = Webhook(client, namespace, port, ca)
-    await client.create(local_configuration(hook.name, port, namespace=namespace, bfd_delete=True))
-    await inject_ca_bundle(client, ca, configuration=hook.name, crd=None)
-    try:
-        yield hook
-    finally:
-        await client.delete(ValidatingWebhookConfiguration, hook.name)
-        await runner.cleanup()
-        await client.close()
+    async with local_webhook_server(client, namespace, tmp_path, port) as ca:
+        hook = Webhook(client, namespace, port, ca)
+        await client.create(
+            local_configuration(hook.name, port, namespace=namespace, bfd_delete=True)
+        )
+        await inject_ca_bundle(client, ca, configuration=hook.name, crd=None)
+        try:
+            yield hook
+        finally:
+            await client.delete(ValidatingWebhookConfiguration, hook.name)
+    await client.close()
 
 
 def pool(name: str, ns: str, *addresses: str) -> Any:

@@ -9,7 +9,12 @@ BFDProfiles too), scoped by namespace selector to one namespace.
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
+from aiohttp import web
+from lightkube import AsyncClient
 from lightkube.models.admissionregistration_v1 import (
     RuleWithOperations,
     ValidatingWebhook,
@@ -19,7 +24,10 @@ from lightkube.models.meta_v1 import LabelSelector, ObjectMeta
 from lightkube.resources.admissionregistration_v1 import ValidatingWebhookConfiguration
 
 from metallb.config.kinds import KINDS
-from metallb.web.webhook import VALIDATE_PATHS
+from metallb.k8s.webhook_setup import api_lister, ensure_serving_certificate
+from metallb.web.pki import write_pair
+from metallb.web.tls import server_ssl_context
+from metallb.web.webhook import VALIDATE_PATHS, add_webhook_routes
 
 
 def local_configuration(
@@ -57,3 +65,29 @@ def local_configuration(
         for path, kind in VALIDATE_PATHS.items()
     ]
     return ValidatingWebhookConfiguration(metadata=ObjectMeta(name=name), webhooks=hooks)
+
+
+@asynccontextmanager
+async def local_webhook_server(
+    client: AsyncClient, namespace: str, workdir: Path, port: int
+) -> AsyncIterator[bytes]:
+    """Our webhook server on ``127.0.0.1:port`` (native BGP mode), with the certificate
+    the controller would store in ``namespace``; yields its CA for the caBundle."""
+    ca, tls = await ensure_serving_certificate(
+        client,
+        namespace=namespace,
+        secret_name="metallb-webhook-cert",
+        dns_names=(f"metallb-webhook-service.{namespace}.svc",),
+        ip_addresses=("127.0.0.1",),
+    )
+    files = write_pair(workdir, "tls", tls)
+    app = web.Application()
+    add_webhook_routes(app, api_lister(client, namespace), namespace=namespace, bgp_type="native")
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        ssl_ctx = server_ssl_context(files.cert, files.key)
+        await web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_ctx).start()
+        yield ca
+    finally:
+        await runner.cleanup()
