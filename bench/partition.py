@@ -102,6 +102,10 @@ class PartitionLab:
     clients: dict[str, tuple[Host, Path, Any]] = field(default_factory=dict)
     macs: dict[str, str] = field(default_factory=dict)  # member -> MAC
 
+    def owners(self, members: Iterable[str]) -> dict[str, set[str]]:
+        """Each VIP -> {the MAC of its owner among ``members``}."""
+        return {v: {self.macs[owner(members, v)]} for v in self.vips}
+
     def watched(self, client: str) -> list[dict[str, Any]]:
         text = self.clients[client][1].read_text().splitlines()
         return [json.loads(t) for t in text if t.startswith("{") and t.endswith("}")]
@@ -115,6 +119,18 @@ class PartitionLab:
             done = [macs for s, macs in sorted(answers(lines, vip).items()) if s in sent and macs]
             out[vip] = done[-1] if done else set()
         return out
+
+    def wait_answered(
+        self, want: Mapping[str, Mapping[str, set[str]]], since: float, timeout: float
+    ) -> None:
+        """Until each client's last answer to each VIP, among the probes sent after
+        ``since``, is ``want[client][vip]`` (a set of MACs)."""
+
+        def check() -> bool | None:
+            ok = all(self.last_answers(c, since) == w for c, w in want.items())
+            return True if ok else None
+
+        wait_for(check, timeout, f"answers {want}")
 
     def split(self) -> Trial:
         """Pull the cable; return once each side has declared the other dead."""
@@ -167,13 +183,7 @@ def partition_lab(workdir: Path) -> Iterator[PartitionLab]:
             log = workdir / f"{client}.log"
             argv = [sys.executable, str(HERE / "vip_watch.py"), *(f"--vip={v}" for v in vips)]
             plab.clients[client] = (host, log, host.start(*argv, log=log))
-        want = {v: {plab.macs[o]} for v, o in vips.items()}
-
-        def owners_answer() -> bool | None:
-            ok = all(plab.last_answers(c, 0.0) == want for c in CLIENTS)
-            return True if ok else None
-
-        wait_for(owners_answer, 15, "both clients answered by each VIP's owner")
+        plab.wait_answered({c: plab.owners(NAMES) for c in CLIENTS}, 0.0, 15)
         try:
             yield plab
         finally:
@@ -236,9 +246,10 @@ def report(plab: PartitionLab, trials: list[Trial], params: Mapping[str, object]
     summarize_for(BENCH, "double_answer_after_heal", [o.double_answer for o in got], params)
     soles = [o.sole_owner for o in got if o.sole_owner is not None]
     summarize_for(BENCH, "sole_owner_after_heal", soles, params)
+    per_trial = {**params, "samples": len(trials)}  # one figure per trial, not per VIP
     rejoins = [r for t in trials if (r := plab.rejoin(t)) is not None]
-    summarize_for(BENCH, "rejoin_after_heal", rejoins, {"trials": len(trials), **params})
-    summarize_for(BENCH, "detect_partition", [t.detected - t.cut for t in trials], params)
+    summarize_for(BENCH, "rejoin_after_heal", rejoins, per_trial)
+    summarize_for(BENCH, "detect_partition", [t.detected - t.cut for t in trials], per_trial)
     for metric, value in (
         ("double_answer_probes_after_heal", sum(o.double_probes for o in got)),
         ("double_answer_probes_during_partition", sum(o.double_probes_split for o in got)),
