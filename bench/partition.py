@@ -1,6 +1,8 @@
 """Split brain of the Layer 2 election, measured: partition the data LAN, heal it, count MACs.
 
-Run ``python -m bench.partition [--trials N]`` as root. Three of our members with the
+Run ``python -m bench.partition [--trials N] [--reconnect-interval S] [--kinds K]`` as root
+(``--reconnect-interval 0``: our members without the reconnect round, the figures before
+it; ``--kinds py,go,py``: n2 a memberlist peer). Three of our members with the
 election and the announcer (``bench/l2_member.py``) n1, n2, n3 and a few VIPs chosen so
 that each of the three wins one under the speaker's ranking
 (:func:`metallb.election.layer2.rank`). The LAN is two switches joined by one cable
@@ -43,14 +45,14 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
-from bench.membership import MembershipLab, emit_for, summarize_for, wait_for
+from bench.membership import GO, PY, MembershipLab, emit_for, summarize_for, wait_for
 from bench.vip_watch import answers
 from metallb.election.layer2 import rank
 from metallb.lab.netlab import Host, Uplink
@@ -163,9 +165,15 @@ class PartitionLab:
 
 
 @contextmanager
-def partition_lab(workdir: Path) -> Iterator[PartitionLab]:
+def partition_lab(
+    workdir: Path, kinds: Sequence[str] = (PY,) * 3, reconnect: float | None = None
+) -> Iterator[PartitionLab]:
     """n1 and client A on switch ``lan-a``, n2, n3 and client B on ``lan``, joined by one
-    cable; the members converged and the clients probing every VIP every 100 ms."""
+    cable; the members converged and the clients probing every VIP every 100 ms.
+
+    ``kinds`` gives n1..n3's kind: ours (PY, ``bench/l2_member.py``) or a memberlist peer
+    answering ARP as upstream's speaker (GO, ``tools/mlpeer --vip``); ``reconnect`` sets
+    our members' ``reconnect_interval`` (0: off, the figures before it existed)."""
     with MembershipLab(workdir, n=0) as lab:
         lab.net.add_lan("lan-a")
         for name in NAMES:
@@ -173,8 +181,11 @@ def partition_lab(workdir: Path) -> Iterator[PartitionLab]:
         uplink = lab.net.uplink(lab.net.lans["lan-a"], lab.net.lans["lan"])
         vips = pick_vips()
         plab = PartitionLab(lab, uplink, vips)
-        for name in NAMES:
-            lab.start(name, program=L2_MEMBER, extra=[f"--vip={v}" for v in vips])
+        for name, kind in zip(NAMES, kinds, strict=True):
+            extra = [f"--vip={v}" for v in vips]
+            if kind == PY and reconnect is not None:
+                extra.append(f"--reconnect-interval={reconnect}")
+            lab.start(name, kind=kind, program=L2_MEMBER if kind == PY else (), extra=extra)
             plab.macs[name] = lab.members[name].host.mac("eth0").lower()
         lab.wait_converged(set(NAMES), timeout=30)
         for client, (lan, ip) in CLIENTS.items():
@@ -260,11 +271,15 @@ def report(plab: PartitionLab, trials: list[Trial], params: Mapping[str, object]
         emit_for(BENCH, metric, value, "count", params)
 
 
-def run(trials: int, settle: float, observe: float, workdir: Path) -> None:
-    with partition_lab(workdir) as plab:
-        done = [cycle(plab, settle, observe) for _ in range(trials)]
-        params = {"trials": trials, "vips": len(plab.vips), "clients": len(CLIENTS)}
-        report(plab, done, {**params, "probe_interval": 0.1})
+def run(args: argparse.Namespace, workdir: Path) -> None:
+    kinds = args.kinds.split(",")
+    with partition_lab(workdir, kinds, args.reconnect_interval) as plab:
+        done = [cycle(plab, args.settle, args.observe) for _ in range(args.trials)]
+        params: dict[str, object] = {"trials": args.trials, "vips": len(plab.vips)}
+        params |= {"clients": len(CLIENTS), "kinds": args.kinds, "probe_interval": 0.1}
+        reconnect = args.reconnect_interval
+        params["reconnect_interval"] = "default" if reconnect is None else reconnect
+        report(plab, done, params)
 
 
 def main() -> None:
@@ -273,13 +288,22 @@ def main() -> None:
     p.add_argument("--settle", type=float, default=1.0, help="seconds split before the heal")
     p.add_argument("--observe", type=float, default=3.0, help="seconds watched after rejoin")
     p.add_argument("--keep", type=Path, default=None, help="keep the logs in this directory")
+    p.add_argument("--kinds", default="py,py,py", help=f"n1,n2,n3: each {PY} or {GO}")
+    p.add_argument(
+        "--reconnect-interval",
+        type=float,
+        default=None,
+        help="our members' reconnect_interval (0: off; default: MembershipConfig's)",
+    )
     args = p.parse_args()
+    if not all(k in (PY, GO) for k in args.kinds.split(",")) or args.kinds.count(",") != 2:
+        p.error(f"--kinds: three of {PY}/{GO}, comma-separated, got {args.kinds!r}")
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
-        run(args.trials, args.settle, args.observe, args.keep)
+        run(args, args.keep)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        run(args.trials, args.settle, args.observe, Path(tmp))
+        run(args, Path(tmp))
 
 
 if __name__ == "__main__":

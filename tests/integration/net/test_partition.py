@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+from bench.membership import GO, PY
 from bench.partition import (
     CLIENTS,
     NAMES,
@@ -22,15 +24,17 @@ from bench.partition import (
 )
 
 
+@pytest.mark.parametrize("kinds", [(PY, PY, PY), (PY, GO, PY)], ids=["ours", "n2-memberlist"])
 def test_each_side_answers_while_split_and_the_owner_alone_after_the_heal(
-    tmp_path: Path,
+    tmp_path: Path, kinds: tuple[str, str, str]
 ) -> None:
     """Before: each VIP answered by its owner over all three, on both sides. Split: client
     A is answered by n1 for every VIP and client B by the winner between n2 and n3 (the
     split brain the election makes by design), never two MACs on one side. Healed: both
     clients end on the owner over all three, alone (twice: a second partition heals as
-    the first)."""
-    with partition_lab(tmp_path) as plab:
+    the first). With n2 a hashicorp memberlist peer answering as upstream's speaker, the
+    same: our reconnect push-pull is one it answers, and its refutation reaches n1."""
+    with partition_lab(tmp_path, kinds) as plab:
         assert set(plab.vips.values()) == set(NAMES)  # each member owns one VIP
         for _ in range(2):
             trial = plab.split()
