@@ -155,6 +155,19 @@ class Lan:
     bridge: str = "br0"
 
 
+@dataclass(frozen=True)
+class Uplink:
+    """The cable between two LANs' switches (:meth:`Netlab.uplink`)."""
+
+    lan: Lan
+    port: str  # its end in ``lan``'s switch
+
+    def plug(self, plugged: bool) -> None:
+        """Plug the cable back (heal) or pull it (partition): one link at one switch, so
+        both sides see it at the same instant (a veth's peer loses its carrier with it)."""
+        _ip("link", "set", self.port, "up" if plugged else "down", netns=self.lan.netns)
+
+
 @dataclass
 class Netlab:
     """Owner of every namespace, link and process of one test network."""
@@ -246,6 +259,20 @@ class Netlab:
         for a in addresses:
             _ip("addr", "add", a, "dev", ifname, *(["nodad"] if ":" in a else []), netns=host.netns)
         _ip("link", "set", ifname, "up", netns=host.netns)
+
+    def uplink(self, a: Lan, b: Lan) -> Uplink:
+        """Join two LANs' switches with a cable (a veth pair between their bridges), so
+        they form one broadcast domain until :meth:`Uplink.plug` pulls it: a partition of
+        the LAN in one step, healed in one step."""
+        port_a = f"u{len(self.namespaces)}{next(_COUNTER)}"[:15]
+        port_b = f"u{len(self.namespaces)}{next(_COUNTER)}"[:15]
+        _ip(
+            "link", "add", port_a, "netns", a.netns, "type", "veth",
+            "peer", "name", port_b, "netns", b.netns,
+        )  # fmt: skip
+        _ip("link", "set", port_a, "master", a.bridge, "up", netns=a.netns)
+        _ip("link", "set", port_b, "master", b.bridge, "up", netns=b.netns)
+        return Uplink(a, port_a)
 
     def connect_root(self, lan: Lan, address: str) -> str:
         """Plug the ROOT namespace into ``lan`` with ``address``; return the interface name.

@@ -57,6 +57,12 @@ def add_member_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--probe-timeout", type=float, default=defaults.probe_timeout)
     p.add_argument("--suspicion-mult", type=float, default=defaults.suspicion_mult)
     p.add_argument("--push-pull-interval", type=float, default=defaults.push_pull_interval)
+    p.add_argument(
+        "--reconnect-interval",
+        type=float,
+        default=defaults.reconnect_interval,
+        help="seconds between push-pulls with a dead member (0: never)",
+    )
     p.add_argument("--stats-interval", type=float, default=1.0)
 
 
@@ -67,6 +73,7 @@ def node_from_args(args: argparse.Namespace) -> MembershipNode:
         probe_timeout=args.probe_timeout,
         suspicion_mult=args.suspicion_mult,
         push_pull_interval=args.push_pull_interval,
+        reconnect_interval=args.reconnect_interval,
     )
     return MembershipNode(
         args.name,

@@ -70,6 +70,17 @@ class FakeNet:
 
     # -- building ------------------------------------------------------------------------
 
+    @classmethod
+    def started(
+        cls, *names: str, config: MembershipConfig | None = None, seed: int = 0, run: float = 1.0
+    ) -> FakeNet:
+        """A network of members ``names`` (each joining through the first), run ``run`` s."""
+        net = cls(config, seed=seed)
+        for name in names:
+            net.add(name)
+        net.run(run)
+        return net
+
     def add(self, name: str, *, key: bytes = KEY, join: bool = True) -> Membership:
         """A new member; it joins through the first member added unless ``join`` is false."""
         address = (f"192.0.2.{len(self.nodes) + 1}", 7946)

@@ -74,10 +74,7 @@ def test_partition_then_heal_converges_to_full_membership() -> None:
 
 def test_restarted_member_with_the_same_name_rejoins() -> None:
     """A crashed member restarted (incarnation 1 again) outbids its old record and is up."""
-    net = FakeNet(seed=13)
-    for name in ("a", "b", "c"):
-        net.add(name)
-    net.run(1.0)
+    net = FakeNet.started("a", "b", "c", seed=13)
     net.crash("b")
     net.run(2.0)
     assert "b" not in net.view("a")

@@ -12,8 +12,8 @@ speaker wiring, not here).
 Modules: :mod:`.config` (tunables and the argument for their defaults), :mod:`.records`
 (member records and the rules that change them), :mod:`.wire` (packets and streams on
 the wire, with :mod:`metallb.codec.memberlist`), :mod:`.crypto` (encryption and key
-derivation), :mod:`.gossip` (dissemination queue), :mod:`.effects` (output values),
-:mod:`.core`.
+derivation), :mod:`.gossip` (dissemination queue), :mod:`.sync` (whom a push-pull goes
+to, how its state is read), :mod:`.effects` (output values), :mod:`.core`.
 """
 
 from metallb.speaker.membership.config import DEFAULT_PORT, MembershipConfig

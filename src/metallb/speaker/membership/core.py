@@ -15,7 +15,8 @@ members to ping it (indirect ping, with a nack requested from members speaking p
 4+); still no ack at the end of the interval -> broadcast *suspect*; a suspect that does
 not refute (raise its incarnation above the suspected one) within the suspicion timeout
 is declared *dead* by a broadcast any member accepts. Joining and periodic anti-entropy
-use a full state exchange over TCP (push-pull, with the join flag). Timing is ours
+use a full state exchange over TCP (push-pull, with the join flag), also sent to dead
+members every ``reconnect_interval`` to heal a partition (:mod:`.sync`). Timing is ours
 (:mod:`.config`), much faster than ``DefaultLANConfig``'s: a Go peer accepts our dead
 broadcast whatever its own timers, so our detection drives theirs. Rules for applying
 alive, suspect and dead are in :mod:`.records`.
@@ -56,6 +57,7 @@ from metallb.speaker.membership.records import (
     after_suspect,
 )
 from metallb.speaker.membership.relay import Relays
+from metallb.speaker.membership.sync import push_pull_target, reconnect_target, state_messages
 from metallb.speaker.membership.wire import DropReason, Wire, WireError
 
 _T = TypeVar("_T")
@@ -121,6 +123,7 @@ class Membership:
         self._next_probe = now + self._rng.uniform(0, self.config.probe_interval)
         self._next_gossip = now
         self._next_push_pull = now + self.config.rejoin_interval
+        self._next_reconnect = now + self.config.reconnect_interval
 
     # -- queries -------------------------------------------------------------------------
 
@@ -148,6 +151,8 @@ class Membership:
         if self._left:
             return float("inf")
         times = [self._next_probe, self._next_push_pull]
+        if self.config.reconnect_interval:
+            times.append(self._next_reconnect)
         if self._gossip:
             times.append(self._next_gossip)
         if self._probe:
@@ -265,6 +270,8 @@ class Membership:
             self._gossip_round(now, step)
         if now >= self._next_push_pull:
             self._push_pull_round(now, step)
+        if self.config.reconnect_interval and now >= self._next_reconnect:
+            self._reconnect(now, step)
         self._reap(now)
         return step
 
@@ -421,13 +428,8 @@ class Membership:
 
     def _merge_state(self, nodes: Sequence[PushNode], now: float, step: Step) -> None:
         """A peer's full state, as ``mergeState``: its dead are only suspects to us."""
-        for n in nodes:
-            if n.state is NodeState.ALIVE:
-                self._alive(Alive(n.incarnation, n.name, n.address, n.meta, n.vsn), now, step)
-            elif n.state is NodeState.LEFT:
-                self._accuse(Dead(n.incarnation, n.name, n.name), now, step)
-            else:
-                self._accuse(Suspect(n.incarnation, n.name, self.name), now, step)
+        for m in state_messages(nodes, self.name):
+            self._apply(m, now, step)
 
     def _expire_suspicions(self, now: float, step: Step) -> None:
         for m in list(self._members.values()):
@@ -465,13 +467,16 @@ class Membership:
         live = self._others(live_only=True)
         cfg = self.config
         self._next_push_pull = now + (cfg.push_pull_interval if live else cfg.rejoin_interval)
-        # Dead (not left) members are candidates too: after a partition heals, this is how
-        # the two sides find each other again.
-        peers = [r.address for r in self._others(live_only=False) if r.state is not State.LEFT]
-        candidates: Sequence[Address] = peers if peers else self._seeds
-        if candidates:
-            target = self._rng.choice(candidates)
+        target = push_pull_target(self._others(live_only=False), self._seeds, self._rng)
+        if target is not None:
             step.sends.append(Send(target, self._push(join=not live), stream=True))
+
+    def _reconnect(self, now: float, step: Step) -> None:
+        """Push-pull with a dead member (:mod:`.sync`): it learns it was declared dead and
+        refutes, and we learn of its refutation from the reply."""
+        self._next_reconnect = now + self.config.reconnect_interval
+        if (target := reconnect_target(self._others(live_only=False), self._rng)) is not None:
+            step.sends.append(Send(target, self._push(), stream=True))
 
     def _push(self, *, join: bool = False) -> bytes:
         nodes = tuple(
