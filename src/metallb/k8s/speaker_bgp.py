@@ -1,6 +1,8 @@
-"""The speaker's BGP back-ends: who turns "this node advertises these routes" into BGP.
+"""The speaker's BGP protocol and its back-ends: who turns "this node advertises these
+routes" into BGP.
 
-:class:`metallb.k8s.speaker.Speaker` decides per Service what this node advertises
+:class:`BGP`, the BGP implementation of the speaker's announcement interface
+(:mod:`metallb.k8s.speaker_protocol`), decides per Service what this node advertises
 (:func:`metallb.speaker.bgp.decide`) and hands two things to its driver: the
 configuration and this node (:meth:`BGPDriver.sync`, on every configuration or label
 change), and after each batch of reconciles the complete set of advertisements
@@ -24,15 +26,22 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address
 from typing import Protocol
 
+from metallb import views
 from metallb.codec.bgp import LargeCommunity
 from metallb.codec.bgp.negotiated import DEFAULT_HOLD_TIME
 from metallb.config.types import Config, Peer
 from metallb.election import layer2 as election
+from metallb.k8s.speaker_status import (
+    ServiceBGPStatus,
+    StatusObjects,
+    StatusTarget,
+    desired_bgp_status,
+)
 from metallb.net.bgp import Advertisement, PeerOptions, Session
 from metallb.net.frr import ApplyError, FRRBackend
 from metallb.speaker import bgp, frr_render
@@ -267,18 +276,77 @@ class FRRBGP:
         return out
 
 
-class BGPAdvertiser:
-    """What this node advertises over BGP, Service by Service, and the driver it goes to.
+class BGP:
+    """The BGP protocol (:class:`metallb.k8s.speaker_protocol.AnnounceProtocol`): what
+    this node advertises, Service by Service, and the driver it goes to.
 
-    Decisions arrive one reconcile at a time; the driver gets the whole set once per
-    batch (one ``call_soon`` after the first change), so a thousand Services changed
-    together cost the driver one table, not a thousand.
+    Decisions (:func:`metallb.speaker.bgp.decide`, for this node) arrive one reconcile
+    at a time; the driver gets the whole set once per batch (one ``call_soon`` after the
+    first change), so a thousand Services changed together cost the driver one table,
+    not a thousand. Without a driver (a ``METALLB_BGP_TYPE`` we do not implement)
+    nothing is advertised, and this node's ServiceBGPStatus objects are cleared.
     """
 
-    def __init__(self, driver: BGPDriver) -> None:
+    name = "bgp"
+
+    def __init__(
+        self,
+        driver: BGPDriver | None,
+        target: StatusTarget,
+        *,
+        my_node: Callable[[], views.Node | None],
+        lb_class: str = "",
+        ignore_exclude_lb: bool = False,
+    ) -> None:
         self.driver = driver
+        self.my_node = my_node
+        self.lb_class = lb_class
+        self.ignore_exclude_lb = ignore_exclude_lb
         self.announced: dict[str, bgp.Announce] = {}
         self._flush_pending = False
+        self.status = StatusObjects(
+            target,
+            name="speaker-bgp-status",
+            kind=ServiceBGPStatus,
+            plural="servicebgpstatuses",
+            desired=self.desired,
+            generate_name="bgp-",
+            render=desired_bgp_status,
+            protocol="bgp",
+            exclusive=False,
+            clear=(),
+        )
+
+    def start(self) -> None:
+        if self.driver is not None:
+            self.driver.start()
+
+    async def close(self) -> None:
+        if self.driver is not None:
+            await self.driver.close()
+
+    def reconcile(
+        self,
+        key: str,
+        service: views.Service | None,
+        endpoints: Sequence[views.Endpoint],
+        config: Config | None,
+    ) -> bool:
+        """Upstream's ShouldAnnounce, then SetBalancer or DeleteBalancer, for BGP."""
+        if self.driver is None:
+            return False
+        me = self.my_node()
+        decision: bgp.Decision | None = None
+        if service is not None and config is not None and me is not None:
+            decision = bgp.decide(
+                config,
+                service,
+                node=me,
+                endpoints=endpoints,
+                lb_class=self.lb_class,
+                ignore_exclude_lb=self.ignore_exclude_lb,
+            )
+        return self.update(key, decision)
 
     def update(self, key: str, decision: bgp.Decision | None) -> bool:
         """Record ``key``'s decision (None: the Service is gone); True when what this
@@ -306,10 +374,16 @@ class BGPAdvertiser:
         ann = self.announced.get(key)
         return ann if ann is not None and ann.routes else None
 
-    def sync(self, config: Config | None, node: election.Node | None) -> None:
+    def set_config(self, config: Config | None, node: views.Node | None) -> None:
         """The configuration or this node changed: the driver's peers follow."""
+        if self.driver is None:
+            return
         self.driver.sync(config, node)
         self._changed()
+
+    def peer_metrics(self) -> list[PeerMetrics]:
+        """The driver's per-session metrics (none without a driver)."""
+        return self.driver.peer_metrics() if self.driver is not None else []
 
     def _changed(self) -> None:
         """Give the driver its table once the current batch of reconciles is done."""
@@ -319,4 +393,5 @@ class BGPAdvertiser:
 
     def _flush(self) -> None:
         self._flush_pending = False
-        self.driver.advertise(tuple(self.announced.values()))
+        if self.driver is not None:
+            self.driver.advertise(tuple(self.announced.values()))

@@ -1,16 +1,20 @@
 """What :mod:`metallb.k8s.speaker` is built on: the
-ports to the announcer and the membership node, the table of owned IPs it keeps the
-announcer in step with, and the dicts of informer objects (as the API serves them) that
-the typed views of :mod:`metallb.views` are built from."""
+ports to the announcer and the membership node, the table of owned IPs the Layer 2
+protocol (:mod:`metallb.k8s.speaker_layer2`) keeps the announcer in step with, and the
+dicts of informer objects (as the API serves them) that the typed views of
+:mod:`metallb.views` are built from."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from ipaddress import ip_address
 from typing import Any, Protocol
 
 from metallb import views
+from metallb.config.addresses import IPAddress
+from metallb.k8s.speaker_seeds import Joiner
 from metallb.speaker.layer2 import Announce
+from metallb.speaker.membership import MemberEvent
 from metallb.views import SERVICE_NAME_LABEL
 
 
@@ -19,9 +23,9 @@ class AnnounceTable(Protocol):
 
     @property
     def interfaces(self) -> frozenset[str]: ...
-    def set_owned(self, ip: Any, interfaces: Any = None) -> None: ...
-    def reannounce(self, ip: Any) -> None: ...
-    def remove(self, ip: Any) -> None: ...
+    def set_owned(self, ip: IPAddress, interfaces: frozenset[str] | None = None) -> None: ...
+    def reannounce(self, ip: IPAddress) -> None: ...
+    def remove(self, ip: IPAddress) -> None: ...
 
 
 class OwnedIPs:
@@ -56,13 +60,19 @@ class OwnedIPs:
                 self.announcer.set_owned(ip_address(ip), want)
 
 
-class Members(Protocol):
-    """What the speaker needs of :class:`metallb.net.membership.MembershipNode`."""
+class Member(Protocol):
+    """A live member as the election reads it (a membership record): its node's name."""
 
-    def members(self) -> list[Any]: ...
-    def add_listener(self, callback: Any) -> None: ...
-    def join(self, seeds: Any) -> None: ...
-    async def wait_joined(self, limit: float) -> bool: ...
+    @property
+    def name(self) -> str: ...
+
+
+class Members(Joiner, Protocol):
+    """What the speaker needs of :class:`metallb.net.membership.MembershipNode`: the live
+    members, a call on every membership event, and (:class:`Joiner`) the join."""
+
+    def members(self) -> Sequence[Member]: ...
+    def add_listener(self, callback: Callable[[MemberEvent], None]) -> None: ...
 
 
 def as_dict(obj: Any, api_version: str, kind: str) -> dict[str, Any]:
