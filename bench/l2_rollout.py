@@ -33,7 +33,7 @@ from typing import Any
 
 from bench.membership import GO, PY, MembershipLab, emit_for, wait_for
 from bench.vip_watch import answers
-from metallb.election.layer2 import rank
+from metallb.election.ranking import rank
 
 BENCH = "l2_rollout"
 VIP = "192.0.2.100"

@@ -68,7 +68,7 @@ from metallb.k8s.speaker_support import (
 )
 from metallb.k8s.speaker_world import ElectionWorld
 from metallb.record import Source
-from metallb.speaker import bgp, layer2
+from metallb.speaker import bgp_decision, layer2_decision
 
 log = logging.getLogger(__name__)
 
@@ -177,12 +177,12 @@ class Speaker:
             membership.add_listener(lambda _event: self.reelect_all())
 
     @property
-    def announced(self) -> Mapping[str, layer2.Announce]:
+    def announced(self) -> Mapping[str, layer2_decision.Announce]:
         """What this node announces in Layer 2, by Service key."""
         return self.layer2.announced
 
     @property
-    def bgp_announced(self) -> Mapping[str, bgp.Announce]:
+    def bgp_announced(self) -> Mapping[str, bgp_decision.Announce]:
         """What this node advertises over BGP, by Service key."""
         return self.bgp.announced
 
@@ -325,7 +325,7 @@ class Speaker:
             self.config_state.report(str(err))
             return Result.GIVE_UP
         announced = [(k, a.ips) for p in self.protocols for k, a in p.announced.items()]
-        orphan = layer2.orphaned(config, announced)
+        orphan = layer2_decision.orphaned(config, announced)
         if orphan is not None:
             # Upstream's SetConfig: a configuration without a pool for an IP this node
             # announces is refused and retried, so the node keeps announcing until the

@@ -3,7 +3,7 @@ routes" into BGP.
 
 :class:`BGP`, the BGP implementation of the speaker's announcement interface
 (:mod:`metallb.k8s.speaker_protocol`), decides per Service what this node advertises
-(:func:`metallb.speaker.bgp.decide`) and hands two things to its driver: the
+(:func:`metallb.speaker.bgp_decision.decide`) and hands two things to its driver: the
 configuration and this node (:meth:`BGPDriver.sync`, on every configuration or label
 change), and after each batch of reconciles the complete set of advertisements
 (:meth:`BGPDriver.advertise`). ``METALLB_BGP_TYPE`` picks the driver (as upstream's
@@ -11,9 +11,9 @@ speaker/main.go):
 
 - :class:`NativeBGP` (``native``, the default): one :class:`metallb.net.bgp.Session`
   per BGPPeer selecting the node, each given its table from
-  :func:`metallb.speaker.bgp.peer_tables`; a changed BGPPeer gets a new session.
+  :func:`metallb.speaker.bgp_decision.peer_tables`; a changed BGPPeer gets a new session.
 - :class:`FRRBGP` (``frr``): FRR (bgpd, bfdd) runs next to the speaker; the driver renders
-  the node's whole FRR configuration (:func:`metallb.speaker.frr_render.desired`) and
+  the node's whole FRR configuration (:func:`metallb.frr.render.desired`) and
   :class:`metallb.net.frr.FRRBackend` applies it, debounced, without resetting
   unchanged sessions. Session state comes from asking FRR every ``poll`` seconds.
 
@@ -35,7 +35,9 @@ from metallb import views
 from metallb.codec.bgp import LargeCommunity
 from metallb.codec.bgp.negotiated import DEFAULT_HOLD_TIME
 from metallb.config.types import Config, Peer
-from metallb.election import layer2 as election
+from metallb.election import ranking as election
+from metallb.frr import render as frr_render
+from metallb.frr.status import BFDStatus, NeighborStatus, parse_bfd, parse_neighbors
 from metallb.k8s.speaker_status import (
     ServiceBGPStatus,
     StatusObjects,
@@ -44,8 +46,7 @@ from metallb.k8s.speaker_status import (
 )
 from metallb.net.bgp import Advertisement, PeerOptions, Session
 from metallb.net.frr import ApplyError, FRRBackend
-from metallb.speaker import bgp, frr_render
-from metallb.speaker.frr_status import BFDStatus, NeighborStatus, parse_bfd, parse_neighbors
+from metallb.speaker import bgp_decision
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class PeerMetrics:
 class BGPDriver(Protocol):
     def start(self) -> None: ...
     def sync(self, config: Config | None, node: election.Node | None) -> None: ...
-    def advertise(self, announced: Collection[bgp.Announce]) -> None: ...
+    def advertise(self, announced: Collection[bgp_decision.Announce]) -> None: ...
     async def close(self) -> None: ...
     def peer_metrics(self) -> list[PeerMetrics]: ...
 
@@ -80,13 +81,13 @@ class NativeBGP:
     def __init__(self) -> None:
         self.sessions: dict[str, tuple[Peer, Session]] = {}
         self._closing: set[asyncio.Task[None]] = set()
-        self._tables: dict[str, dict[bgp.IPNetwork, bgp.Route]] = {}
+        self._tables: dict[str, dict[bgp_decision.IPNetwork, bgp_decision.Route]] = {}
 
     def start(self) -> None:
         """Sessions start as :meth:`sync` creates them."""
 
     def sync(self, config: Config | None, node: election.Node | None) -> None:
-        want = {p.name: p for p in bgp.sessions(config, node)} if config and node else {}
+        want = {p.name: p for p in bgp_decision.sessions(config, node)} if config and node else {}
         for name, (peer, session) in list(self.sessions.items()):
             if want.get(name) != peer:
                 del self.sessions[name]
@@ -107,12 +108,12 @@ class NativeBGP:
             session.set(self._advertisements(name))
             log.info("speaker: BGP peer %s: session to %s started", name, options.name)
 
-    def advertise(self, announced: Collection[bgp.Announce]) -> None:
-        self._tables = bgp.peer_tables(announced)
+    def advertise(self, announced: Collection[bgp_decision.Announce]) -> None:
+        self._tables = bgp_decision.peer_tables(announced)
         for name, (_peer, session) in self.sessions.items():
             session.set(self._advertisements(name))
 
-    def _advertisements(self, name: str) -> dict[bgp.IPNetwork, Advertisement]:
+    def _advertisements(self, name: str) -> dict[bgp_decision.IPNetwork, Advertisement]:
         table = self._tables.get(name, {})
         return {prefix: advertisement(route) for prefix, route in table.items()}
 
@@ -140,7 +141,7 @@ class NativeBGP:
         return out
 
 
-def advertisement(route: bgp.Route) -> Advertisement:
+def advertisement(route: bgp_decision.Route) -> Advertisement:
     """What the session says about ``route``: a classic community as its 32-bit value
     (``asn << 16 | value``, :class:`~metallb.config.community.Community`'s first sort key
     element), a large one as its three parts; local preference as decided (None for eBGP
@@ -200,7 +201,7 @@ class FRRBGP:
         self.bfd: list[BFDStatus] = []
         self._config: Config | None = None
         self._node: election.Node | None = None
-        self._announced: tuple[bgp.Announce, ...] = ()
+        self._announced: tuple[bgp_decision.Announce, ...] = ()
         # Per (VRF, neighbour key), from the last state pushed: the configured port (FRR
         # omits it while down) and the routes it should hold (pending prefixes).
         self._ports: dict[tuple[str, str], int] = {}
@@ -216,7 +217,7 @@ class FRRBGP:
         self._config, self._node = config, node
         self._push()
 
-    def advertise(self, announced: Collection[bgp.Announce]) -> None:
+    def advertise(self, announced: Collection[bgp_decision.Announce]) -> None:
         self._announced = tuple(announced)
         self._push()
 
@@ -280,7 +281,7 @@ class BGP:
     """The BGP protocol (:class:`metallb.k8s.speaker_protocol.AnnounceProtocol`): what
     this node advertises, Service by Service, and the driver it goes to.
 
-    Decisions (:func:`metallb.speaker.bgp.decide`, for this node) arrive one reconcile
+    Decisions (:func:`metallb.speaker.bgp_decision.decide`, for this node) arrive one reconcile
     at a time; the driver gets the whole set once per batch (one ``call_soon`` after the
     first change), so a thousand Services changed together cost the driver one table,
     not a thousand. Without a driver (a ``METALLB_BGP_TYPE`` we do not implement)
@@ -302,7 +303,7 @@ class BGP:
         self.my_node = my_node
         self.lb_class = lb_class
         self.ignore_exclude_lb = ignore_exclude_lb
-        self.announced: dict[str, bgp.Announce] = {}
+        self.announced: dict[str, bgp_decision.Announce] = {}
         self._flush_pending = False
         self.status = StatusObjects(
             target,
@@ -336,9 +337,9 @@ class BGP:
         if self.driver is None:
             return False
         me = self.my_node()
-        decision: bgp.Decision | None = None
+        decision: bgp_decision.Decision | None = None
         if service is not None and config is not None and me is not None:
-            decision = bgp.decide(
+            decision = bgp_decision.decide(
                 config,
                 service,
                 node=me,
@@ -348,15 +349,17 @@ class BGP:
             )
         return self.update(key, decision)
 
-    def update(self, key: str, decision: bgp.Decision | None) -> bool:
+    def update(self, key: str, decision: bgp_decision.Decision | None) -> bool:
         """Record ``key``'s decision (None: the Service is gone); True when what this
         node advertises for it changed."""
-        new = decision if isinstance(decision, bgp.Announce) else None
+        new = decision if isinstance(decision, bgp_decision.Announce) else None
         if new == self.announced.get(key):
             return False
         if new is None:
             del self.announced[key]
-            reason = decision.reason.value if isinstance(decision, bgp.Withdraw) else "deleted"
+            reason = (
+                decision.reason.value if isinstance(decision, bgp_decision.Withdraw) else "deleted"
+            )
             log.info("speaker: %s: not advertising over BGP (%s)", key, reason)
         else:
             self.announced[key] = new
@@ -369,7 +372,7 @@ class BGP:
         self._changed()
         return True
 
-    def desired(self, key: str) -> bgp.Announce | None:
+    def desired(self, key: str) -> bgp_decision.Announce | None:
         """``key``'s advertisement when it has routes (what its ServiceBGPStatus shows)."""
         ann = self.announced.get(key)
         return ann if ann is not None and ann.routes else None

@@ -2,8 +2,8 @@
 
 The Layer 2 implementation of the speaker's announcement interface
 (:mod:`metallb.k8s.speaker_protocol`). For one Service, :meth:`Layer2.reconcile` runs the
-pure decision (:func:`metallb.speaker.layer2.decide`: upstream's ShouldAnnounce, with
-the election of :mod:`metallb.election.layer2` over the Nodes and live members of
+pure decision (:func:`metallb.speaker.layer2_decision.decide`: upstream's ShouldAnnounce, with
+the election of :mod:`metallb.election.ranking` over the Nodes and live members of
 :class:`~metallb.k8s.speaker_world.ElectionWorld`) and applies it to the announcer's
 table in the same step (SetBalancer/DeleteBalancer), so a membership change turns into
 gratuitous ARP without waiting for the apiserver. IPs shared by several Services
@@ -29,8 +29,8 @@ from metallb.config.types import Config
 from metallb.k8s.speaker_status import ServiceL2Status, StatusObjects, StatusTarget
 from metallb.k8s.speaker_support import AnnounceTable, OwnedIPs
 from metallb.k8s.speaker_world import ElectionWorld
-from metallb.speaker import layer2
-from metallb.speaker.layer2 import Announce
+from metallb.speaker import layer2_decision
+from metallb.speaker.layer2_decision import Announce
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +92,9 @@ class Layer2:
     ) -> bool:
         """Upstream's ShouldAnnounce, then SetBalancer or DeleteBalancer, for Layer 2."""
         world = self.world
-        decision: layer2.Decision | None = None
+        decision: layer2_decision.Decision | None = None
         if service is not None and config is not None:
-            decision = layer2.decide(
+            decision = layer2_decision.decide(
                 config,
                 service,
                 my_node=self.node_name,

@@ -29,9 +29,9 @@ from ipaddress import IPv4Address, IPv6Address
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from metallb.frr.status import GAUGES
 from metallb.k8s.speaker import Speaker
 from metallb.net.responder import L2Stats
-from metallb.speaker.frr_status import GAUGES
 from metallb.web.observe import ExactNameCounter, counter_family
 
 _LABELLED = re.compile(r"^(\w+)\{(\w+)=([^}]*)\}$")

@@ -7,7 +7,7 @@ Upstream's speaker (speaker/main.go) drives every protocol through one interface
 the pure core and the adapters (docs/architecture.md):
 
 - the decision (``ShouldAnnounce``) is a pure function of the core,
-  :func:`metallb.speaker.layer2.decide` and :func:`metallb.speaker.bgp.decide`;
+  :func:`metallb.speaker.layer2_decision.decide` and :func:`metallb.speaker.bgp_decision.decide`;
 - :meth:`AnnounceProtocol.reconcile` runs that decision for one Service and applies it
   at once (``SetBalancer``/``DeleteBalancer``), never awaiting, and says whether what
   this node announces for the Service changed;

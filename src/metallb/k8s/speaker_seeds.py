@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from lightkube import ApiError, AsyncClient
 from lightkube.resources.core_v1 import Pod
 
-from metallb.speaker.membership import Address
+from metallb.membership import Address
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,8 @@ from metallb.k8s.owner import own_pod
 from metallb.k8s.runner import Result, Runner
 from metallb.k8s.source import EventType, LightkubeListWatch
 from metallb.k8s.workqueue import WorkQueue
-from metallb.speaker.layer2 import Announce
+from metallb.speaker import bgp_decision
+from metallb.speaker.layer2_decision import Announce
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,8 @@ def desired_status(node: str, key: str, ann: Announce) -> dict[str, Any]:
     return status
 
 
-def desired_bgp_status(node: str, key: str, ann: Any) -> dict[str, Any]:
-    """The status of this node's ServiceBGPStatus for a :class:`metallb.speaker.bgp.Announce`."""
+def desired_bgp_status(node: str, key: str, ann: bgp_decision.Announce) -> dict[str, Any]:
+    """The status of this node's ServiceBGPStatus for one BGP advertisement."""
     ns, name = key.split("/", 1)
     return {"node": node, "serviceName": name, "serviceNamespace": ns, "peers": list(ann.peers)}
 

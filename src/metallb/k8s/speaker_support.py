@@ -13,8 +13,8 @@ from typing import Any, Protocol
 from metallb import views
 from metallb.config.addresses import IPAddress
 from metallb.k8s.speaker_seeds import Joiner
-from metallb.speaker.layer2 import Announce
-from metallb.speaker.membership import MemberEvent
+from metallb.membership import MemberEvent
+from metallb.speaker.layer2_decision import Announce
 from metallb.views import SERVICE_NAME_LABEL
 
 
