@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from metallb import views
 from metallb.config.addresses import IPAddress
+from metallb.k8s.cache import KubeObject
 from metallb.k8s.speaker_seeds import Joiner
 from metallb.membership import MemberEvent
 from metallb.speaker.layer2_decision import Announce
@@ -75,20 +76,26 @@ class Members(Joiner, Protocol):
     def add_listener(self, callback: Callable[[MemberEvent], None]) -> None: ...
 
 
-def as_dict(obj: Any, api_version: str, kind: str) -> dict[str, Any]:
+class ApiObject(KubeObject, Protocol):
+    """A lightkube object as the informers cache it: metadata, and its body as a dict."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def as_dict(obj: ApiObject, api_version: str, kind: str) -> dict[str, Any]:
     """A lightkube object as the dict the API serves."""
     body: dict[str, Any] = obj.to_dict()
     return {"apiVersion": api_version, "kind": kind, **body}
 
 
-def slice_service(obj: Any) -> list[str]:
+def slice_service(obj: KubeObject) -> list[str]:
     """The Service key an EndpointSlice belongs to (its ``kubernetes.io/service-name``)."""
     meta = obj.metadata
     name = (meta.labels or {}).get(SERVICE_NAME_LABEL) if meta else None
     return [f"{meta.namespace}/{name}"] if meta and name else []
 
 
-def endpoints_of(slices: Iterable[Any]) -> tuple[views.Endpoint, ...]:
+def endpoints_of(slices: Iterable[ApiObject]) -> tuple[views.Endpoint, ...]:
     """The endpoints of cached EndpointSlices (one Service's: the informer's index
     selects them), as the core reads them."""
     return tuple(
