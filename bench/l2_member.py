@@ -1,7 +1,7 @@
 """One of our Layer 2 speakers without Kubernetes: membership, the election and the announcer.
 
-``python bench/l2_member.py`` with the membership demo's flags (and its functions: the
-same node, the same lines) plus ``--vip IP`` (repeatable) runs our
+``python -m bench.l2_member`` (from the repository root) with the membership demo's flags
+(and its functions: the same node, the same lines) plus ``--vip IP`` (repeatable) runs our
 :class:`~metallb.net.membership.MembershipNode` and our
 :class:`~metallb.net.announcer.Announcer` in one process, and on every membership change
 elects each VIP's owner among the live members with the speaker's ranking
