@@ -1,6 +1,6 @@
 """The FRR backend's rendering: golden files for several node states, and stability.
 
-Regenerate the goldens with ``METALLB_UPDATE_GOLDEN=1 pytest tests/unit/speaker`` and
+Regenerate the goldens with ``METALLB_UPDATE_GOLDEN=1 pytest tests/unit/frr`` and
 review the diff; the test then fails once, naming the files it rewrote.
 """
 

@@ -17,8 +17,8 @@ from metallb.config.build import build_config
 from metallb.election.ranking import Node
 from metallb.frr import frrk8s as frrk8s_render
 from metallb.speaker import bgp_decision
+from tests.unit.frr.test_render import NS, obj, peer, ready, service
 from tests.unit.speaker.objects import core
-from tests.unit.speaker.test_frr_render import NS, obj, peer, ready, service
 
 NODE = Node("node-1", {"kubernetes.io/hostname": "node-1", "rack": "a"})
 FRRNS = "frr-k8s-system"
