@@ -1,7 +1,7 @@
 """ARP responder throughput and latency, ours beside the kernel's, in one run.
 
 Method. A LAN of a node and a client (network namespaces, veth pairs, a bridge). The
-node runs ``python -m metallb.net.demo_announcer`` announcing 192.0.2.100 and has its
+node runs ``python -m bench.demo_announcer`` announcing 192.0.2.100 and has its
 own address 192.0.2.1, which its kernel answers. A load generator inside the client
 namespace (this file re-run with ``--load``; iputils arping cannot pace faster than one
 probe a second) sends broadcast ARP requests at a fixed rate on an AF_PACKET socket and
@@ -100,8 +100,8 @@ def load(target: str, rate: float, seconds: float) -> dict[str, float]:
 
 
 def start_announcer(node: Host, log: Path, vip: str) -> subprocess.Popen[bytes]:
-    """``python -m metallb.net.demo_announcer --ip vip`` in ``node``, once it is ready."""
-    proc = node.start(sys.executable, "-m", "metallb.net.demo_announcer", "--ip", vip, log=log)
+    """``python -m bench.demo_announcer --ip vip`` in ``node``, once it is ready."""
+    proc = node.start(sys.executable, "-m", "bench.demo_announcer", "--ip", vip, log=log)
     for _ in range(200):  # bounded: 10 s
         if '"ready"' in log.read_text():
             return proc

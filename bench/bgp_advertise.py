@@ -4,7 +4,7 @@ Run `python -m bench.bgp_advertise` (as root: it builds network namespaces). Pri
 JSON lines `{"bench", "metric", "value", "unit", ...params}`; never asserts a time.
 
 A BIRD 2 router and one node share a LAN in namespaces; the node runs the native
-speaker (`python -m metallb.net.bgp.demo`) over iBGP. Two measurements per run:
+speaker (`python -m bench.bgp_demo`) over iBGP. Two measurements per run:
 
 - `start=established`: the speaker starts with all N prefixes desired; seconds from the
   session reaching Established (the speaker's own log) until `birdc show route
@@ -31,7 +31,7 @@ count (`seconds_to_bird`):
   prefixes) applies the same N: it reads and diffs bgpd's running configuration;
 - `phase=withdraw`: one apply() of the empty state until BIRD holds none.
 
-The rendering is the shipped one (:func:`metallb.speaker.frr_render.render`): each
+The rendering is the shipped one (:func:`metallb.frr.render.render`): each
 `network` statement sets a route tag through a route map, and the outbound route map
 matches the tag. (The earlier layout, a prefix list per attribute set, cost O(N^2) in
 FRR 8.4, which adds a prefix-list entry in time linear in the list's length: 16 s for
@@ -52,11 +52,11 @@ import time
 from ipaddress import IPv6Address, ip_network
 from pathlib import Path
 
+from metallb.frr import render as frr_render
 from metallb.lab.netlab import Host, Netlab
 from metallb.lab.routers import BIRD, FRR_BIN, FRR_RUN, Neighbor, remove_frr_rundirs, wait_for
 from metallb.net.frr import FRRBackend, FRRTarget
-from metallb.speaker import frr_render
-from metallb.speaker.bgp import Route
+from metallb.speaker.bgp_decision import Route
 
 BENCH = "bgp_advertise"
 ASN = 64512
@@ -101,7 +101,7 @@ def established_at(log: Path) -> float | None:
 
 
 def start_speaker(node: Host, log: Path, *args: str) -> None:
-    argv = [sys.executable, "-m", "metallb.net.bgp.demo", "--peer", ROUTER]
+    argv = [sys.executable, "-m", "bench.bgp_demo", "--peer", ROUTER]
     argv += ["--local-asn", str(ASN), "--peer-asn", str(ASN), "--lifetime", "300", *args]
     node.start(*argv, log=log)
 

@@ -1,7 +1,7 @@
 """Fault: an ARP flood for unrelated IPs on the LAN while a real client asks for an owned IP.
 
 Method. A LAN (network namespaces, veth pairs, a bridge) of a node running the real
-announcer (``python -m metallb.net.demo_announcer``, :mod:`metallb.net.announcer`)
+announcer (``python -m bench.demo_announcer``, :mod:`metallb.net.announcer`)
 owning 192.0.2.100, a flooder and a client. The client runs iputils ``arping -c 1`` for
 the owned IP every 100 ms (a new process each time: this arping paces in whole seconds)
 and we keep the latency arping itself prints; beside each, one for the node's own

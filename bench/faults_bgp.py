@@ -1,6 +1,6 @@
 """Fault: BGP peers sending a malformed UPDATE and a malformed OPEN, beside a real router.
 
-Method. One node runs our native speaker (``python -m metallb.net.bgp.demo``, one
+Method. One node runs our native speaker (``python -m bench.bgp_demo``, one
 :class:`metallb.net.bgp.Session` per ``--peer``, all in one process as in the speaker)
 with three peers on one LAN: FRR (:mod:`metallb.lab.routers`), which must keep our
 route, and two hostile peers, each this file re-run with ``--hostile MODE`` in its own
@@ -193,7 +193,7 @@ def scenario(workdir: Path, connections: dict[str, int]) -> dict[str, Any]:
         speaker = hosts["node"].start(
             sys.executable,
             "-m",
-            "metallb.net.bgp.demo",
+            "bench.bgp_demo",
             *peers,
             "--local-asn",
             str(NODE_ASN),

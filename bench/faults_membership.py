@@ -1,6 +1,6 @@
 """Fault: membership packets sealed with a wrong key, and garbage, at the members' port.
 
-Method. Three members (``python -m metallb.net.membership_demo`` in their namespaces,
+Method. Three members (``python -m bench.membership_demo`` in their namespaces,
 harness :class:`bench.membership.MembershipLab`) converge; then an intruder namespace on
 the same LAN sends UDP datagrams to port 7946 of all three, paced to ``--rate`` in
 total for ``--seconds`` (at most 5 s, capped at ``rate * seconds`` datagrams), cycling
@@ -32,9 +32,9 @@ from typing import Any
 from bench.faults import CpuMeter, emit, paced
 from bench.membership import MembershipLab, wait_for
 from metallb.codec.memberlist import Ping, encode
-from metallb.speaker.membership import DEFAULT_PORT, derive_key
-from metallb.speaker.membership.crypto import VERSION
-from metallb.speaker.membership.wire import Wire
+from metallb.membership import DEFAULT_PORT, derive_key
+from metallb.membership.crypto import VERSION
+from metallb.membership.wire import Wire
 
 BENCH = "fault_membership_garbage"
 BENCH_MODULE = "bench.faults_membership"

@@ -35,7 +35,7 @@ from tests.integration.speaker.conftest import Services
 from tests.integration.speaker.harness import NODES, NS, L2Adv, L2Cluster, Pool, wait_for
 from tests.integration.speaker.test_l2_speaker import converged
 
-from metallb.election.layer2 import rank
+from metallb.election.ranking import rank
 from metallb.lab.daemon import LabError
 
 PROBE_PERIOD = 0.01

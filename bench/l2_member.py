@@ -1,11 +1,11 @@
 """One of our Layer 2 speakers without Kubernetes: membership, the election and the announcer.
 
-``python bench/l2_member.py`` with the membership demo's flags (and its functions: the
-same node, the same lines) plus ``--vip IP`` (repeatable) runs our
+``python -m bench.l2_member`` (from the repository root) with the membership demo's flags
+(and its functions: the same node, the same lines) plus ``--vip IP`` (repeatable) runs our
 :class:`~metallb.net.membership.MembershipNode` and our
 :class:`~metallb.net.announcer.Announcer` in one process, and on every membership change
 elects each VIP's owner among the live members with the speaker's ranking
-(:func:`metallb.election.layer2.rank`, upstream's SHA-256 of ``"node#ip"``), announcing
+(:func:`metallb.election.ranking.rank`, upstream's SHA-256 of ``"node#ip"``), announcing
 the VIPs it wins and withdrawing the others, as the speaker does (``k8s/speaker.py``
 re-elects on every membership event). Its JSON lines are the membership demo's
 (``ready``, ``up``/``down``/``update``, ``stats``) plus ``announce``/``withdraw``, the
@@ -26,16 +26,16 @@ import contextlib
 import signal
 from ipaddress import ip_address
 
-from metallb.election.layer2 import rank
-from metallb.net.announcer import Announcer
-from metallb.net.membership_demo import (
+from bench.membership_demo import (
     add_member_arguments,
     emit,
     emit_event,
     emit_stats,
     node_from_args,
 )
-from metallb.speaker.membership import MemberEvent
+from metallb.election.ranking import rank
+from metallb.membership import MemberEvent
+from metallb.net.announcer import Announcer
 
 
 async def _run(args: argparse.Namespace) -> None:

@@ -33,13 +33,14 @@ from typing import Any
 
 from bench.membership import GO, PY, MembershipLab, emit_for, wait_for
 from bench.vip_watch import answers
-from metallb.election.layer2 import rank
+from metallb.election.ranking import rank
 
 BENCH = "l2_rollout"
 VIP = "192.0.2.100"
 NAMES = {"node-0", "node-1", "node-2"}
 HERE = Path(__file__).resolve().parent
-L2_MEMBER = (sys.executable, str(HERE / "l2_member.py"))
+# A module run from the repository root, as every bench: it imports bench.membership_demo.
+L2_MEMBER = (sys.executable, "-m", "bench.l2_member")
 
 
 def winner(names: set[str]) -> str:

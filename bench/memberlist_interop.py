@@ -3,7 +3,7 @@
 Run ``python -m bench.memberlist_interop [--trials N]`` as root (``make setup-mlpeer``
 first, or let it build ``tools/mlpeer``). A netlab LAN of four members
 (:class:`bench.membership.MembershipLab`): node-0 and node-1 run our
-``metallb.net.membership_demo`` with its default timing, node-2 and node-3 run
+``bench.membership_demo`` with its default timing, node-2 and node-3 run
 ``tools/mlpeer`` (memberlist v0.5.1 with upstream's speaker configuration: the LAN
 defaults). Each trial SIGKILLs one member, records when each survivor declares it dead
 (the ``mono`` of its ``down`` line, CLOCK_MONOTONIC in both programs), restarts it and

@@ -2,7 +2,7 @@
 
 Run `python -m bench.membership [--trials N] [--load-seconds S]` as root. Builds a netlab
 LAN (documentation-range addresses, namespaces removed on exit) with three members, each
-`python -m metallb.net.membership_demo` in its own namespace with the default timing,
+`python -m bench.membership_demo` in its own namespace with the default timing,
 then measures:
 
 * `detect_sigkill`: SIGKILL one member; seconds until *every* survivor has declared it
@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 from metallb.lab.built import built_dir
 from metallb.lab.netlab import Host, Netlab
-from metallb.speaker.membership import MembershipConfig
+from metallb.membership import MembershipConfig
 
 T = TypeVar("T")
 # What a member runs: our demo ("py") or tools/mlpeer, a hashicorp/memberlist peer
@@ -177,7 +177,7 @@ class MembershipLab:
         elif m.kind == GO:
             argv = [str(mlpeer())]
         else:
-            argv = [sys.executable, "-m", "metallb.net.membership_demo"]
+            argv = [sys.executable, "-m", "bench.membership_demo"]
         m.proc = m.host.start(
             *argv,
             f"--name={name}",

@@ -5,7 +5,7 @@ Run ``python -m bench.partition [--trials N] [--reconnect-interval S] [--kinds K
 it; ``--kinds py,go,py``: n2 a memberlist peer). Three of our members with the
 election and the announcer (``bench/l2_member.py``) n1, n2, n3 and a few VIPs chosen so
 that each of the three wins one under the speaker's ranking
-(:func:`metallb.election.layer2.rank`). The LAN is two switches joined by one cable
+(:func:`metallb.election.ranking.rank`). The LAN is two switches joined by one cable
 (:meth:`metallb.lab.netlab.Netlab.uplink`): n1 and client A on one, n2, n3 and client B
 on the other; each client probes every VIP every 100 ms and records every MAC answering
 each probe (``bench/vip_watch.py``).
@@ -52,9 +52,10 @@ from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
+from bench.l2_rollout import L2_MEMBER
 from bench.membership import GO, PY, MembershipLab, emit_for, summarize_for, wait_for
 from bench.vip_watch import answers
-from metallb.election.layer2 import rank
+from metallb.election.ranking import rank
 from metallb.lab.netlab import Host, Uplink
 
 BENCH = "partition"
@@ -63,7 +64,6 @@ SIDE_B = ("n2", "n3")
 NAMES = SIDE_A + SIDE_B
 CLIENTS = {"client-a": ("lan-a", "192.0.2.50"), "client-b": ("lan", "192.0.2.51")}
 HERE = Path(__file__).resolve().parent
-L2_MEMBER = (sys.executable, str(HERE / "l2_member.py"))
 
 
 def _probe_of(line: Mapping[str, Any], vip: str) -> bool:

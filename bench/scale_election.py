@@ -44,7 +44,7 @@ from lightkube.resources.core_v1 import Node, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from metallb.config.build import build_config
-from metallb.election import layer2 as election
+from metallb.election import ranking as election
 from metallb.k8s.cache import object_key
 from metallb.k8s.source import EventType, WatchEvent
 from metallb.k8s.speaker import Speaker

@@ -1,6 +1,6 @@
 """bench/scale.py, part (b): membership at scale: detection of a dead member, bytes per member.
 
-``simulated``: N cores of :class:`metallb.speaker.membership.Membership` (the real
+``simulated``: N cores of :class:`metallb.membership.Membership` (the real
 protocol, encryption included) on a discrete-event LAN with explicit time: a heap of
 packet deliveries (0.5 ms latency) and of each core's next deadline, so a step costs
 O(log N) and 1,000 members fit in one process. The cluster joins through one seed and
@@ -33,8 +33,7 @@ from ipaddress import IPv6Address
 from pathlib import Path
 from typing import Any
 
-from metallb.net.membership import MembershipNode
-from metallb.speaker.membership import (
+from metallb.membership import (
     Address,
     EventKind,
     MemberEvent,
@@ -43,6 +42,7 @@ from metallb.speaker.membership import (
     Step,
     derive_key,
 )
+from metallb.net.membership import MembershipNode
 
 LATENCY = 0.0005
 KEY = derive_key(b"c2VjcmV0LWtleS0xMjM0NQ")

@@ -37,7 +37,7 @@ from lightkube.resources.admissionregistration_v1 import ValidatingWebhookConfig
 from lightkube.resources.core_v1 import ConfigMap, Event, Namespace, Node, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from metallb.election.layer2 import EXCLUDE_LB_LABEL
+from metallb.election.ranking import EXCLUDE_LB_LABEL
 from metallb.lab.bgplab import BGP_RANGE, NODE_ASN, ROUTER_ASN, ROUTER_IP, BGPAdv, BGPPeer
 from metallb.lab.cluster import L2Cluster
 from metallb.lab.topology import (

@@ -4,7 +4,7 @@
 // a few IPs the way an upstream Layer 2 speaker does (speaker/layer2_controller.go picks
 // the owner, internal/layer2 answers), so a test can roll upstream speakers over to ours.
 //
-// Its command line and output mirror `python -m metallb.net.membership_demo`: JSON lines
+// Its command line and output mirror `python -m bench.membership_demo`: JSON lines
 // on stdout, each with "type", "node" and "mono" (CLOCK_MONOTONIC seconds, the clock of
 // Python's time.monotonic(), so a bench subtracts one process's times from another's):
 //

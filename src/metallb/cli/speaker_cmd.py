@@ -43,10 +43,10 @@ from metallb.k8s.speaker import Speaker
 from metallb.k8s.speaker_bgp import FRRBGP, BGPDriver
 from metallb.k8s.speaker_frrk8s import FRRK8sBGP
 from metallb.k8s.speaker_metrics import SpeakerCollector
+from metallb.membership import DEFAULT_PORT
 from metallb.net.announcer import Announcer
 from metallb.net.frr import FRRBackend, FRRTarget
 from metallb.net.membership import MembershipNode
-from metallb.speaker.membership import DEFAULT_PORT
 from metallb.web.observe import add_health_routes
 from metallb.web.tls import TLSOptions
 

@@ -1,11 +1,13 @@
 """Layer 2 owner election core: which node answers for which IP. Pure.
 
-:mod:`metallb.election.layer2` holds the election itself (upstream ``ShouldAnnounce`` and
-``sortL2Candidates``); :mod:`metallb.election.labels` the label matching it needs.
+:mod:`metallb.election.ranking` holds the election itself: which nodes are candidates,
+in which order (upstream ``ShouldAnnounce`` and ``sortL2Candidates``);
+:mod:`metallb.election.incremental` keeps its outcome up to date as Nodes and members
+change, at scale; :mod:`metallb.election.labels` the label matching it needs.
 """
 
 from metallb.election.labels import LabelMatcher
-from metallb.election.layer2 import (
+from metallb.election.ranking import (
     EXCLUDE_LB_LABEL,
     Advertisement,
     Election,

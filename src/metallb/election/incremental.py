@@ -1,6 +1,6 @@
 """The Layer 2 election kept up to date across membership and Node changes. Pure.
 
-:func:`metallb.election.layer2.elect` ranks every candidate of a Service: one SHA-256
+:func:`metallb.election.ranking.elect` ranks every candidate of a Service: one SHA-256
 per node, so a speaker re-electing 10,000 Services over 1,000 nodes after one membership
 change hashes ten million times. Only the owner matters to a speaker (it announces or
 not), and one change moves few owners. :class:`Elector` remembers, per Service key, the
@@ -14,7 +14,7 @@ when the world (Nodes, live members) changes it re-ranks only what the change ca
 
 This relies on a node's rank key depending only on that node (its labels give its score;
 its name and the Service IP its hash), so a node that did not change keeps its place.
-The outcome (owner and reason) is the same as :func:`~metallb.election.layer2.elect`'s;
+The outcome (owner and reason) is the same as :func:`~metallb.election.ranking.elect`'s;
 tests/unit/election/test_incremental.py checks it over random clusters and changes.
 :meth:`Elector.update` returns the keys whose owner moved, so the speaker re-decides
 those Services only. A cached Service whose inputs changed is recomputed on its next
@@ -27,7 +27,7 @@ import hashlib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from metallb.election.layer2 import (
+from metallb.election.ranking import (
     EXCLUDE_LB_LABEL,
     Advertisement,
     Node,
@@ -44,7 +44,7 @@ RankKey = tuple[int, bytes]
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What :func:`~metallb.election.layer2.elect` decides, without the full ranking."""
+    """What :func:`~metallb.election.ranking.elect` decides, without the full ranking."""
 
     owner: str | None
     reason: Reason | None  # None: the node asked about announces
@@ -157,7 +157,7 @@ class Elector:
     def _eligible(self, entry: _Entry, name: str) -> Node | None:
         """The node if it is a candidate for ``entry`` (as layer2.candidates decides).
 
-        The rules of :func:`~metallb.election.layer2.exclusions`, inlined: this runs once
+        The rules of :func:`~metallb.election.ranking.exclusions`, inlined: this runs once
         per live member on every full ranking, where walking the generator cost a fifth
         more; tests/unit/election/test_incremental.py holds the two to the same answers.
         """

@@ -1,7 +1,9 @@
-"""The speaker's BGP back-ends: who turns "this node advertises these routes" into BGP.
+"""The speaker's BGP protocol and its back-ends: who turns "this node advertises these
+routes" into BGP.
 
-:class:`metallb.k8s.speaker.Speaker` decides per Service what this node advertises
-(:func:`metallb.speaker.bgp.decide`) and hands two things to its driver: the
+:class:`BGP`, the BGP implementation of the speaker's announcement interface
+(:mod:`metallb.k8s.speaker_protocol`), decides per Service what this node advertises
+(:func:`metallb.speaker.bgp_decision.decide`) and hands two things to its driver: the
 configuration and this node (:meth:`BGPDriver.sync`, on every configuration or label
 change), and after each batch of reconciles the complete set of advertisements
 (:meth:`BGPDriver.advertise`). ``METALLB_BGP_TYPE`` picks the driver (as upstream's
@@ -9,9 +11,9 @@ speaker/main.go):
 
 - :class:`NativeBGP` (``native``, the default): one :class:`metallb.net.bgp.Session`
   per BGPPeer selecting the node, each given its table from
-  :func:`metallb.speaker.bgp.peer_tables`; a changed BGPPeer gets a new session.
+  :func:`metallb.speaker.bgp_decision.peer_tables`; a changed BGPPeer gets a new session.
 - :class:`FRRBGP` (``frr``): FRR (bgpd, bfdd) runs next to the speaker; the driver renders
-  the node's whole FRR configuration (:func:`metallb.speaker.frr_render.desired`) and
+  the node's whole FRR configuration (:func:`metallb.frr.render.desired`) and
   :class:`metallb.net.frr.FRRBackend` applies it, debounced, without resetting
   unchanged sessions. Session state comes from asking FRR every ``poll`` seconds.
 
@@ -24,19 +26,27 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address
 from typing import Protocol
 
+from metallb import views
 from metallb.codec.bgp import LargeCommunity
 from metallb.codec.bgp.negotiated import DEFAULT_HOLD_TIME
 from metallb.config.types import Config, Peer
-from metallb.election import layer2 as election
+from metallb.election import ranking as election
+from metallb.frr import render as frr_render
+from metallb.frr.status import BFDStatus, NeighborStatus, parse_bfd, parse_neighbors
+from metallb.k8s.speaker_status import (
+    ServiceBGPStatus,
+    StatusObjects,
+    StatusTarget,
+    desired_bgp_status,
+)
 from metallb.net.bgp import Advertisement, PeerOptions, Session
 from metallb.net.frr import ApplyError, FRRBackend
-from metallb.speaker import bgp, frr_render
-from metallb.speaker.frr_status import BFDStatus, NeighborStatus, parse_bfd, parse_neighbors
+from metallb.speaker import bgp_decision
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +67,7 @@ class PeerMetrics:
 class BGPDriver(Protocol):
     def start(self) -> None: ...
     def sync(self, config: Config | None, node: election.Node | None) -> None: ...
-    def advertise(self, announced: Collection[bgp.Announce]) -> None: ...
+    def advertise(self, announced: Collection[bgp_decision.Announce]) -> None: ...
     async def close(self) -> None: ...
     def peer_metrics(self) -> list[PeerMetrics]: ...
 
@@ -71,13 +81,13 @@ class NativeBGP:
     def __init__(self) -> None:
         self.sessions: dict[str, tuple[Peer, Session]] = {}
         self._closing: set[asyncio.Task[None]] = set()
-        self._tables: dict[str, dict[bgp.IPNetwork, bgp.Route]] = {}
+        self._tables: dict[str, dict[bgp_decision.IPNetwork, bgp_decision.Route]] = {}
 
     def start(self) -> None:
         """Sessions start as :meth:`sync` creates them."""
 
     def sync(self, config: Config | None, node: election.Node | None) -> None:
-        want = {p.name: p for p in bgp.sessions(config, node)} if config and node else {}
+        want = {p.name: p for p in bgp_decision.sessions(config, node)} if config and node else {}
         for name, (peer, session) in list(self.sessions.items()):
             if want.get(name) != peer:
                 del self.sessions[name]
@@ -98,12 +108,12 @@ class NativeBGP:
             session.set(self._advertisements(name))
             log.info("speaker: BGP peer %s: session to %s started", name, options.name)
 
-    def advertise(self, announced: Collection[bgp.Announce]) -> None:
-        self._tables = bgp.peer_tables(announced)
+    def advertise(self, announced: Collection[bgp_decision.Announce]) -> None:
+        self._tables = bgp_decision.peer_tables(announced)
         for name, (_peer, session) in self.sessions.items():
             session.set(self._advertisements(name))
 
-    def _advertisements(self, name: str) -> dict[bgp.IPNetwork, Advertisement]:
+    def _advertisements(self, name: str) -> dict[bgp_decision.IPNetwork, Advertisement]:
         table = self._tables.get(name, {})
         return {prefix: advertisement(route) for prefix, route in table.items()}
 
@@ -131,7 +141,7 @@ class NativeBGP:
         return out
 
 
-def advertisement(route: bgp.Route) -> Advertisement:
+def advertisement(route: bgp_decision.Route) -> Advertisement:
     """What the session says about ``route``: a classic community as its 32-bit value
     (``asn << 16 | value``, :class:`~metallb.config.community.Community`'s first sort key
     element), a large one as its three parts; local preference as decided (None for eBGP
@@ -191,7 +201,7 @@ class FRRBGP:
         self.bfd: list[BFDStatus] = []
         self._config: Config | None = None
         self._node: election.Node | None = None
-        self._announced: tuple[bgp.Announce, ...] = ()
+        self._announced: tuple[bgp_decision.Announce, ...] = ()
         # Per (VRF, neighbour key), from the last state pushed: the configured port (FRR
         # omits it while down) and the routes it should hold (pending prefixes).
         self._ports: dict[tuple[str, str], int] = {}
@@ -207,7 +217,7 @@ class FRRBGP:
         self._config, self._node = config, node
         self._push()
 
-    def advertise(self, announced: Collection[bgp.Announce]) -> None:
+    def advertise(self, announced: Collection[bgp_decision.Announce]) -> None:
         self._announced = tuple(announced)
         self._push()
 
@@ -267,28 +277,89 @@ class FRRBGP:
         return out
 
 
-class BGPAdvertiser:
-    """What this node advertises over BGP, Service by Service, and the driver it goes to.
+class BGP:
+    """The BGP protocol (:class:`metallb.k8s.speaker_protocol.AnnounceProtocol`): what
+    this node advertises, Service by Service, and the driver it goes to.
 
-    Decisions arrive one reconcile at a time; the driver gets the whole set once per
-    batch (one ``call_soon`` after the first change), so a thousand Services changed
-    together cost the driver one table, not a thousand.
+    Decisions (:func:`metallb.speaker.bgp_decision.decide`, for this node) arrive one reconcile
+    at a time; the driver gets the whole set once per batch (one ``call_soon`` after the
+    first change), so a thousand Services changed together cost the driver one table,
+    not a thousand. Without a driver (a ``METALLB_BGP_TYPE`` we do not implement)
+    nothing is advertised, and this node's ServiceBGPStatus objects are cleared.
     """
 
-    def __init__(self, driver: BGPDriver) -> None:
-        self.driver = driver
-        self.announced: dict[str, bgp.Announce] = {}
-        self._flush_pending = False
+    name = "bgp"
 
-    def update(self, key: str, decision: bgp.Decision | None) -> bool:
+    def __init__(
+        self,
+        driver: BGPDriver | None,
+        target: StatusTarget,
+        *,
+        my_node: Callable[[], views.Node | None],
+        lb_class: str = "",
+        ignore_exclude_lb: bool = False,
+    ) -> None:
+        self.driver = driver
+        self.my_node = my_node
+        self.lb_class = lb_class
+        self.ignore_exclude_lb = ignore_exclude_lb
+        self.announced: dict[str, bgp_decision.Announce] = {}
+        self._flush_pending = False
+        self.status = StatusObjects(
+            target,
+            name="speaker-bgp-status",
+            kind=ServiceBGPStatus,
+            plural="servicebgpstatuses",
+            desired=self.desired,
+            generate_name="bgp-",
+            render=desired_bgp_status,
+            protocol="bgp",
+            exclusive=False,
+            clear=(),
+        )
+
+    def start(self) -> None:
+        if self.driver is not None:
+            self.driver.start()
+
+    async def close(self) -> None:
+        if self.driver is not None:
+            await self.driver.close()
+
+    def reconcile(
+        self,
+        key: str,
+        service: views.Service | None,
+        endpoints: Sequence[views.Endpoint],
+        config: Config | None,
+    ) -> bool:
+        """Upstream's ShouldAnnounce, then SetBalancer or DeleteBalancer, for BGP."""
+        if self.driver is None:
+            return False
+        me = self.my_node()
+        decision: bgp_decision.Decision | None = None
+        if service is not None and config is not None and me is not None:
+            decision = bgp_decision.decide(
+                config,
+                service,
+                node=me,
+                endpoints=endpoints,
+                lb_class=self.lb_class,
+                ignore_exclude_lb=self.ignore_exclude_lb,
+            )
+        return self.update(key, decision)
+
+    def update(self, key: str, decision: bgp_decision.Decision | None) -> bool:
         """Record ``key``'s decision (None: the Service is gone); True when what this
         node advertises for it changed."""
-        new = decision if isinstance(decision, bgp.Announce) else None
+        new = decision if isinstance(decision, bgp_decision.Announce) else None
         if new == self.announced.get(key):
             return False
         if new is None:
             del self.announced[key]
-            reason = decision.reason.value if isinstance(decision, bgp.Withdraw) else "deleted"
+            reason = (
+                decision.reason.value if isinstance(decision, bgp_decision.Withdraw) else "deleted"
+            )
             log.info("speaker: %s: not advertising over BGP (%s)", key, reason)
         else:
             self.announced[key] = new
@@ -301,15 +372,21 @@ class BGPAdvertiser:
         self._changed()
         return True
 
-    def desired(self, key: str) -> bgp.Announce | None:
+    def desired(self, key: str) -> bgp_decision.Announce | None:
         """``key``'s advertisement when it has routes (what its ServiceBGPStatus shows)."""
         ann = self.announced.get(key)
         return ann if ann is not None and ann.routes else None
 
-    def sync(self, config: Config | None, node: election.Node | None) -> None:
+    def set_config(self, config: Config | None, node: views.Node | None) -> None:
         """The configuration or this node changed: the driver's peers follow."""
+        if self.driver is None:
+            return
         self.driver.sync(config, node)
         self._changed()
+
+    def peer_metrics(self) -> list[PeerMetrics]:
+        """The driver's per-session metrics (none without a driver)."""
+        return self.driver.peer_metrics() if self.driver is not None else []
 
     def _changed(self) -> None:
         """Give the driver its table once the current batch of reconciles is done."""
@@ -319,4 +396,5 @@ class BGPAdvertiser:
 
     def _flush(self) -> None:
         self._flush_pending = False
-        self.driver.advertise(tuple(self.announced.values()))
+        if self.driver is not None:
+            self.driver.advertise(tuple(self.announced.values()))

@@ -1,7 +1,7 @@
 """The speaker's frr-k8s back-end (``METALLB_BGP_TYPE=frr-k8s``): one FRRConfiguration.
 
 The speaker runs no BGP itself: it keeps the object ``metallb-<node>`` in the frr-k8s
-namespace equal to :func:`metallb.speaker.frrk8s_render.desired`, and frr-k8s (a
+namespace equal to :func:`metallb.frr.frrk8s.desired`, and frr-k8s (a
 DaemonSet of its own) merges it with the other FRRConfigurations selecting the node
 into that node's FRR. As upstream's ``FRRK8sReconciler``
 (``internal/k8s/controllers/frrk8s_config_controller.go``):
@@ -34,12 +34,13 @@ from lightkube import ApiError, AsyncClient
 from lightkube.generic_resource import create_namespaced_resource
 
 from metallb.config.types import Config
-from metallb.election import layer2 as election
+from metallb.election import ranking as election
+from metallb.frr import frrk8s as frrk8s_render
 from metallb.k8s.backoff import JitteredBackoff
 from metallb.k8s.informer import Informer
 from metallb.k8s.source import LightkubeListWatch
 from metallb.k8s.speaker_bgp import PeerMetrics
-from metallb.speaker import bgp, frrk8s_render
+from metallb.speaker import bgp_decision
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class FRRK8sBGP:
         self.errors = 0
         self._config: Config | None = None
         self._node: election.Node | None = None
-        self._announced: tuple[bgp.Announce, ...] = ()
+        self._announced: tuple[bgp_decision.Announce, ...] = ()
         self._dirty = asyncio.Event()
         self._idle = asyncio.Event()  # set while nothing is pending (tests wait on it)
         self._idle.set()
@@ -104,7 +105,7 @@ class FRRK8sBGP:
         self._config, self._node = config, node
         self._kick()
 
-    def advertise(self, announced: Collection[bgp.Announce]) -> None:
+    def advertise(self, announced: Collection[bgp_decision.Announce]) -> None:
         self._announced = tuple(announced)
         self._kick()
 

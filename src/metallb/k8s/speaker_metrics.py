@@ -29,9 +29,9 @@ from ipaddress import IPv4Address, IPv6Address
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from metallb.frr.status import GAUGES
 from metallb.k8s.speaker import Speaker
 from metallb.net.responder import L2Stats
-from metallb.speaker.frr_status import GAUGES
 from metallb.web.observe import ExactNameCounter, counter_family
 
 _LABELLED = re.compile(r"^(\w+)\{(\w+)=([^}]*)\}$")
@@ -75,12 +75,11 @@ class SpeakerCollector(Collector):
             "Services announced from this node.",
             labels=["service", "protocol", "node", "ip"],
         )
-        for key, ann in sorted(s.announced.items()):
-            for ip in ann.ips:
-                announced.add_metric([key, "layer2", s.node_name, ip], 1)
-        for key, bgp_ann in sorted(s.bgp_announced.items()):
-            for ip in bgp_ann.ips:  # as upstream: whenever the node may advertise it
-                announced.add_metric([key, "bgp", s.node_name, ip], 1)
+        for protocol in s.protocols:
+            # BGP as upstream: whenever the node may advertise it, whatever the sessions.
+            for key, ann in sorted(protocol.announced.items()):
+                for ip in ann.ips:
+                    announced.add_metric([key, protocol.name, s.node_name, ip], 1)
         yield announced
         for name, text, counts in (
             (
@@ -104,10 +103,8 @@ class SpeakerCollector(Collector):
 def _bgp(s: Speaker) -> Iterator[Metric]:
     """Per-session families from the driver (native: label ``peer``; FRR: ``peer`` and
     ``vrf``, as upstream's FRR metrics sidecar)."""
-    if s.bgp is None:
-        return
     families: dict[str, Metric] = {}
-    for pm in s.bgp.driver.peer_metrics():
+    for pm in s.bgp.peer_metrics():
         labels = ["peer"] if pm.vrf is None else ["peer", "vrf"]
         values = [pm.peer] if pm.vrf is None else [pm.peer, pm.vrf]
         for name, value in sorted(pm.values.items()):

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from lightkube import ApiError, AsyncClient
 from lightkube.resources.core_v1 import Pod
+
+from metallb.membership import Address
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +24,10 @@ JOIN_WAIT = 10.0  # seconds the first election waits for the first join round
 
 
 class Joiner(Protocol):
-    def join(self, seeds: Any) -> None: ...
+    """What joining needs of :class:`metallb.net.membership.MembershipNode`: contact
+    these ``(host, port)`` seeds, and wait until they have heard of us."""
+
+    def join(self, seeds: Iterable[Address]) -> None: ...
     async def wait_joined(self, limit: float) -> bool: ...
 
 

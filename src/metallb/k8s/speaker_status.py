@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from lightkube import ApiError, AsyncClient
@@ -36,8 +37,11 @@ from lightkube.types import PatchType
 from metallb.k8s.events import EventRecorder
 from metallb.k8s.informer import Informer
 from metallb.k8s.owner import own_pod
-from metallb.k8s.runner import Result
-from metallb.speaker.layer2 import Announce
+from metallb.k8s.runner import Result, Runner
+from metallb.k8s.source import EventType, LightkubeListWatch
+from metallb.k8s.workqueue import WorkQueue
+from metallb.speaker import bgp_decision
+from metallb.speaker.layer2_decision import Announce
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +74,8 @@ def desired_status(node: str, key: str, ann: Announce) -> dict[str, Any]:
     return status
 
 
-def desired_bgp_status(node: str, key: str, ann: Any) -> dict[str, Any]:
-    """The status of this node's ServiceBGPStatus for a :class:`metallb.speaker.bgp.Announce`."""
+def desired_bgp_status(node: str, key: str, ann: bgp_decision.Announce) -> dict[str, Any]:
+    """The status of this node's ServiceBGPStatus for one BGP advertisement."""
     ns, name = key.split("/", 1)
     return {"node": node, "serviceName": name, "serviceNamespace": ns, "peers": list(ann.peers)}
 
@@ -267,3 +271,80 @@ class StatusWriter:
             "nodeAssigned",
             f'announcing from node "{self.node}" with protocol "{self.protocol}"',
         )
+
+
+@dataclass(frozen=True)
+class StatusTarget:
+    """Where and for whom a protocol's status objects and Events are written: the
+    speaker's client, namespace, node and pod, its recorder, and the Services (as the
+    API serves them, from the speaker's cache)."""
+
+    client: AsyncClient
+    namespace: str
+    node: str
+    pod_name: str
+    service: Callable[[str], Mapping[str, Any] | None]
+    recorder: EventRecorder
+
+
+class StatusObjects:
+    """One protocol's status objects (ServiceL2Status or ServiceBGPStatus): their informer,
+    the :class:`StatusWriter` that keeps them in step with ``desired``, and its queue.
+
+    ``recreate_delay`` (seconds, Layer 2): an object of ours deleted by someone else is
+    written again after that delay rather than at once, because during a partition the
+    two winners each delete the other's, and would otherwise fight as fast as the
+    apiserver answers until the partition heals. Without it the object is written again
+    at once (BGP: every advertising node keeps its own, nobody deletes another's).
+    """
+
+    def __init__(
+        self,
+        target: StatusTarget,
+        *,
+        name: str,
+        kind: Any,
+        plural: str,
+        desired: Callable[[str], Any | None],
+        recreate_delay: float | None = None,
+        **writer_options: Any,
+    ) -> None:
+        self.recreate_delay = recreate_delay
+        self.informer: Informer[Any] = Informer(
+            LightkubeListWatch(target.client, kind, namespace=target.namespace), name=plural
+        )
+        queue: WorkQueue[str] = WorkQueue(name=name)
+        self.writer = StatusWriter(
+            target.client,
+            namespace=target.namespace,
+            node=target.node,
+            pod_name=target.pod_name,
+            statuses=self.informer,
+            desired=desired,
+            service=target.service,
+            requeue=queue.add_after,
+            recorder=target.recorder,
+            kind=kind,
+            **writer_options,
+        )
+        self.runner = Runner(self.writer.reconcile, name=name, queue=queue)
+        self.runner.watch(self.informer, self._on_event)
+
+    def changed(self, key: str) -> None:
+        """What this node announces for ``key`` changed: its objects follow."""
+        self.runner.queue.add(key)
+
+    def _on_event(self, etype: EventType, key: str) -> list[str]:
+        if etype is EventType.DELETED:
+            svc = self.writer.forget(key.split("/", 1)[-1])
+            if svc and self.recreate_delay is not None:
+                self.runner.queue.add_after(svc, self.recreate_delay)  # see the class doc
+                return []
+            if svc:
+                return [svc]  # ours, deleted by someone: write it again
+            # Another node's object: for an exclusive protocol (Layer 2) its labels are
+            # gone with it, so every Service is looked at again.
+            return self.writer.service_keys() if self.writer.exclusive else []
+        obj = self.informer.cache.get(key)
+        svc = status_service_key(obj) if obj is not None else None
+        return [svc] if svc else []

@@ -1,16 +1,21 @@
 """What :mod:`metallb.k8s.speaker` is built on: the
-ports to the announcer and the membership node, the table of owned IPs it keeps the
-announcer in step with, and the dicts of informer objects (as the API serves them) that
-the typed views of :mod:`metallb.views` are built from."""
+ports to the announcer and the membership node, the table of owned IPs the Layer 2
+protocol (:mod:`metallb.k8s.speaker_layer2`) keeps the announcer in step with, and the
+dicts of informer objects (as the API serves them) that the typed views of
+:mod:`metallb.views` are built from."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from ipaddress import ip_address
 from typing import Any, Protocol
 
 from metallb import views
-from metallb.speaker.layer2 import Announce
+from metallb.config.addresses import IPAddress
+from metallb.k8s.cache import KubeObject
+from metallb.k8s.speaker_seeds import Joiner
+from metallb.membership import MemberEvent
+from metallb.speaker.layer2_decision import Announce
 from metallb.views import SERVICE_NAME_LABEL
 
 
@@ -19,9 +24,9 @@ class AnnounceTable(Protocol):
 
     @property
     def interfaces(self) -> frozenset[str]: ...
-    def set_owned(self, ip: Any, interfaces: Any = None) -> None: ...
-    def reannounce(self, ip: Any) -> None: ...
-    def remove(self, ip: Any) -> None: ...
+    def set_owned(self, ip: IPAddress, interfaces: frozenset[str] | None = None) -> None: ...
+    def reannounce(self, ip: IPAddress) -> None: ...
+    def remove(self, ip: IPAddress) -> None: ...
 
 
 class OwnedIPs:
@@ -56,29 +61,41 @@ class OwnedIPs:
                 self.announcer.set_owned(ip_address(ip), want)
 
 
-class Members(Protocol):
-    """What the speaker needs of :class:`metallb.net.membership.MembershipNode`."""
+class Member(Protocol):
+    """A live member as the election reads it (a membership record): its node's name."""
 
-    def members(self) -> list[Any]: ...
-    def add_listener(self, callback: Any) -> None: ...
-    def join(self, seeds: Any) -> None: ...
-    async def wait_joined(self, limit: float) -> bool: ...
+    @property
+    def name(self) -> str: ...
 
 
-def as_dict(obj: Any, api_version: str, kind: str) -> dict[str, Any]:
+class Members(Joiner, Protocol):
+    """What the speaker needs of :class:`metallb.net.membership.MembershipNode`: the live
+    members, a call on every membership event, and (:class:`Joiner`) the join."""
+
+    def members(self) -> Sequence[Member]: ...
+    def add_listener(self, callback: Callable[[MemberEvent], None]) -> None: ...
+
+
+class ApiObject(KubeObject, Protocol):
+    """A lightkube object as the informers cache it: metadata, and its body as a dict."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def as_dict(obj: ApiObject, api_version: str, kind: str) -> dict[str, Any]:
     """A lightkube object as the dict the API serves."""
     body: dict[str, Any] = obj.to_dict()
     return {"apiVersion": api_version, "kind": kind, **body}
 
 
-def slice_service(obj: Any) -> list[str]:
+def slice_service(obj: KubeObject) -> list[str]:
     """The Service key an EndpointSlice belongs to (its ``kubernetes.io/service-name``)."""
     meta = obj.metadata
     name = (meta.labels or {}).get(SERVICE_NAME_LABEL) if meta else None
     return [f"{meta.namespace}/{name}"] if meta and name else []
 
 
-def endpoints_of(slices: Iterable[Any]) -> tuple[views.Endpoint, ...]:
+def endpoints_of(slices: Iterable[ApiObject]) -> tuple[views.Endpoint, ...]:
     """The endpoints of cached EndpointSlices (one Service's: the informer's index
     selects them), as the core reads them."""
     return tuple(

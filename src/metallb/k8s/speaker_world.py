@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from metallb import views
-from metallb.election import layer2 as election
+from metallb.election import ranking as election
 from metallb.election.incremental import Elector
 from metallb.k8s.cache import Cache
 from metallb.k8s.source import EventType

@@ -4,7 +4,7 @@ The speaker tells the :class:`Announcer` which IPs this node owns and on which
 interfaces (``set_owned`` / ``remove``, plain methods: no ``await`` can interleave with
 a table update). The announcer keeps:
 
-- the frozen :class:`~metallb.speaker.l2_decide.OwnedIPs` table every responder consults
+- the frozen :class:`~metallb.speaker.layer2_responder.OwnedIPs` table every responder consults
   (it is replaced, never mutated, so a responder always sees one consistent table);
 - one :class:`~metallb.net.responder.Responder` per eligible interface and protocol,
   started and stopped by an interface scan that runs on every netlink link or IPv6
@@ -15,7 +15,7 @@ a table update). The announcer keeps:
   NDP responders' sockets (RFC 4861 7.2.1: solicitations for an address go to its
   solicited-node group, RFC 4291 2.7.1), and left when the IP goes;
 - the gratuitous ARP / unsolicited NA bursts that move clients' neighbour caches on
-  takeover, timed by the pure :class:`~metallb.speaker.l2_decide.GratuitousSchedule`.
+  takeover, timed by the pure :class:`~metallb.speaker.layer2_responder.GratuitousSchedule`.
 
 Unlike upstream's ``SetBalancer``, calling ``set_owned`` again with the same value is a
 no-op and does not extend the burst: the API is declarative, and a reconcile that merely
@@ -42,7 +42,7 @@ from metallb.config.addresses import IPAddress
 from metallb.net import bpf, links
 from metallb.net.packet_io import FrameIO, PacketSocketIO
 from metallb.net.responder import Kind, L2Stats, Responder
-from metallb.speaker.l2_decide import (
+from metallb.speaker.layer2_responder import (
     DropReason,
     GratuitousSchedule,
     Interface,
@@ -113,7 +113,7 @@ class Announcer:
         return self._owned
 
     def check(self, ip: IPAddress, interface: str) -> DropReason | None:
-        """The :class:`~metallb.speaker.l2_decide.Ownership` the responders consult."""
+        """The :class:`~metallb.speaker.layer2_responder.Ownership` the responders consult."""
         return self._owned.check(ip, interface)
 
     def set_owned(self, ip: IPAddress | str, interfaces: Iterable[str] | None = None) -> None:

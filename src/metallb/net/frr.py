@@ -3,10 +3,10 @@
 ``METALLB_BGP_TYPE=frr`` (upstream's internal/bgp/frr): FRR (zebra, bgpd, bfdd) runs next to the
 speaker, in the same network namespace; the speaker owns its configuration. Each
 :meth:`FRRBackend.set` hands over the node's desired state
-(:class:`~metallb.speaker.frr_render.NodeConfig`); the backend renders it and, after a
+(:class:`~metallb.frr.render.NodeConfig`); the backend renders it and, after a
 debounce, applies the newest text.
 
-Applying is incremental (:mod:`metallb.speaker.frr_diff`): the new text is diffed
+Applying is incremental (:mod:`metallb.frr.diff`): the new text is diffed
 structurally against the text FRR was last given, and only the changed lines (``no
 ...`` for what went, the new lines, each in its ``router bgp`` / ``address-family`` /
 ``route-map`` / ``bfd`` context) go to FRR in one ``vtysh -f`` run. A neighbour whose
@@ -20,7 +20,7 @@ When the backend does not know what FRR holds (its first apply, after FRR's daem
 restarted, or after :meth:`FRRBackend.forget`), it diffs against the running
 configuration instead (``show running-config bgpd`` and ``... bfdd``: vtysh's merged
 view would hide what a restarted bgpd lost), restricted to what the backend writes
-(:func:`~metallb.speaker.frr_diff.owned`): a previous speaker run's stale prefixes and
+(:func:`~metallb.frr.diff.owned`): a previous speaker run's stale prefixes and
 neighbours are removed, unchanged sessions are kept. If a delta fails, the backend
 resynchronises once against the running configuration, and if that fails too, with
 ``frr-reload.py --reload`` of the whole file. Between changes the task watches the
@@ -49,8 +49,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from metallb.speaker.frr_diff import Config, delta, owned, parse
-from metallb.speaker.frr_render import NodeConfig, render
+from metallb.frr.diff import Config, delta, owned, parse
+from metallb.frr.render import NodeConfig, render
 
 log = logging.getLogger(__name__)
 

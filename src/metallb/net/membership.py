@@ -3,10 +3,10 @@
 :class:`MembershipNode` owns one UDP socket (ping, indirect ping, ack, nack, gossip), one
 TCP listener (join and periodic full-state push-pull, and the TCP ping of Go peers: one
 memberlist stream message each way per connection, ``encrypt | u32 length | envelope``,
-see :mod:`metallb.speaker.membership.wire`) and one timer task that calls the core's
+see :mod:`metallb.membership.wire`) and one timer task that calls the core's
 ``tick`` at its ``next_deadline``.
 It only moves bytes and time: every decision is the core's
-(:class:`metallb.speaker.membership.Membership`). Membership changes reach the speaker
+(:class:`metallb.membership.Membership`). Membership changes reach the speaker
 as :class:`MemberEvent` values, through :meth:`MembershipNode.events` (an async iterator)
 or listeners added with :meth:`MembershipNode.add_listener`; the speaker re-runs the
 Layer 2 election on each. Counters are exposed by :meth:`MembershipNode.stats` for the
@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
 
-from metallb.speaker.membership import (
+from metallb.membership import (
     DEFAULT_PORT,
     Address,
     MemberEvent,
@@ -35,8 +35,8 @@ from metallb.speaker.membership import (
     Step,
     derive_key,
 )
-from metallb.speaker.membership.crypto import STREAM_HEADER, stream_length
-from metallb.speaker.membership.wire import WireError
+from metallb.membership.crypto import STREAM_HEADER, stream_length
+from metallb.membership.wire import WireError
 
 log = logging.getLogger(__name__)
 

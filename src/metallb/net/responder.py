@@ -1,7 +1,7 @@
 """One ARP or NDP responder: read a frame, ask the pure decision, send the reply.
 
-The loop holds no logic of its own: :func:`metallb.speaker.l2_decide.decide_arp` and
-:func:`~metallb.speaker.l2_decide.decide_ndp` decide, against the announce table the
+The loop holds no logic of its own: :func:`metallb.speaker.layer2_responder.decide_arp` and
+:func:`~metallb.speaker.layer2_responder.decide_ndp` decide, against the announce table the
 :class:`~metallb.net.announcer.Announcer` keeps current, and the loop moves bytes and
 counts. Counters live in :class:`L2Stats`, shared by every responder of an announcer;
 they mirror upstream's ``metallb_layer2_*`` metrics (labelled by service IP) plus drops by
@@ -20,7 +20,7 @@ from enum import StrEnum
 from metallb.codec.ethernet import MacAddress
 from metallb.config.addresses import IPAddress
 from metallb.net.packet_io import FrameIO
-from metallb.speaker.l2_decide import (
+from metallb.speaker.layer2_responder import (
     DropReason,
     Interface,
     Ownership,

@@ -1,17 +1,17 @@
 """Who announces a Service, node by node, and why each other node does not.
 
 Pure. Layer 2: every Node in election order (the order of
-:func:`metallb.election.layer2.rank`: preference score, then SHA-256 of ``node#ip``),
+:func:`metallb.election.ranking.rank`: preference score, then SHA-256 of ``node#ip``),
 each with its eligibility as the election decides it: the election's own candidate rules
-(:func:`~metallb.election.layer2.exclusions`, which
-:func:`~metallb.election.layer2.candidates` applies), every one the node fails named in
+(:func:`~metallb.election.ranking.exclusions`, which
+:func:`~metallb.election.ranking.candidates` applies), every one the node fails named in
 words (no speaker, NetworkUnavailable, the exclude label, no L2Advertisement selecting it,
 no local endpoint under ``externalTrafficPolicy: Local``).
-The owner is the first eligible node, which is what :func:`~metallb.election.layer2.owner`
+The owner is the first eligible node, which is what :func:`~metallb.election.ranking.owner`
 returns; the two are checked against each other so that this view cannot silently drift
 from the speakers' code.
 
-BGP: each node's :func:`metallb.speaker.bgp.decide`, in words.
+BGP: each node's :func:`metallb.speaker.bgp_decision.decide`, in words.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from metallb.config.types import Config
-from metallb.election import layer2 as election
-from metallb.speaker import bgp as bgp_core
-from metallb.speaker import layer2
+from metallb.election import ranking as election
+from metallb.speaker import bgp_decision, layer2_decision
 from metallb.views import Endpoint, Service
 
 
@@ -77,8 +76,8 @@ def layer2_view(
     cfg_ads = config.l2_advertisements_for(pool)
     if not cfg_ads or not ips:
         return None
-    esvc = layer2.election_service(service, ips, endpoints)
-    all_ads = [layer2.advertisement(a) for a in cfg_ads]
+    esvc = layer2_decision.election_service(service, ips, endpoints)
+    all_ads = [layer2_decision.advertisement(a) for a in cfg_ads]
     ads = election.applicable_advertisements(esvc, all_ads)
     by_name = {n.name: n for n in nodes}
     scores = election.preference_scores(ads, nodes)
@@ -128,25 +127,27 @@ def layer2_view(
     assert core_owner == found_owner, (core_owner, found_owner)
     interfaces: tuple[str, ...] = ()
     if found_owner is not None:
-        interfaces = layer2.interfaces_for(cfg_ads, esvc.labels, by_name[found_owner])
+        interfaces = layer2_decision.interfaces_for(cfg_ads, esvc.labels, by_name[found_owner])
     return Layer2View(str(ips[0]), tuple(verdicts), found_owner, interfaces, blocked)
 
 
-BGP_REASONS: Mapping[bgp_core.Reason, str] = {
-    bgp_core.Reason.NOT_OWNER: "no BGPAdvertisement of the pool selects this node (nodeSelectors)",
-    bgp_core.Reason.NO_MATCHING_ADVERTISEMENT: (
+BGP_REASONS: Mapping[bgp_decision.Reason, str] = {
+    bgp_decision.Reason.NOT_OWNER: (
+        "no BGPAdvertisement of the pool selects this node (nodeSelectors)"
+    ),
+    bgp_decision.Reason.NO_MATCHING_ADVERTISEMENT: (
         "the serviceSelectors of the pool's BGPAdvertisements selecting this node do not "
         "match the Service"
     ),
-    bgp_core.Reason.CONFLICTING_ADVERTISEMENTS: (
+    bgp_decision.Reason.CONFLICTING_ADVERTISEMENTS: (
         "two BGPAdvertisements apply with different localPref to the same peers"
     ),
-    bgp_core.Reason.NETWORK_UNAVAILABLE: "its NetworkUnavailable condition is True",
-    bgp_core.Reason.EXCLUDED: f"it is labelled {election.EXCLUDE_LB_LABEL}",
-    bgp_core.Reason.NO_LOCAL_ENDPOINTS: (
+    bgp_decision.Reason.NETWORK_UNAVAILABLE: "its NetworkUnavailable condition is True",
+    bgp_decision.Reason.EXCLUDED: f"it is labelled {election.EXCLUDE_LB_LABEL}",
+    bgp_decision.Reason.NO_LOCAL_ENDPOINTS: (
         "externalTrafficPolicy is Local and it hosts no ready endpoint"
     ),
-    bgp_core.Reason.NO_ENDPOINTS: "the Service has no ready endpoint anywhere",
+    bgp_decision.Reason.NO_ENDPOINTS: "the Service has no ready endpoint anywhere",
 }
 
 
@@ -174,12 +175,12 @@ def bgp_view(
         return None
     out = []
     for node in sorted(nodes, key=lambda n: n.name):
-        decision = bgp_core.decide(config, service, node=node, endpoints=endpoints, ips=ips)
-        if isinstance(decision, bgp_core.Announce):
+        decision = bgp_decision.decide(config, service, node=node, endpoints=endpoints, ips=ips)
+        if isinstance(decision, bgp_decision.Announce):
             if decision.peers:
                 out.append(BGPNode(node.name, decision.peers))
             else:
-                sessions = bgp_core.sessions(config, node)
+                sessions = bgp_decision.sessions(config, node)
                 out.append(
                     BGPNode(
                         node.name,

@@ -9,7 +9,7 @@
    election names the announcing node: every Node in the input is a live speaker
    unless listed as down (its Ready condition does not matter, as upstream).
 4. For each Service with an IP from a pool with BGPAdvertisements, every such Node that
-   advertises it (metallb.speaker.bgp, the same decision the speakers take) and the
+   advertises it (metallb.speaker.bgp_decision, the same decision the speakers take) and the
    BGPPeers it goes to; a node with no peer for it advertises nothing and is left out.
 """
 
@@ -24,14 +24,13 @@ from metallb.config.build import build_config
 from metallb.config.errors import ConfigError
 from metallb.config.legacy import expand_configmaps
 from metallb.config.types import BGPType, Config
-from metallb.election import layer2 as election
+from metallb.election import ranking as election
 from metallb.ipam import service
 from metallb.ipam.converge import plan as allocate_all
 from metallb.ipam.from_config import pools_from_config
 from metallb.ipam.model import PoolCounters
 from metallb.plan.shapes import shape_problems
-from metallb.speaker import bgp as bgp_core
-from metallb.speaker import layer2
+from metallb.speaker import bgp_decision, layer2_decision
 
 
 @dataclass(frozen=True)
@@ -118,11 +117,11 @@ def _layer2(
 ) -> tuple[Layer2Plan | None, str]:
     """The announcing node and interfaces, or None and the reason nobody announces.
 
-    The same mapping and election as the running speakers (metallb.speaker.layer2).
+    The same mapping and election as the running speakers (metallb.speaker.layer2_decision).
     """
     if not plan.ips or plan.pool is None:
         return None, ""
-    node, interfaces, note = layer2.owner(
+    node, interfaces, note = layer2_decision.owner(
         config,
         svc,
         ips=plan.ips,
@@ -142,13 +141,13 @@ def _bgp(
     nodes: Sequence[election.Node],
     endpoints: Sequence[views.Endpoint],
 ) -> tuple[BGPPlan, ...] | None:
-    """The nodes advertising the Service over BGP and their peers (metallb.speaker.bgp)."""
+    """The nodes advertising the Service over BGP and their peers (metallb.speaker.bgp_decision)."""
     if not plan.ips or plan.pool is None or not config.bgp_advertisements_for(plan.pool):
         return None
     out = []
     for node in sorted(nodes, key=lambda n: n.name):
-        decision = bgp_core.decide(config, svc, node=node, endpoints=endpoints, ips=plan.ips)
-        if isinstance(decision, bgp_core.Announce) and decision.peers:
+        decision = bgp_decision.decide(config, svc, node=node, endpoints=endpoints, ips=plan.ips)
+        if isinstance(decision, bgp_decision.Announce) and decision.peers:
             out.append(BGPPlan(node.name, decision.peers))
     return tuple(out)
 

@@ -18,7 +18,7 @@ from metallb import views
 from metallb.config.build import build_config
 from metallb.config.errors import ConfigError
 from metallb.config.types import BGPType
-from metallb.election.layer2 import EXCLUDE_LB_LABEL
+from metallb.election.ranking import EXCLUDE_LB_LABEL
 from metallb.ipam.service import is_handled
 from metallb.plan import doctor_checks as checks
 from metallb.plan.core import plan_objects

@@ -29,7 +29,7 @@ import yaml
 
 from metallb.config.types import BGPType, Config
 from metallb.plan.explain import Finding, Level
-from metallb.speaker import bgp
+from metallb.speaker import bgp_decision
 from metallb.views import Node
 
 ARP_IGNORE, ARP_ANNOUNCE = "arp_ignore", "arp_announce"
@@ -276,7 +276,7 @@ def bgp_mode(
     out = [Finding(Level.INFO, f"BGP mode: {bgp_type.value} (METALLB_BGP_TYPE)")]
     if bgp_type is not BGPType.FRR_K8S:
         return out
-    peered = sorted(n.name for n in nodes if bgp.sessions(config, n))
+    peered = sorted(n.name for n in nodes if bgp_decision.sessions(config, n))
     if not peered:
         return out
     if frr_node_states is None:

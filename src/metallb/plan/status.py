@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metallb import views
-from metallb.speaker.bgp import peer_label
+from metallb.speaker.bgp_decision import peer_label
 
 _SAMPLE = re.compile(r"^metallb_bgp_session_up\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')

@@ -15,10 +15,11 @@ import pytest
 
 from metallb import views
 from metallb.config.build import build_config
-from metallb.election.layer2 import Node
+from metallb.election.ranking import Node
+from metallb.frr import render as frr_render
 from metallb.lab.routers import wait_for
 from metallb.net.frr import FRRBackend, FRRTarget
-from metallb.speaker import bgp, frr_render
+from metallb.speaker import bgp_decision
 from tests.integration.frr.conftest import ASN, BFD_MS, NODE_V4, ROUTER_V4, FrrNet
 
 pytestmark = pytest.mark.timeout(120)
@@ -86,7 +87,7 @@ def endpoints(name: str) -> dict[str, Any]:
 
 def state(*services: dict[str, Any]) -> frr_render.NodeConfig:
     decisions = [
-        bgp.decide(
+        bgp_decision.decide(
             CONFIG,
             views.Service.from_dict(s),
             node=NODE,
@@ -94,7 +95,9 @@ def state(*services: dict[str, Any]) -> frr_render.NodeConfig:
         )
         for s in services
     ]
-    return frr_render.desired(CONFIG, NODE, [d for d in decisions if isinstance(d, bgp.Announce)])
+    return frr_render.desired(
+        CONFIG, NODE, [d for d in decisions if isinstance(d, bgp_decision.Announce)]
+    )
 
 
 WEB = service("web", "198.51.100.7", "2001:db8:100::7")

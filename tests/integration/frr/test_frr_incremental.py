@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 
 from metallb.config.types import BFDProfile
+from metallb.frr import render as frr_render
+from metallb.frr.diff import delta, owned, parse
 from metallb.lab.routers import FRR_BIN, FRR_RUN, wait_for
 from metallb.net.frr import ApplyError, FRRBackend, FRRTarget
-from metallb.speaker import frr_render
-from metallb.speaker.bgp import Route
-from metallb.speaker.frr_diff import delta, owned, parse
+from metallb.speaker.bgp_decision import Route
 from tests.integration.frr.conftest import ASN, BFD_MS, NODE_V4, ROUTER_V4, FrrNet
 
 pytestmark = pytest.mark.timeout(240)

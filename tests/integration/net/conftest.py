@@ -45,7 +45,7 @@ def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
 
 @dataclass
 class Speaker:
-    """A ``python -m metallb.net.demo_announcer`` process inside a node namespace."""
+    """A ``python -m bench.demo_announcer`` process inside a node namespace."""
 
     proc: subprocess.Popen[bytes]
     log: Path
@@ -88,7 +88,7 @@ def start_speaker(host: Host, log_dir: Path, *args: str) -> Speaker:
     log = log_dir / f"announcer-{host.name}-{time.monotonic_ns()}.log"
     log.write_text("")
     proc = host.start(
-        sys.executable, "-m", "metallb.net.demo_announcer", "--scan-interval", "0.5", *args, log=log
+        sys.executable, "-m", "bench.demo_announcer", "--scan-interval", "0.5", *args, log=log
     )
     speaker = Speaker(proc, log)
     speaker.wait_ready()

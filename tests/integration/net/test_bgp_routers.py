@@ -2,7 +2,7 @@
 namespaces: routes with their attributes appear and are withdrawn, TCP-MD5, peer
 restarts, silent peers caught by the hold timer, and ECMP from three nodes.
 
-Each speaker is ``python -m metallb.net.bgp.demo`` started inside a node namespace
+Each speaker is ``python -m bench.bgp_demo`` started inside a node namespace
 (sockets belong to the namespace of the process that opens them); routers are started
 through :mod:`metallb.lab.routers`, so the Netlab kills every daemon on teardown.
 """
@@ -118,7 +118,7 @@ class BgpNet:
         host = self.nodes[index - 1]
         log = self.tmp / f"speaker-{index}.log"
         prefixes = self.tmp / f"prefixes-{index}.txt"
-        argv = [sys.executable, "-m", "metallb.net.bgp.demo", "--peer", peer]
+        argv = [sys.executable, "-m", "bench.bgp_demo", "--peer", peer]
         argv += ["--local-asn", str(node_asn), "--peer-asn", str(ROUTER_ASN)]
         argv += ["--prefixes-file", str(prefixes), "--lifetime", "240", *args]
         proc = host.start(*argv, log=log)

@@ -1,6 +1,6 @@
 """The Layer 2 announcer in node namespaces, seen by clients nobody here wrote.
 
-The announcer runs as ``python -m metallb.net.demo_announcer`` inside a node's namespace
+The announcer runs as ``python -m bench.demo_announcer`` inside a node's namespace
 (raw sockets belong to the namespace of the process that opens them). Clients: iputils
 ``arping``, ``ndisc6``, the client kernel's own neighbour table (``ping`` then
 ``ip neigh``) and ``tcpdump``.

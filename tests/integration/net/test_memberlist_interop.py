@@ -3,7 +3,7 @@
 The Go side is ``tools/mlpeer``: memberlist v0.5.1 (upstream MetalLB's pin) configured as
 upstream's speaker configures it (``internal/speakerlist/speakerlist.go``: LAN defaults,
 node name, port 7946, the key derived from the Secret). It prints the same JSON lines as
-``python -m metallb.net.membership_demo``, so :class:`bench.membership.MembershipLab`
+``python -m bench.membership_demo``, so :class:`bench.membership.MembershipLab`
 drives both kinds alike. The ARP tests add a client probing a VIP every 100 ms
 (``bench/l2_rollout.py``: the Go peers answer it as upstream's Layer 2 speaker, ours with
 ``bench/l2_member.py``). Bounded waits only: detection times are measured by

@@ -1,6 +1,6 @@
 """Membership over real UDP and TCP between network namespaces on a bridged LAN.
 
-Each member is ``python -m metallb.net.membership_demo`` in its own namespace (harness:
+Each member is ``python -m bench.membership_demo`` in its own namespace (harness:
 :class:`bench.membership.MembershipLab`), writing membership changes as JSON lines. The
 tests check outcomes with bounded waits and never assert a time: the benchmark measures.
 """

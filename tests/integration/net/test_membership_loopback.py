@@ -10,9 +10,9 @@ from collections.abc import Callable
 import pytest
 
 from metallb.codec.memberlist import Ack, Ping, encode
+from metallb.membership import DropReason, EventKind, MemberEvent, State, derive_key
+from metallb.membership.wire import Wire
 from metallb.net.membership import MembershipNode
-from metallb.speaker.membership import DropReason, EventKind, MemberEvent, State, derive_key
-from metallb.speaker.membership.wire import Wire
 
 SECRET = b"bG9vcGJhY2stc2VjcmV0"
 

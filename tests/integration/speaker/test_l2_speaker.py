@@ -3,7 +3,7 @@ clients (arping, ndisc6, curl, the client kernel's neighbour table) on the data 
 
 Each speaker runs as ServiceAccount `speaker` (deploy/speaker/rbac.yaml), gossips on the
 data LAN and reaches the apiserver over the management LAN. The expected owner comes
-from the pure election (`metallb.election.layer2.rank`), the same ranking `metallb plan`
+from the pure election (`metallb.election.ranking.rank`), the same ranking `metallb plan`
 prints.
 """
 
@@ -16,7 +16,7 @@ import pytest
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Event
 
-from metallb.election.layer2 import rank
+from metallb.election.ranking import rank
 from metallb.k8s.config_state import ConfigurationState
 from tests.integration.speaker.conftest import Services
 from tests.integration.speaker.harness import MAC, NODES, NS, L2Adv, L2Cluster, Pool, wait_for

@@ -1,4 +1,4 @@
-"""ARP responder decision (metallb.speaker.l2_decide): one row per drop reason, the reply,
+"""ARP responder decision (metallb.speaker.layer2_responder): one row per drop reason, the reply,
 and the gratuitous-announcement schedule."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from scapy.layers.l2 import ARP, Ether
 
 from metallb.codec import arp
 from metallb.codec.ethernet import BROADCAST, ETHERTYPE_IPV4, MacAddress
-from metallb.speaker.l2_decide import (
+from metallb.speaker.layer2_responder import (
     GRATUITOUS_DURATION_SECONDS,
     GRATUITOUS_INTERVAL_SECONDS,
     DropReason,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from metallb.codec.bgp import Notification
-from metallb.speaker.bgp_fsm import (
+from metallb.bgp.fsm import (
     TRANSITIONS,
     Action,
     Event,
@@ -16,6 +15,7 @@ from metallb.speaker.bgp_fsm import (
     negotiate_hold_time,
     step,
 )
+from metallb.codec.bgp import Notification
 
 A, E, S = Action, Event, State
 

@@ -1,4 +1,4 @@
-"""NDP responder decision (metallb.speaker.l2_decide): one row per drop reason (including
+"""NDP responder decision (metallb.speaker.layer2_responder): one row per drop reason (including
 each RFC 4861 7.1.1 check) and the solicited advertisement it sends."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from scapy.layers.l2 import Ether
 
 from metallb.codec import arp, ndp
 from metallb.codec.ethernet import ETHERTYPE_IPV6, EthernetHeader, MacAddress
-from metallb.speaker.l2_decide import DropReason, Interface, OwnedIPs, Reply, decide_ndp
+from metallb.speaker.layer2_responder import DropReason, Interface, OwnedIPs, Reply, decide_ndp
 
 CLIENT_MAC = MacAddress.parse("02:00:00:00:00:01")
 NODE_MAC = MacAddress.parse("02:00:00:00:00:aa")

@@ -10,7 +10,7 @@ from typing import Any
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Node
 
-from metallb.election.layer2 import Advertisement, Endpoint, Service, rank
+from metallb.election.ranking import Advertisement, Endpoint, Service, rank
 from metallb.k8s.cache import Cache
 from metallb.k8s.source import EventType
 from metallb.k8s.speaker_world import ElectionWorld

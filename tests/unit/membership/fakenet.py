@@ -16,7 +16,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from metallb.speaker.membership import (
+from metallb.membership import (
     Address,
     MemberEvent,
     Membership,

@@ -8,7 +8,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metallb.speaker.membership import DropReason, Membership, MembershipConfig, State
+from metallb.membership import DropReason, Membership, MembershipConfig, State
 
 from .fakenet import KEY, FakeNet
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from metallb.speaker.membership import MembershipConfig, State
+from metallb.membership import MembershipConfig, State
 
 from .fakenet import FakeNet
 

@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 
 from metallb.codec.memberlist import Alive, Dead, NodeState, PushNode, Suspect
-from metallb.speaker.membership import MembershipConfig, Record, State
-from metallb.speaker.membership.sync import push_pull_target, reconnect_target, state_messages
+from metallb.membership import MembershipConfig, Record, State
+from metallb.membership.sync import push_pull_target, reconnect_target, state_messages
 
 from .fakenet import FakeNet
 

@@ -27,9 +27,9 @@ from metallb.codec.memberlist import (
     decode_stream,
     encode,
 )
-from metallb.speaker.membership import DropReason, Membership, State, WireError, derive_key
-from metallb.speaker.membership.crypto import OVERHEAD, Cipher
-from metallb.speaker.membership.wire import Wire
+from metallb.membership import DropReason, Membership, State, WireError, derive_key
+from metallb.membership.crypto import OVERHEAD, Cipher
+from metallb.membership.wire import Wire
 
 _GO = Path(__file__).parents[1] / "codec" / "data" / "memberlist_v0.5.1.txt"
 GO = {

@@ -13,6 +13,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_net
 import pytest
 import pytest_asyncio
 
+from metallb.bgp.fsm import Event, State
 from metallb.codec.bgp import (
     IPV4_UNICAST,
     IPV6_UNICAST,
@@ -32,7 +33,6 @@ from metallb.codec.bgp import (
 from metallb.k8s.clock import FakeClock, settle
 from metallb.net.bgp import Advertisement, PeerOptions, ReconnectBackoff, Session
 from metallb.net.bgp.session import STABLE_SESSION
-from metallb.speaker.bgp_fsm import Event, State
 from tests.unit.net.test_bgp_fakes import (
     LOCAL_V4,
     LOCAL_V6,

@@ -26,7 +26,7 @@ from metallb.net.links import (
     eligible,
 )
 from metallb.net.responder import Kind, L2Stats, Responder
-from metallb.speaker.l2_decide import DropReason, Interface, OwnedIPs
+from metallb.speaker.layer2_responder import DropReason, Interface, OwnedIPs
 
 NODE_MAC = MacAddress.parse("02:00:00:00:00:aa")
 CLIENT_MAC = MacAddress.parse("02:00:00:00:00:01")

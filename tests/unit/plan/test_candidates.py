@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from metallb.election.layer2 import EXCLUDE_LB_LABEL
+from metallb.election.ranking import EXCLUDE_LB_LABEL
 from metallb.plan.explain import Finding, Level, explain, speaker_members
 from tests.unit.plan.test_explain_doctor import NS, l2ad, pool, svc
 

@@ -5,7 +5,7 @@ Upstream MetalLB's speakers find each other with hashicorp/memberlist
 upstream's form one membership. Modules: :mod:`.msgpack` (the subset of MessagePack
 go-msgpack writes), :mod:`.messages` (the message structs), :mod:`.lzw` (Go's LZW),
 :mod:`.packet` (label, CRC, compound and compression framing), :mod:`.errors`.
-Encryption is the speaker's (:mod:`metallb.speaker.membership.crypto`): it needs the key.
+Encryption is the speaker's (:mod:`metallb.membership.crypto`): it needs the key.
 """
 
 from metallb.codec.memberlist.errors import DropReason, WireError

@@ -12,7 +12,7 @@
 - :mod:`.demo`: a command-line speaker for tests, the lab and benchmarks.
 
 Protocol codecs live in :mod:`metallb.codec.bgp`, the FSM table in
-:mod:`metallb.speaker.bgp_fsm`; this package only adds sockets and time.
+:mod:`metallb.bgp.fsm`; this package only adds sockets and time.
 """
 
 from metallb.net.bgp.counters import SessionCounters

@@ -15,7 +15,7 @@ from ipaddress import IPv4Address, IPv6Address
 from metallb.codec.bgp import LargeCommunity
 from metallb.codec.bgp.negotiated import DEFAULT_HOLD_TIME
 from metallb.config.addresses import IPAddress
-from metallb.speaker.bgp import peer_label
+from metallb.speaker.bgp_decision import peer_label
 from metallb.timing import Backoff
 
 BGP_PORT = 179

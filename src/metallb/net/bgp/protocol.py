@@ -14,6 +14,7 @@ import zlib
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
+from metallb.bgp.fsm import Event, State
 from metallb.codec.bgp import (
     IPV4_UNICAST,
     IPV6_UNICAST,
@@ -39,7 +40,6 @@ from metallb.codec.bgp.header import HEADER_LEN
 from metallb.config.addresses import IPAddress
 from metallb.net.bgp.counters import SessionCounters
 from metallb.net.bgp.options import PeerOptions
-from metallb.speaker.bgp_fsm import Event, State
 
 _DECODE_ERROR_EVENT: dict[int, Event] = {
     MessageType.OPEN: Event.BGP_OPEN_MSG_ERR,  # RFC 4271 8.1.4 event 22

@@ -4,7 +4,7 @@ The task dials the peer (active open only, as upstream's internal/bgp/native), e
 keeps the session alive and keeps the peer's Adj-RIB-In equal to the desired set given to
 :meth:`Session.set`. Everything that happens becomes an :class:`Event` in one inbox: messages from a
 reader task, expiries from timer tasks, stops from :meth:`close`. The session task alone looks them
-up in :data:`~metallb.speaker.bgp_fsm.TRANSITIONS`, logs every transition with its reason and
+up in :data:`~metallb.bgp.fsm.TRANSITIONS`, logs every transition with its reason and
 performs the listed :class:`Action` values, so no two coroutines ever touch the connection's state
 at once.
 
@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
+from metallb.bgp.fsm import LARGE_HOLD_TIME, Action, Event, State, fsm_error, step
 from metallb.codec.bgp import (
     KEEPALIVE,
     BGPError,
@@ -52,7 +53,6 @@ from metallb.net.bgp.ribout import NextHops, plan
 from metallb.net.bgp.timers import Timer
 from metallb.net.bgp.transport import Connection, Connector, tcp_connect
 from metallb.net.clock import LoopClock
-from metallb.speaker.bgp_fsm import LARGE_HOLD_TIME, Action, Event, State, fsm_error, step
 from metallb.timing import Backoff, Clock
 
 log = logging.getLogger(__name__)

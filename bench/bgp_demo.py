@@ -1,6 +1,6 @@
 """A command-line speaker: for integration tests, the lab and benchmarks.
 
-``python -m metallb.net.bgp.demo --peer 192.0.2.1 --local-asn 64513 --peer-asn 64512
+``python -m bench.bgp_demo --peer 192.0.2.1 --local-asn 64513 --peer-asn 64512
 --prefix 198.51.100.10/32 --community 64512:100`` runs one :class:`Session` in the
 network namespace it was started in (one per ``--peer`` when repeated, all with the
 same options and routes, as the speaker runs one per BGPPeer in one process). The
@@ -43,7 +43,7 @@ def _large(text: str) -> LargeCommunity:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m metallb.net.bgp.demo", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m bench.bgp_demo", description=__doc__)
     p.add_argument("--peer", required=True, type=ip_address, action="append")
     p.add_argument("--peer-port", type=int, default=179)
     p.add_argument("--local-asn", type=int, required=True)

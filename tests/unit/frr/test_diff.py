@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from metallb.config.community import Community
 from metallb.config.types import BFDProfile
-from metallb.speaker import frr_render
-from metallb.speaker.bgp import Route
-from metallb.speaker.frr_diff import SUB, TOP, Config, Key, delta, owned, parse, slot
+from metallb.frr import render as frr_render
+from metallb.frr.diff import SUB, TOP, Config, Key, delta, owned, parse, slot
+from metallb.speaker.bgp_decision import Route
 
 GOLDEN = Path(__file__).parent / "golden"
 Model = dict[Key, set[str]]

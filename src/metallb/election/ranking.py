@@ -1,4 +1,6 @@
-"""The Layer 2 owner election: which node answers ARP/NDP for a Service's IPs.
+"""The Layer 2 owner election: the candidates for a Service's IPs and their ranking.
+
+Which node answers ARP/NDP for the IPs is the first of the ranking.
 
 Every speaker runs this on the same inputs and must reach the same answer without
 talking to the others, so it is a pure function of frozen values: the Service (labels,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from metallb.codec.memberlist import DropReason
-from metallb.speaker.membership.records import Address, State
+from metallb.membership.records import Address, State
 
 
 @dataclass(frozen=True, slots=True)

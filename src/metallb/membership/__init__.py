@@ -1,4 +1,4 @@
-"""Speaker membership: hashicorp/memberlist's protocol, fast timers. Pure core.
+"""The speakers' membership: hashicorp/memberlist's protocol, fast timers. Pure engine.
 
 Which speakers are alive decides the Layer 2 election (upstream section 7: only Layer 2
 uses it; BGP ignores it). :class:`Membership` is the state machine, driven by explicit
@@ -16,18 +16,18 @@ derivation), :mod:`.gossip` (dissemination queue), :mod:`.sync` (whom a push-pul
 to, how its state is read), :mod:`.effects` (output values), :mod:`.core`.
 """
 
-from metallb.speaker.membership.config import DEFAULT_PORT, MembershipConfig
-from metallb.speaker.membership.core import Membership
-from metallb.speaker.membership.crypto import derive_key
-from metallb.speaker.membership.effects import (
+from metallb.membership.config import DEFAULT_PORT, MembershipConfig
+from metallb.membership.core import Membership
+from metallb.membership.crypto import derive_key
+from metallb.membership.effects import (
     Counters,
     EventKind,
     MemberEvent,
     Send,
     Step,
 )
-from metallb.speaker.membership.records import Address, Record, State
-from metallb.speaker.membership.wire import DropReason, WireError
+from metallb.membership.records import Address, Record, State
+from metallb.membership.wire import DropReason, WireError
 
 __all__ = [
     "DEFAULT_PORT",

@@ -21,7 +21,7 @@ import random
 from collections.abc import Sequence
 
 from metallb.codec.memberlist import Alive, Dead, NodeState, PushNode, Suspect
-from metallb.speaker.membership.records import Address, Record, State
+from metallb.membership.records import Address, Record, State
 
 
 def push_pull_target(

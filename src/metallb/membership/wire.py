@@ -42,7 +42,7 @@ from metallb.codec.memberlist import (
     encode_stream,
     strip_label,
 )
-from metallb.speaker.membership.crypto import OVERHEAD, Cipher
+from metallb.membership.crypto import OVERHEAD, Cipher
 
 __all__ = ["OVERHEAD", "DropReason", "Wire", "WireError"]
 

@@ -15,9 +15,9 @@ from metallb import views
 from metallb.config.build import build_config
 from metallb.config.community import parse_community
 from metallb.config.types import Config
-from metallb.election.layer2 import Node
-from metallb.speaker import bgp
-from metallb.speaker.bgp import Announce, Reason, Route, Withdraw
+from metallb.election.ranking import Node
+from metallb.speaker import bgp_decision
+from metallb.speaker.bgp_decision import Announce, Reason, Route, Withdraw
 from tests.unit.speaker.objects import core
 
 NS = "metallb-system"
@@ -90,9 +90,9 @@ V4 = ip_network("198.51.100.7/32")
 
 def decide(
     cfg: Config, svc: dict[str, Any], node: Node = N1, slices: Any = None, **kw: Any
-) -> bgp.Decision:
+) -> bgp_decision.Decision:
     view, endpoints = core(svc, READY_N1 if slices is None else slices)
-    return bgp.decide(cfg, view, node=node, endpoints=endpoints, **kw)
+    return bgp_decision.decide(cfg, view, node=node, endpoints=endpoints, **kw)
 
 
 BASIC = (pool(), peer("r1"), ad())
@@ -304,8 +304,8 @@ def test_peers_field_and_peer_node_selectors() -> None:
     assert got.peers == ("r1", "r2")
     assert [r.prefix for r in got.routes["r1"]] == [ip_network("198.51.100.0/24")]
     assert [str(r.prefix) for r in got.routes["r2"]] == ["198.51.100.0/24", "198.51.100.7/32"]
-    assert [p.name for p in bgp.sessions(cfg, N1)] == ["r1", "r2"]
-    assert [p.name for p in bgp.sessions(cfg, N2)] == ["r1", "r2", "r3"]
+    assert [p.name for p in bgp_decision.sessions(cfg, N1)] == ["r1", "r2"]
+    assert [p.name for p in bgp_decision.sessions(cfg, N2)] == ["r1", "r2", "r3"]
 
 
 def test_same_prefix_from_two_ads_merges_communities() -> None:
@@ -342,7 +342,7 @@ def test_status_names_sorted_peers_or_nothing() -> None:
     """ServiceBGPStatus: node, Service, sorted peers; none when not advertising."""
     cfg = config(pool(), peer("zz"), peer("aa", peerAddress="192.0.2.2"), ad())
     svc = service()
-    st_ = bgp.status(views.Service.from_dict(svc), "n1", decide(cfg, svc))
+    st_ = bgp_decision.status(views.Service.from_dict(svc), "n1", decide(cfg, svc))
     assert st_ is not None
     assert st_.to_json() == {
         "node": "n1",
@@ -350,7 +350,9 @@ def test_status_names_sorted_peers_or_nothing() -> None:
         "serviceNamespace": "default",
         "peers": ["aa", "zz"],
     }
-    assert bgp.status(views.Service.from_dict(svc), "n1", decide(cfg, svc, slices=[])) is None
+    assert (
+        bgp_decision.status(views.Service.from_dict(svc), "n1", decide(cfg, svc, slices=[])) is None
+    )
 
 
 def test_ips_argument_overrides_status() -> None:
@@ -377,7 +379,7 @@ def test_peer_tables_merge_services_sharing_an_ip() -> None:
     assert isinstance(one, Announce)
     assert isinstance(two, Announce)
     assert [str(c) for c in one.routes["r1"][0].communities] == ["64512:1"]
-    table = bgp.peer_tables([one, two])
+    table = bgp_decision.peer_tables([one, two])
     assert list(table) == ["r1"]
     (route,) = table["r1"].values()
     assert [str(c) for c in route.communities] == ["64512:1", "64512:2"]
@@ -471,9 +473,9 @@ def test_peer_tables_do_not_depend_on_service_order(
         )
         for ip, comms, length in services
     ]
-    first = bgp.peer_tables(announces)
+    first = bgp_decision.peer_tables(announces)
     rnd.shuffle(announces)
-    assert bgp.peer_tables(announces) == first
+    assert bgp_decision.peer_tables(announces) == first
 
 
 def test_one_serving_listing_of_an_address_is_enough() -> None:

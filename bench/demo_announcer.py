@@ -2,7 +2,7 @@
 
 Raw sockets belong to the network namespace of the process that opens them, so tests
 run this module inside a node's namespace (``ip netns exec NS python -m
-metallb.net.demo_announcer --ip 192.0.2.100 --ip 2001:db8::100=eth0``) instead of
+bench.demo_announcer --ip 192.0.2.100 --ip 2001:db8::100=eth0``) instead of
 switching namespaces in the test process. It announces a fixed set of IPs until
 SIGTERM/SIGINT and reports on stdout, one JSON object per line:
 
@@ -72,7 +72,7 @@ async def _main(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m metallb.net.demo_announcer")
+    parser = argparse.ArgumentParser(prog="python -m bench.demo_announcer")
     parser.add_argument(
         "--ip",
         action="append",

@@ -1,6 +1,6 @@
 """The FRR backend's rendering: golden files for several node states, and stability.
 
-Regenerate the goldens with ``METALLB_UPDATE_GOLDEN=1 pytest tests/unit/speaker`` and
+Regenerate the goldens with ``METALLB_UPDATE_GOLDEN=1 pytest tests/unit/frr`` and
 review the diff; the test then fails once, naming the files it rewrote.
 """
 
@@ -17,8 +17,9 @@ import pytest
 
 from metallb.config.build import build_config
 from metallb.config.types import Config
-from metallb.election.layer2 import Node
-from metallb.speaker import bgp, frr_render
+from metallb.election.ranking import Node
+from metallb.frr import render as frr_render
+from metallb.speaker import bgp_decision
 from tests.unit.speaker.objects import core
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -152,10 +153,10 @@ def state(objects: list[dict[str, Any]], services: list[dict[str, Any]]) -> frr_
     config: Config = build_config(objects, namespace=NS, bgp_type="frr")
     slices = [ready(s["metadata"]["name"]) for s in services]
     decisions = [
-        bgp.decide(config, view, node=NODE, endpoints=endpoints)
+        bgp_decision.decide(config, view, node=NODE, endpoints=endpoints)
         for view, endpoints in (core(s, slices) for s in services)
     ]
-    announced = [d for d in decisions if isinstance(d, bgp.Announce)]
+    announced = [d for d in decisions if isinstance(d, bgp_decision.Announce)]
     return frr_render.desired(config, NODE, announced)
 
 

@@ -12,9 +12,9 @@ from metallb import views
 from metallb.config.build import build_config
 from metallb.config.types import Config
 from metallb.election.incremental import Elector
-from metallb.election.layer2 import Reason, election_key
-from metallb.speaker import layer2
-from metallb.speaker.layer2 import Announce, Skip, Withdraw, orphaned
+from metallb.election.ranking import Reason, election_key
+from metallb.speaker import layer2_decision
+from metallb.speaker.layer2_decision import Announce, Skip, Withdraw, orphaned
 from tests.unit.speaker.objects import core
 
 NS = "metallb-system"
@@ -86,14 +86,16 @@ BASE = config(pool("p", "192.0.2.0/28", "2001:db8::/124"), l2ad("all", ipAddress
 NODE_OBJS = tuple(node(n) for n in NODES)
 
 
-def decide_all(cfg: Config, svc: dict[str, Any], **kw: Any) -> dict[str, layer2.Decision]:
+def decide_all(cfg: Config, svc: dict[str, Any], **kw: Any) -> dict[str, layer2_decision.Decision]:
     kw.setdefault("nodes", NODE_OBJS)
     kw.setdefault("members", None)
     view, endpoints = core(svc, kw.pop("slices", [slice_("web", "n1", "n2", "n3")]))
-    return {n: layer2.decide(cfg, view, my_node=n, endpoints=endpoints, **kw) for n in NODES}
+    return {
+        n: layer2_decision.decide(cfg, view, my_node=n, endpoints=endpoints, **kw) for n in NODES
+    }
 
 
-def announcers(decisions: dict[str, layer2.Decision]) -> list[str]:
+def announcers(decisions: dict[str, layer2_decision.Decision]) -> list[str]:
     return [n for n, d in decisions.items() if isinstance(d, Announce)]
 
 
@@ -271,7 +273,7 @@ def test_owner_agrees_with_decide() -> None:
     for ip in ("192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"):
         svc = service((ip,))
         view, endpoints = core(svc, [slice_("web", "n1")])
-        who, ifaces, note = layer2.owner(
+        who, ifaces, note = layer2_decision.owner(
             cfg,
             view,
             ips=(ip,),
@@ -317,11 +319,17 @@ def test_an_elector_decides_as_the_plain_election_across_membership_changes() ->
             for me in NODES:
                 kw: dict[str, Any] = {"nodes": NODE_OBJS, "members": members}
                 kw["endpoints"] = endpoints
-                fast = layer2.decide(BASE, svc, my_node=me, elector=electors[me], key=key, **kw)
-                assert fast == layer2.decide(BASE, svc, my_node=me, **kw), (key, me, members)
+                fast = layer2_decision.decide(
+                    BASE, svc, my_node=me, elector=electors[me], key=key, **kw
+                )
+                assert fast == layer2_decision.decide(BASE, svc, my_node=me, **kw), (
+                    key,
+                    me,
+                    members,
+                )
     assert len(electors["n1"]) == len(services)
     gone, endpoints = core(service(("198.51.100.1",), name="web"), slices)  # no pool
-    layer2.decide(
+    layer2_decision.decide(
         BASE,
         gone,
         my_node="n1",

@@ -3,7 +3,7 @@
 ``METALLB_BGP_TYPE=frr`` (upstream's internal/bgp/frr): instead of opening sessions itself, the
 speaker describes the node's BGP in an ``frr.conf`` and has FRR (bgpd, zebra, bfdd)
 apply it. :func:`desired` turns the validated Config, this node and the Services it
-advertises (:mod:`metallb.speaker.bgp` decisions) into a :class:`NodeConfig`;
+advertises (:mod:`metallb.speaker.bgp_decision` decisions) into a :class:`NodeConfig`;
 :func:`render` writes it out. Both are pure and deterministic: the same input gives
 byte-identical text (everything sorted), so an unchanged state never triggers a reload,
 and a reload's diff touches only what changed, which keeps unchanged sessions up.
@@ -42,9 +42,9 @@ from dataclasses import dataclass
 from ipaddress import ip_address
 
 from metallb.config.types import BFDProfile, Config, Peer
-from metallb.election.layer2 import Node
-from metallb.speaker import bgp
-from metallb.speaker.bgp import Announce, IPNetwork, Route
+from metallb.election.ranking import Node
+from metallb.speaker import bgp_decision
+from metallb.speaker.bgp_decision import Announce, IPNetwork, Route
 
 DEFAULT_PORT = 179
 MAX_ROUTE_MAP_SEQ = 65535  # FRR: route-map sequence numbers are 1..65535
@@ -141,9 +141,9 @@ def desired(
     Validation (DiscardNativeOnly, upstream's internal/config/validation.go) guarantees that the
     peers a node may have share a router ID and, within a VRF, an ASN.
     """
-    tables = bgp.peer_tables(decisions)
+    tables = bgp_decision.peer_tables(decisions)
     groups: dict[tuple[str, int], list[Peer]] = {}
-    for peer in bgp.sessions(config, node):
+    for peer in bgp_decision.sessions(config, node):
         groups.setdefault((peer.vrf, peer.my_asn), []).append(peer)
     routers = []
     for (vrf, asn), peers in sorted(groups.items()):

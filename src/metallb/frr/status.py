@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from ipaddress import ip_address
 from typing import Any
 
-from metallb.speaker.bgp import peer_label
+from metallb.speaker.bgp_decision import peer_label
 
 ESTABLISHED = "Established"
 DEFAULT_PORT = 179

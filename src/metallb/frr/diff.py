@@ -1,7 +1,7 @@
 """The smallest vtysh script that turns one FRR configuration into another.
 
 The FRR backend (:mod:`metallb.net.frr`) applies each new rendering
-(:func:`metallb.speaker.frr_render.render`) as a delta against the text it applied
+(:func:`metallb.frr.render.render`) as a delta against the text it applied
 last: only the lines that changed are sent, in one ``vtysh -f`` run, so a prefix added
 to a table of 10,000 costs one or two commands, and an unchanged neighbour is never
 touched. FRR's own ``frr-reload.py`` does the same job generically, but it reads and

@@ -1,6 +1,6 @@
 """A membership node on its own, printing changes as JSON lines: for tests and the benchmark.
 
-``python -m metallb.net.membership_demo --name N --advertise IP --secret-file F
+``python -m bench.membership_demo --name N --advertise IP --secret-file F
 [--seed IP[:PORT] ...]`` runs one :class:`MembershipNode` until SIGTERM or SIGINT (then
 leaves gracefully). Each line on stdout is one JSON object with ``"type"``:
 
@@ -23,8 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from metallb.membership import DEFAULT_PORT, Address, MemberEvent, MembershipConfig
 from metallb.net.membership import MembershipNode
-from metallb.speaker.membership import DEFAULT_PORT, Address, MemberEvent, MembershipConfig
 
 
 def _seed(text: str) -> Address:

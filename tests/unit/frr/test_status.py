@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from metallb.speaker.frr_status import parse_bfd, parse_neighbors
+from metallb.frr.status import parse_bfd, parse_neighbors
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = json.loads((DATA / "frr_neighbors.json").read_text())

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from metallb.config.build import build_config
-from metallb.election.layer2 import Node
-from metallb.speaker import bgp, frrk8s_render
+from metallb.election.ranking import Node
+from metallb.frr import frrk8s as frrk8s_render
+from metallb.speaker import bgp_decision
+from tests.unit.frr.test_render import NS, obj, peer, ready, service
 from tests.unit.speaker.objects import core
-from tests.unit.speaker.test_frr_render import NS, obj, peer, ready, service
 
 NODE = Node("node-1", {"kubernetes.io/hostname": "node-1", "rack": "a"})
 FRRNS = "frr-k8s-system"
@@ -47,10 +48,10 @@ def render(
     config = build_config(objects, namespace=NS, bgp_type="frr-k8s", secret_passthrough=passthrough)
     slices = [ready(s["metadata"]["name"]) for s in services]
     decisions = [
-        bgp.decide(config, view, node=NODE, endpoints=endpoints)
+        bgp_decision.decide(config, view, node=NODE, endpoints=endpoints)
         for view, endpoints in (core(s, slices) for s in services)
     ]
-    announced = [d for d in decisions if isinstance(d, bgp.Announce)]
+    announced = [d for d in decisions if isinstance(d, bgp_decision.Announce)]
     return frrk8s_render.desired(config, NODE, announced, namespace=FRRNS, passthrough=passthrough)
 
 

@@ -11,7 +11,7 @@ interfaces, or why not. It follows upstream's
    ``--lb-class`` says) and carry ingress IPs in its status;
 2. those IPs must all lie in one configured pool (else upstream withdraws: the IP may
    be left over from a deleted pool), and that pool must have L2Advertisements;
-3. then the election of :mod:`metallb.election.layer2` (endpoints, service selectors,
+3. then the election of :mod:`metallb.election.ranking` (endpoints, service selectors,
    node selectors, members, NetworkUnavailable, the exclude label, Local policy,
    preferences, SHA-256 of ``node#ip``);
 4. the interfaces are the union of those of the advertisements that apply to the
@@ -30,7 +30,7 @@ from enum import StrEnum
 from ipaddress import ip_address
 
 from metallb.config.types import Config, L2Advertisement
-from metallb.election import layer2
+from metallb.election import ranking as election
 from metallb.election.incremental import Elector
 from metallb.ipam import service as svc_parse
 from metallb.views import Endpoint, Service, serving
@@ -59,7 +59,7 @@ class Announce:
 class Withdraw:
     """This node does not announce; ``owner`` is who does (None: nobody or unknown)."""
 
-    reason: Skip | layer2.Reason
+    reason: Skip | election.Reason
     owner: str | None = None
 
 
@@ -69,24 +69,24 @@ Decision = Announce | Withdraw
 # -- mapping views to election values (shared with `metallb plan`) ---------------------
 
 
-def advertisement(ad: L2Advertisement) -> layer2.Advertisement:
-    return layer2.Advertisement(
+def advertisement(ad: L2Advertisement) -> election.Advertisement:
+    return election.Advertisement(
         name=ad.name,
         node_selectors=ad.node_selectors,
         service_selectors=ad.service_selectors,
         preferred=tuple(
-            layer2.PreferredNodeSelector(p.weight, p.selector) for p in ad.preferred_nodes
+            election.PreferredNodeSelector(p.weight, p.selector) for p in ad.preferred_nodes
         ),
     )
 
 
 def election_service(
     service: Service, ips: Sequence[str], endpoints: Sequence[Endpoint]
-) -> layer2.Service:
+) -> election.Service:
     """The election's view of a Service whose first IP is ``ips[0]`` and whose
     EndpointSlices hold ``endpoints``."""
     annotations = service.annotations
-    return layer2.Service(
+    return election.Service(
         ip=ip_address(ips[0]),
         labels=service.labels,
         # Either key present, whatever its value (even empty), as upstream's
@@ -101,7 +101,7 @@ def election_service(
 
 
 def interfaces_for(
-    ads: Iterable[L2Advertisement], service_labels: Mapping[str, str], me: layer2.Node
+    ads: Iterable[L2Advertisement], service_labels: Mapping[str, str], me: election.Node
 ) -> tuple[str, ...]:
     """Union of the interfaces of the ads applying to the Service and selecting ``me``;
     ``()`` (every interface) as soon as one of them names none."""
@@ -155,7 +155,7 @@ def owner(
     *,
     ips: Sequence[str],
     pool: str,
-    nodes: Sequence[layer2.Node],
+    nodes: Sequence[election.Node],
     members: Collection[str] | None,
     endpoints: Sequence[Endpoint],
     ignore_exclude_lb: bool = False,
@@ -170,7 +170,7 @@ def owner(
     esvc = election_service(service, ips, endpoints)
     if next(serving(esvc.endpoints), None) is None:
         return None, (), "no ready endpoint in any EndpointSlice"
-    winner = layer2.owner(
+    winner = election.owner(
         esvc,
         advertisements=[advertisement(a) for a in ads],
         nodes=nodes,
@@ -209,7 +209,7 @@ def decide(
     service: Service,
     *,
     my_node: str,
-    nodes: Sequence[layer2.Node],
+    nodes: Sequence[election.Node],
     members: Collection[str] | None,
     endpoints: Sequence[Endpoint],
     lb_class: str = "",
@@ -237,7 +237,7 @@ def decide(
         outcome = elector.elect(key, my_node, esvc, election_ads)
         reason, winner = outcome.reason, outcome.owner
     else:
-        election = layer2.elect(
+        result = election.elect(
             my_node,
             esvc,
             advertisements=election_ads,
@@ -245,7 +245,7 @@ def decide(
             members=members,
             ignore_exclude_lb=ignore_exclude_lb,
         )
-        reason, winner = election.reason, election.owner
+        reason, winner = result.reason, result.owner
     if reason is not None:
         return Withdraw(reason, winner)
     me = next(n for n in nodes if n.name == my_node)

@@ -45,10 +45,10 @@ from metallb.codec.memberlist import (
     User,
     encode,
 )
-from metallb.speaker.membership.config import MembershipConfig
-from metallb.speaker.membership.effects import Counters, EventKind, MemberEvent, Send, Step
-from metallb.speaker.membership.gossip import COMPOUND_OVERHEAD, GossipQueue
-from metallb.speaker.membership.records import (
+from metallb.membership.config import MembershipConfig
+from metallb.membership.effects import Counters, EventKind, MemberEvent, Send, Step
+from metallb.membership.gossip import COMPOUND_OVERHEAD, GossipQueue
+from metallb.membership.records import (
     Address,
     Record,
     State,
@@ -56,9 +56,9 @@ from metallb.speaker.membership.records import (
     after_dead,
     after_suspect,
 )
-from metallb.speaker.membership.relay import Relays
-from metallb.speaker.membership.sync import push_pull_target, reconnect_target, state_messages
-from metallb.speaker.membership.wire import DropReason, Wire, WireError
+from metallb.membership.relay import Relays
+from metallb.membership.sync import push_pull_target, reconnect_target, state_messages
+from metallb.membership.wire import DropReason, Wire, WireError
 
 _T = TypeVar("_T")
 _CRC_PROTOCOL = 5  # memberlist adds a CRC for members speaking protocol 5+
@@ -90,7 +90,7 @@ def _gossip_target(m: _Member, horizon: float) -> bool:
 class Membership:
     """One member's view of the cluster. Every method takes ``now`` (seconds, monotonic).
 
-    ``key`` is the AES key (:func:`~metallb.speaker.membership.crypto.derive_key`).
+    ``key`` is the AES key (:func:`~metallb.membership.crypto.derive_key`).
     """
 
     def __init__(

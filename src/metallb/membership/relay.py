@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from metallb.speaker.membership.records import Address
+from metallb.membership.records import Address
 
 
 @dataclass(slots=True)

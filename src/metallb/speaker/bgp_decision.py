@@ -42,9 +42,9 @@ from typing import Any
 from metallb.config.community import Community
 from metallb.config.types import BGPAdvertisement, Config, Peer
 from metallb.election.labels import any_matches
-from metallb.election.layer2 import EXCLUDE_LB_LABEL
+from metallb.election.ranking import EXCLUDE_LB_LABEL
 from metallb.ipam import service as svc_parse
-from metallb.speaker import layer2
+from metallb.speaker import layer2_decision
 from metallb.views import Endpoint, Node, Service, serving
 
 IPNetwork = IPv4Network | IPv6Network
@@ -245,9 +245,9 @@ def decide(
     ips = tuple(ips) if ips is not None else service.ingress
     if not ips:
         return Withdraw(Reason.NO_IP)
-    if not layer2.valid_ips(ips):
+    if not layer2_decision.valid_ips(ips):
         return Withdraw(Reason.INVALID_IP)
-    pool = layer2.pool_for(config, ips)
+    pool = layer2_decision.pool_for(config, ips)
     if pool is None:
         return Withdraw(Reason.NOT_IN_POOL)
     pool_ads = config.bgp_advertisements_for(pool)

@@ -23,7 +23,7 @@ from metallb.election import (
     preference_scores,
     rank,
 )
-from metallb.election.layer2 import go_ip_string
+from metallb.election.ranking import go_ip_string
 
 IP = IPv4Address("10.0.0.1")  # hash order node-b, node-a, node-c (see the hash table below)
 READY = (Endpoint("node-a"),)

@@ -5,8 +5,9 @@ its own; it writes one ``frrk8s.metallb.io/v1beta1`` ``FRRConfiguration`` per no
 ``metallb-<node>``, in the frr-k8s namespace, selecting its node by ``kubernetes.io/hostname``, and
 the frr-k8s DaemonSet merges it with every other FRRConfiguration selecting that node (the user's
 own ones too) into the node's FRR. :func:`desired` turns the validated Config, this node and the
-Services it advertises (:mod:`metallb.speaker.bgp` decisions) into that object, as a JSON-shaped
-dict. It is pure and deterministic, following upstream's ``internal/bgp/frrk8s/frrk8s.go``:
+Services it advertises (:mod:`metallb.speaker.bgp_decision` decisions) into that object, as a
+JSON-shaped dict. It is pure and deterministic, following upstream's
+``internal/bgp/frrk8s/frrk8s.go``:
 
 - one router per (myASN, routerID, VRF), sorted by upstream's key
   ``<asn>@<routerID>@<vrf>``; neighbours sorted by upstream's session key
@@ -28,7 +29,7 @@ Where we differ (on purpose; the routes on the wire are the same):
   fields left out rather than sent as ``{}``), so that "unchanged" is a plain comparison
   with what is stored and an unchanged state is never rewritten;
 - ``withLocalPref`` only for iBGP neighbours: the decision keeps no LOCAL_PREF for eBGP
-  peers (:class:`metallb.speaker.bgp.Route`), and BGP never sends it to them anyway;
+  peers (:class:`metallb.speaker.bgp_decision.Route`), and BGP never sends it to them anyway;
 - ``sourceaddress`` and ``localASN`` are passed on (frr-k8s v0.0.25, the release
   upstream builds against, has both; upstream's rendering drops them);
 - no peer on this node: :func:`desired` returns None and the driver deletes the object
@@ -42,9 +43,10 @@ from typing import Any
 
 from metallb.config.goduration import format_duration
 from metallb.config.types import BFDProfile, Config, Peer
-from metallb.election.layer2 import Node
-from metallb.speaker import bgp, frr_render
-from metallb.speaker.bgp import Announce, Route
+from metallb.election.ranking import Node
+from metallb.frr import render as frr_render
+from metallb.speaker import bgp_decision
+from metallb.speaker.bgp_decision import Announce, Route
 
 GROUP = "frrk8s.metallb.io"
 VERSION = "v1beta1"
@@ -182,9 +184,9 @@ def spec(
     config: Config, node: Node, decisions: Iterable[Announce], *, passthrough: bool = False
 ) -> dict[str, Any] | None:
     """The ``spec`` of the node's FRRConfiguration; None when no BGPPeer selects it."""
-    tables = bgp.peer_tables(decisions)
+    tables = bgp_decision.peer_tables(decisions)
     routers: dict[str, tuple[Peer, dict[str, dict[str, Any]], set[str]]] = {}
-    for peer in bgp.sessions(config, node):
+    for peer in bgp_decision.sessions(config, node):
         first, neighbors, prefixes = routers.setdefault(router_key(peer), (peer, {}, set()))
         nbr = neighbor(peer, tables.get(peer.name, {}).values(), passthrough=passthrough)
         neighbors[session_key(peer)] = nbr
