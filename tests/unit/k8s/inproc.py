@@ -54,6 +54,11 @@ async def namespaces(client: AsyncClient, *names: str) -> None:
         await client.create(Namespace(metadata=ObjectMeta(name=name)))
 
 
+async def configure(client: AsyncClient, res: Any, name: str, **spec: Any) -> None:
+    """Create the metallb.io object ``name`` of resource ``res`` in the MetalLB namespace."""
+    await client.create(res(metadata=ObjectMeta(name=name, namespace=NS), spec=spec))
+
+
 def lb_service(
     name: str,
     ns: str = "default",

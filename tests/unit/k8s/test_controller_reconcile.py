@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from lightkube import AsyncClient
-from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Service
 from lightkube.types import PatchType
 
@@ -23,7 +22,7 @@ from metallb.k8s.config_state import ConfigurationState
 from metallb.k8s.controller import Controller, IPAddressPool
 from tests.unit.k8s.apidouble import ApiDouble
 
-from .inproc import NS, events, eventually, ingress, lb_service, namespaces, running
+from .inproc import NS, configure, events, eventually, ingress, lb_service, namespaces, running
 
 POOL_ANNOTATION = "metallb.io/ip-allocated-from-pool"
 
@@ -39,12 +38,7 @@ async def api() -> AsyncIterator[tuple[ApiDouble, AsyncClient]]:
 
 
 async def make_pool(client: AsyncClient, name: str, *addresses: str, **spec: Any) -> None:
-    await client.create(
-        IPAddressPool(
-            metadata=ObjectMeta(name=name, namespace=NS),
-            spec={"addresses": list(addresses), **spec},
-        )
-    )
+    await configure(client, IPAddressPool, name, addresses=list(addresses), **spec)
 
 
 def controller(double: ApiDouble) -> Controller:
