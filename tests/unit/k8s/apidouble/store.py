@@ -14,8 +14,8 @@ tests/integration/k8s/test_apidouble_matches.py):
   Conflict on a stale ``metadata.resourceVersion`` precondition, 415 for patch types
   other than merge and JSON patch (strategic merge is not implemented: nothing under
   test sends one);
-- Service defaults (cluster IP, families, policies, node ports) and the clearing of
-  ``status.loadBalancer`` when a Service stops being a LoadBalancer; Namespace defaults
+- Service defaults (cluster IP, families, policies, node ports, ingress ``ipMode``) and
+  the clearing of ``status.loadBalancer`` when a Service stops being a LoadBalancer; Namespace defaults
   (the ``kubernetes.io/metadata.name`` label); CRD schema defaults;
 - watches from a resourceVersion, replaying what came after it, filtered by namespace
   and selectors; 410 Expired for a resourceVersion older than :meth:`Store.compact`
@@ -349,6 +349,9 @@ class Store:
             svc["status"] = {**(svc.get("status") or {}), "loadBalancer": {}}
         if old is None:
             svc["status"] = {"loadBalancer": {}}
+        for entry in ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or ():
+            if entry.get("ip"):
+                entry.setdefault("ipMode", "VIP")
 
     # -- watching -----------------------------------------------------------------
     def watch(
