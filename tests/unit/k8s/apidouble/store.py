@@ -15,8 +15,8 @@ tests/integration/k8s/test_apidouble_matches.py):
   other than merge and JSON patch (strategic merge is not implemented: nothing under
   test sends one);
 - Service defaults (cluster IP, families, policies, node ports, ingress ``ipMode``) and
-  the clearing of ``status.loadBalancer`` when a Service stops being a LoadBalancer; Namespace defaults
-  (the ``kubernetes.io/metadata.name`` label); CRD schema defaults;
+  the clearing of ``status.loadBalancer`` when a Service stops being a LoadBalancer;
+  Namespace defaults (the ``kubernetes.io/metadata.name`` label); CRD schema defaults;
 - watches from a resourceVersion, replaying what came after it, filtered by namespace
   and selectors; 410 Expired for a resourceVersion older than :meth:`Store.compact`
   kept; bookmarks when asked.
