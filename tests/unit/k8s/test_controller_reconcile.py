@@ -254,3 +254,30 @@ async def test_pool_status_counts_what_is_assigned(
         await client.delete(Service, "z", namespace="default")
         want = {**want, "assignedIPv4": 1, "availableIPv4": 3}
         assert await eventually("the pool's status after a delete", status) == want
+
+
+@pytest.mark.asyncio
+async def test_a_bad_pool_is_reported_and_the_last_good_configuration_kept(
+    api: tuple[ApiDouble, AsyncClient],
+) -> None:
+    double, client = api
+    await make_pool(client, "good", "192.0.2.48/31")
+    ctl = controller(double)
+    async with running(ctl.run(), "controller"):
+        await client.create(lb_service("a"))
+        assert await eventually("a's IP", lambda: ingress(client, "a")) == ["192.0.2.48"]
+        # No webhook here: the double stores what the webhook would have refused.
+        await make_pool(client, "bad", "not-an-address")
+
+        async def invalid() -> dict[str, Any] | None:
+            state = await client.get(ConfigurationState, "controller", namespace=NS)
+            status: dict[str, Any] = state.get("status") or {}
+            return status if status.get("result") == "Invalid" else None
+
+        status = await eventually("the ConfigurationState to say Invalid", invalid)
+        assert status is not None
+        assert "bad" in status["errorSummary"]
+        assert ctl.stats.config_stale
+        # The last good pools still serve.
+        await client.create(lb_service("b"))
+        assert await eventually("b's IP", lambda: ingress(client, "b")) == ["192.0.2.49"]
