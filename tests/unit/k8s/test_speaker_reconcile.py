@@ -28,12 +28,12 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 from lightkube.types import PatchType
 
 from metallb.config.types import Config
-from metallb.election import layer2 as election
+from metallb.election import ranking as election
 from metallb.k8s.controller import IPAddressPool
 from metallb.k8s.speaker import Speaker
 from metallb.k8s.speaker_bgp import PeerMetrics
 from metallb.k8s.speaker_status import ServiceBGPStatus, ServiceL2Status
-from metallb.speaker import bgp
+from metallb.speaker import bgp_decision as bgp
 from tests.unit.k8s.apidouble import ApiDouble
 
 from .inproc import NS, configure, events, eventually, lb_service, namespaces, running
