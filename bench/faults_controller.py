@@ -40,7 +40,7 @@ from lightkube import AsyncClient, KubeConfig
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Event, Namespace, Service
 
-from bench.controller import (
+from bench.controller_kit import (
     NS,
     ControllerProcess,
     Pool,
@@ -291,7 +291,7 @@ async def run(cp: ControlPlane, n: int, workdir: Path) -> None:
                     spec={"addresses": [cidr], "autoAssign": auto},
                 )
             )
-        ctl = ControllerProcess(await controller_kubeconfig(cp, client), workdir / "controller.log")
+        ctl = ControllerProcess(controller_kubeconfig(cp), workdir / "controller.log")
         ctl.ready_url = f"http://127.0.0.1:{ctl.health_port}/readyz"  # start() waits for it
         ctl.start()
         try:
