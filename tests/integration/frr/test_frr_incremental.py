@@ -249,7 +249,7 @@ async def test_configuration_frr_refuses_fails_then_recovers(frrnet: FrrNet) -> 
     wait_table(frrnet, table[:3])
 
 
-GOLDEN = Path(__file__).parents[2] / "unit" / "speaker" / "golden"
+GOLDEN = Path(__file__).parents[2] / "unit" / "frr" / "golden"
 # Lines FRR 8.4 accepts but does not show: BFD defaults, and the hostname (vtysh's own).
 HIDDEN = {"detect-multiplier 3", "echo receive-interval 50", "echo transmit-interval 50"}
 
